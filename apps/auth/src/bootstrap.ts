@@ -1,0 +1,17 @@
+import { DEFAULT_PARTITIONS, Topics, topicName } from '@tally/contracts';
+import { createKafka, ensureTopics } from '@tally/kafka';
+import { createHttpApp } from '@tally/platform';
+import { AuthModule } from './app.module';
+import { AuthConfig } from './config/auth.config';
+
+export async function bootstrapAuth(config: AuthConfig, options: { shutdownHooks?: boolean } = {}) {
+  const topics = [Topics.actionVerified, Topics.actionDenied].map((topic) => topicName(config.KAFKA_TOPIC_PREFIX, topic));
+  await ensureTopics(createKafka('tally-auth-setup', config.KAFKA_BROKERS), topics, DEFAULT_PARTITIONS);
+  return createHttpApp(AuthModule.forRoot(config), {
+    title: 'Tally auth',
+    description: 'API keys and their verification against the platform permission model.',
+    host: config.HOST,
+    port: config.PORT,
+    shutdownHooks: options.shutdownHooks,
+  });
+}

@@ -1,0 +1,80 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsNotEmpty, IsObject, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
+
+export class ResourceRefDto {
+  @ApiProperty({ example: 'sandbox' })
+  @IsString()
+  @MaxLength(64)
+  type: string;
+
+  @ApiProperty({ example: 'SBX-01J...' })
+  @IsString()
+  @MaxLength(200)
+  id: string;
+}
+
+export class VerifyRequestDto {
+  @ApiProperty({ description: 'The API key the end user presented', example: 'lysk-...' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  key: string;
+
+  @ApiProperty({ description: 'An action of the catalog (DESIGN §1)', example: 'sandbox.list' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
+  action: string;
+
+  @ApiProperty({ description: 'The organization the request addresses', example: 'ORG-01J...' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
+  orgId: string;
+
+  @ApiPropertyOptional({ type: ResourceRefDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ResourceRefDto)
+  resource?: ResourceRefDto;
+
+  @ApiPropertyOptional({ description: 'Action parameters, e.g. {shape, maxLifeSeconds}', type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  params?: Record<string, unknown>;
+}
+
+export class VerifyAllowedDto {
+  @ApiProperty({ example: true })
+  allowed: true;
+
+  @ApiProperty()
+  orgId: string;
+
+  @ApiProperty()
+  keyId: string;
+
+  @ApiProperty()
+  userId: string;
+
+  @ApiProperty()
+  action: string;
+
+  @ApiProperty({ description: 'Id of the auth.action.verified.v1 event' })
+  eventId: string;
+}
+
+export class ErrorBodyDto {
+  @ApiProperty({ example: 'INVALID_API_KEY' })
+  code: string;
+
+  @ApiProperty({ example: 'The API key is not valid.' })
+  message: string;
+
+  @ApiProperty()
+  requestId: string;
+
+  @ApiPropertyOptional({ description: 'For INVALID_REQUEST: the field that failed' })
+  field?: string;
+}

@@ -1,0 +1,36 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { DATA_SOURCE, DatabaseModule, postgresHealth } from '@tally/database';
+import { KAFKA, KafkaModule, kafkaHealth } from '@tally/kafka';
+import { PlatformModule } from '@tally/platform';
+import { REDIS, RedisModule, redisHealth } from '@tally/redis';
+import type Redis from 'ioredis';
+import { Kafka } from 'kafkajs';
+import { DataSource } from 'typeorm';
+import { METERING_CONFIG } from './config/metering-config.token';
+import { MeteringConfig } from './config/metering.config';
+import { VerifiedActionsConsumer } from './consumers/verified-actions.consumer';
+import { LedgerService } from './ledger/ledger.service';
+
+@Module({})
+export class MeteringModule {
+  static forRoot(config: MeteringConfig): DynamicModule {
+    return {
+      module: MeteringModule,
+      imports: [
+        PlatformModule.forRoot({
+          service: 'metering',
+          logLevel: config.LOG_LEVEL,
+          serviceTokens: config.SERVICE_TOKENS,
+          healthIndicators: {
+            inject: [DATA_SOURCE, REDIS, KAFKA],
+            useFactory: (db: DataSource, redis: Redis, kafka: Kafka) => [postgresHealth(db), redisHealth(redis), kafkaHealth(kafka)],
+          },
+        }),
+        DatabaseModule.forRoot({ url: config.DATABASE_URL, applicationName: 'tally-metering', migrate: config.MIGRATE_ON_START === 'true' }),
+        RedisModule.forRoot({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX }),
+        KafkaModule.forRoot({ clientId: 'tally-metering', brokers: config.KAFKA_BROKERS, topicPrefix: config.KAFKA_TOPIC_PREFIX }),
+      ],
+      providers: [{ provide: METERING_CONFIG, useValue: config }, LedgerService, VerifiedActionsConsumer],
+    };
+  }
+}

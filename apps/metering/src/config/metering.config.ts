@@ -1,0 +1,34 @@
+import { Action, creditsToMilli, isAction } from '@tally/contracts';
+import { commonEnv, ConfigError, env, EnvVar, kafkaEnv, loadConfigOrExit } from '@tally/platform';
+
+/** `agent.run=1,sandbox.preview=0.01`: actions that cost a fixed number of agent credits. */
+const fixedCosts = (fallback: string): EnvVar<Map<Action, bigint>> => ({
+  describe: 'fixed agent-credit cost per action, e.g. agent.run=1',
+  parse(raw, name) {
+    const text = raw?.trim() ? raw : fallback;
+    const costs = new Map<Action, bigint>();
+    for (const pair of text.split(',').map((item) => item.trim()).filter(Boolean)) {
+      const [action, credits] = pair.split('=');
+      if (!isAction(action)) throw new ConfigError(name, `names an unknown action ${JSON.stringify(action)}`);
+      try {
+        costs.set(action, creditsToMilli(credits ?? '', name));
+      } catch (error) {
+        throw new ConfigError(name, (error as Error).message);
+      }
+    }
+    return costs;
+  },
+});
+
+export const meteringEnv = {
+  ...commonEnv,
+  ...kafkaEnv,
+  PORT: env.int('HTTP port', 3002, 0, 65535),
+  ACTION_FIXED_COSTS: fixedCosts('agent.run=1'),
+  MIGRATE_ON_START: env.oneOf('apply pending migrations at start', ['true', 'false'] as const, 'true'),
+};
+
+export type MeteringConfig = { [K in keyof typeof meteringEnv]: ReturnType<(typeof meteringEnv)[K]['parse']> };
+
+export const loadMeteringConfig = (source: Record<string, string | undefined> = process.env): MeteringConfig =>
+  loadConfigOrExit(meteringEnv, source) as MeteringConfig;

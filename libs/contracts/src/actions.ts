@@ -1,0 +1,55 @@
+/**
+ * The action catalog (DESIGN §1): every action the platform knows, whether an API key may ever
+ * perform it, and which balance it draws on. The permission matrix in auth reads this; nothing
+ * else spells an action name.
+ */
+export type BalanceKind = 'sandbox' | 'agent';
+
+export interface ActionSpec {
+  /** Resource actions are open to API keys; administrative ones need a dashboard user. */
+  readonly audience: 'resource' | 'administrative';
+  /** The balance this action reserves or debits, if any (metered actions need an admission). */
+  readonly meters?: BalanceKind;
+  /** Dashboard role needed for an administrative action. */
+  readonly minRole?: 'owner' | 'admin' | 'member';
+}
+
+export const ACTIONS = {
+  'sandbox.create': { audience: 'resource', meters: 'sandbox' },
+  'sandbox.list': { audience: 'resource' },
+  'sandbox.get': { audience: 'resource' },
+  'sandbox.action.execute': { audience: 'resource' },
+  'sandbox.preview': { audience: 'resource' },
+  'sandbox.file.copy': { audience: 'resource' },
+  'sandbox.extend': { audience: 'resource', meters: 'sandbox' },
+  'sandbox.delete': { audience: 'resource' },
+  'project.create': { audience: 'resource' },
+  'project.list': { audience: 'resource' },
+  'project.delete': { audience: 'resource' },
+  'mcp_server.create': { audience: 'resource' },
+  'mcp_server.list': { audience: 'resource' },
+  'mcp_server.associate': { audience: 'resource' },
+  'mcp_server.delete': { audience: 'resource' },
+  'org.packages.read': { audience: 'resource' },
+  'org.usage.read': { audience: 'resource' },
+  'agent.run': { audience: 'resource', meters: 'agent' },
+  'org.settings.update': { audience: 'administrative', minRole: 'admin' },
+  'org.members.manage': { audience: 'administrative', minRole: 'admin' },
+  'org.invitations.manage': { audience: 'administrative', minRole: 'admin' },
+  'billing.purchase': { audience: 'administrative', minRole: 'owner' },
+  'billing.read': { audience: 'administrative', minRole: 'owner' },
+  'api_key.create': { audience: 'administrative', minRole: 'admin' },
+  'api_key.list': { audience: 'administrative', minRole: 'member' },
+  'api_key.delete': { audience: 'administrative', minRole: 'member' },
+} as const satisfies Record<string, ActionSpec>;
+
+export type Action = keyof typeof ACTIONS;
+
+export const ALL_ACTIONS = Object.keys(ACTIONS) as Action[];
+
+export const isAction = (value: unknown): value is Action =>
+  typeof value === 'string' && Object.prototype.hasOwnProperty.call(ACTIONS, value);
+
+export const actionSpec = (action: Action): ActionSpec => ACTIONS[action];
+
+export const isMetered = (action: Action): boolean => actionSpec(action).meters !== undefined;

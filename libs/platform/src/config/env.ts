@@ -1,0 +1,118 @@
+/**
+ * Configuration validated once at boot. Each app declares the variables it reads; a missing or
+ * malformed one stops the process with one line naming it, before any connection is opened.
+ */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, reason: string) {
+    super(`Invalid configuration: ${variable} ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface EnvVar<T> {
+  describe: string;
+  parse(raw: string | undefined, name: string): T;
+}
+
+type Source = Record<string, string | undefined>;
+
+const present = (raw: string | undefined): raw is string => raw !== undefined && raw.trim() !== '';
+
+function variable<T>(describe: string, fallback: T | undefined, convert: (raw: string, name: string) => T): EnvVar<T> {
+  return {
+    describe,
+    parse(raw, name) {
+      if (!present(raw)) {
+        if (fallback === undefined) throw new ConfigError(name, `is required (${describe})`);
+        return fallback;
+      }
+      return convert(raw.trim(), name);
+    },
+  };
+}
+
+export const env = {
+  string: (describe: string, fallback?: string) => variable(describe, fallback, (raw) => raw),
+  int: (describe: string, fallback?: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+    variable(describe, fallback, (raw, name) => {
+      const value = Number(raw);
+      if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+        throw new ConfigError(name, `must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
+      }
+      return value;
+    }),
+  url: (describe: string, protocols: string[], fallback?: string) =>
+    variable(describe, fallback, (raw, name) => {
+      let parsed: URL;
+      try {
+        parsed = new URL(raw);
+      } catch {
+        throw new ConfigError(name, `must be a URL (${describe})`);
+      }
+      if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) {
+        throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
+      }
+      return raw;
+    }),
+  list: (describe: string, fallback?: string[]) =>
+    variable(describe, fallback, (raw, name) => {
+      const items = raw.split(',').map((item) => item.trim()).filter(Boolean);
+      if (items.length === 0) throw new ConfigError(name, `must be a comma-separated list (${describe})`);
+      return items;
+    }),
+  brokers: (describe: string, fallback?: string[]) =>
+    variable(describe, fallback, (raw, name) => {
+      const items = raw.split(',').map((item) => item.trim());
+      if (!items.every((item) => /^[\w.-]+:\d{1,5}$/.test(item))) {
+        throw new ConfigError(name, `must be host:port[,host:port...], got ${JSON.stringify(raw)}`);
+      }
+      return items;
+    }),
+  oneOf: <T extends string>(describe: string, values: readonly T[], fallback?: T) =>
+    variable<T>(describe, fallback, (raw, name) => {
+      if (!values.includes(raw as T)) throw new ConfigError(name, `must be one of ${values.join(', ')}`);
+      return raw as T;
+    }),
+};
+
+export type ConfigSpec<T> = { [K in keyof T]: EnvVar<T[K]> };
+
+/** Reads every declared variable (the key is the variable name) into a typed object. */
+export function loadConfig<T>(spec: ConfigSpec<T>, source: Source = process.env): T {
+  const result = {} as T;
+  for (const name of Object.keys(spec) as (keyof T & string)[]) {
+    result[name] = spec[name].parse(source[name], name);
+  }
+  return result;
+}
+
+/** The variables every Tally app shares. */
+export const commonEnv = {
+  HOST: env.string('address to listen on', '127.0.0.1'),
+  LOG_LEVEL: env.oneOf('pino log level', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
+  DATABASE_URL: env.url('PostgreSQL connection URL', ['postgres', 'postgresql']),
+  REDIS_URL: env.url('Redis connection URL', ['redis', 'rediss']),
+  REDIS_KEY_PREFIX: env.string('prefix of every Redis key (isolates test runs)', 'tally:'),
+  SERVICE_TOKENS: env.list('comma-separated credentials accepted from internal services'),
+};
+
+export const kafkaEnv = {
+  KAFKA_BROKERS: env.brokers('Kafka bootstrap brokers, host:port[,host:port]'),
+  KAFKA_TOPIC_PREFIX: env.string('prefix of every topic and group id (isolates test runs)', ''),
+};
+
+/**
+ * Entry points call this: on a configuration error it prints the one line and exits non-zero
+ * instead of letting a stack trace bury the variable's name.
+ */
+export function loadConfigOrExit<T>(spec: ConfigSpec<T>, source: Source = process.env): T {
+  try {
+    return loadConfig(spec, source);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,57 @@
+import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+
+/** One dependency the app cannot serve without. `check` rejects when it is unreachable. */
+export interface HealthIndicator {
+  name: string;
+  check(): Promise<unknown>;
+}
+
+export const HEALTH_INDICATORS = Symbol('HEALTH_INDICATORS');
+const CHECK_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(@Inject(HEALTH_INDICATORS) private readonly indicators: HealthIndicator[]) {}
+
+  @Get('live')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'The process is up (no dependency is checked).' })
+  live() {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @ApiOperation({ summary: 'Every dependency (PostgreSQL, Redis, Kafka as used) answers; 503 otherwise.' })
+  async ready(@Res() reply: FastifyReply) {
+    const results = await Promise.all(
+      this.indicators.map(async (indicator) => {
+        try {
+          await withTimeout(indicator.check(), CHECK_TIMEOUT_MS);
+          return [indicator.name, { status: 'up' }] as const;
+        } catch (error) {
+          return [indicator.name, { status: 'down', error: (error as Error).message }] as const;
+        }
+      }),
+    );
+    const checks = Object.fromEntries(results);
+    const down = results.filter(([, result]) => result.status === 'down').map(([name]) => name);
+    if (down.length === 0) return reply.status(200).send({ status: 'ok', checks });
+    return reply.status(503).send({
+      code: 'DEPENDENCY_UNAVAILABLE',
+      message: `Not ready: ${down.join(', ')} unavailable.`,
+      requestId: String(reply.request.id),
+      checks,
+    });
+  }
+}

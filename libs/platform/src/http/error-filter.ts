@@ -1,0 +1,71 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { ErrorBody, ErrorCode, ErrorStatus, TallyError } from '@tally/contracts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+const statusToCode: Record<number, ErrorCode> = {
+  400: 'INVALID_REQUEST',
+  401: 'MISSING_CREDENTIALS',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'INVALID_REQUEST',
+  429: 'RATE_LIMITED',
+  503: 'DEPENDENCY_UNAVAILABLE',
+};
+
+interface Mapped {
+  status: number;
+  body: Omit<ErrorBody, 'requestId'>;
+  retryAfterSeconds?: number;
+}
+
+/** Maps anything thrown to the one error body of DESIGN §3; unknown failures are 500 and logged. */
+export function mapError(error: unknown): Mapped {
+  if (error instanceof TallyError) {
+    return {
+      status: error.status,
+      body: { code: error.code, message: error.message, ...(error.details.field ? { field: error.details.field } : {}) },
+      retryAfterSeconds: error.details.retryAfterSeconds,
+    };
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const code = statusToCode[status] ?? (status < 500 ? 'INVALID_REQUEST' : 'INTERNAL_ERROR');
+    return { status: ErrorStatus[code] === 500 ? status : ErrorStatus[code], body: { code, message: error.message } };
+  }
+  // Fastify's own errors (body parsing, size limit, content type) carry a statusCode.
+  const fastify = error as { statusCode?: number; code?: string; message?: string };
+  if (typeof fastify?.statusCode === 'number' && fastify.statusCode < 500) {
+    const status = fastify.statusCode === 415 ? 400 : fastify.statusCode;
+    const code = statusToCode[status] ?? 'INVALID_REQUEST';
+    const message =
+      fastify.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? 'The request body is larger than the 64 KiB limit.'
+        : fastify.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+          ? 'The request body is empty but declared as JSON.'
+          : status === 400 && fastify.code !== 'FST_ERR_VALIDATION'
+            ? `The request body is not valid JSON: ${fastify.message ?? 'parse error'}.`
+            : (fastify.message ?? 'Bad request.');
+    return { status: ErrorStatus[code] === 400 && status !== 400 ? status : ErrorStatus[code], body: { code, message } };
+  }
+  return { status: 500, body: { code: 'INTERNAL_ERROR', message: 'An unexpected error occurred.' } };
+}
+
+export function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown, logger?: Logger): void {
+  const mapped = mapError(error);
+  if (mapped.status >= 500 && mapped.body.code === 'INTERNAL_ERROR') {
+    logger?.error({ err: error, requestId: request.id }, 'unhandled error');
+  }
+  if (mapped.retryAfterSeconds !== undefined) reply.header('retry-after', String(mapped.retryAfterSeconds));
+  void reply.status(mapped.status).send({ ...mapped.body, requestId: String(request.id) });
+}
+
+@Catch()
+export class TallyErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ErrorFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    sendError(http.getResponse<FastifyReply>(), http.getRequest<FastifyRequest>(), exception, this.logger);
+  }
+}

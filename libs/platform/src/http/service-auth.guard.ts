@@ -1,0 +1,40 @@
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { TallyError } from '@tally/contracts';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+
+export const SERVICE_TOKENS = Symbol('SERVICE_TOKENS');
+
+/**
+ * Internal callers (the gateway, billing, ops) present a service credential, never an API key.
+ * Tokens are compared as HMAC digests so the comparison is constant time whatever their length.
+ */
+@Injectable()
+export class ServiceAuthGuard implements CanActivate {
+  private readonly salt = randomBytes(32);
+  private readonly digests: Buffer[];
+
+  constructor(@Inject(SERVICE_TOKENS) tokens: string[]) {
+    this.digests = tokens.map((token) => this.digest(token));
+  }
+
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const presented = serviceCredential(request);
+    if (!presented) throw new TallyError('MISSING_CREDENTIALS', 'A service credential is required (x-service-token).');
+    const digest = this.digest(presented);
+    let match = false;
+    for (const known of this.digests) match = timingSafeEqual(known, digest) || match;
+    if (!match) throw new TallyError('MISSING_CREDENTIALS', 'The service credential is not valid.');
+    return true;
+  }
+
+  private digest(token: string): Buffer {
+    return createHmac('sha256', this.salt).update(token).digest();
+  }
+}
+
+export function serviceCredential(request: FastifyRequest): string | undefined {
+  const header = request.headers['x-service-token'];
+  return typeof header === 'string' && header.length > 0 ? header : undefined;
+}

@@ -1,0 +1,3 @@
+export * from './balance-cache';
+export * from './redis-client';
+export * from './redis.module';

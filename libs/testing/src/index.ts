@@ -1,0 +1,3 @@
+export * from './expect-eventually';
+export * from './services';
+export * from './test-context';
