@@ -1,4 +1,4 @@
-import { Logger as NestLogger, Type } from '@nestjs/common';
+import { Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -6,7 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Registry } from 'prom-client';
-import { TallyErrorFilter, sendError } from './http/error-filter';
+import { TallyErrorFilter } from './http/error-filter';
 import { tallyValidationPipe } from './http/validation';
 import { METRICS_REGISTRY, httpRequestHistogram } from './metrics/metrics';
 
@@ -42,8 +42,6 @@ export async function createHttpApp(module: Type<unknown> | object, options: Htt
   app.useGlobalPipes(tallyValidationPipe());
 
   const fastify = app.getHttpAdapter().getInstance();
-  const logger = new NestLogger('http');
-  fastify.setErrorHandler((error, request, reply) => sendError(reply, request, error, logger));
   const latency = httpRequestHistogram(app.get<Registry>(METRICS_REGISTRY));
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

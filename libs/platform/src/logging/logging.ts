@@ -1,3 +1,4 @@
+import { RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { IncomingMessage } from 'node:http';
 
@@ -13,16 +14,19 @@ export const REDACTED_PATHS = [
   '*.apiKey',
 ];
 
+const pathOf = (req: IncomingMessage) => (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
+
 /** Structured JSON logs (pino) carrying the request id that the error body and response header carry. */
 export function loggingModule(service: string, level: string) {
   return LoggerModule.forRoot({
+    forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
     pinoHttp: {
       level,
       base: { service },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       genReqId: (req: IncomingMessage) => String(req.headers['x-request-id'] ?? ''),
       customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-      autoLogging: { ignore: (req: IncomingMessage) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' },
+      autoLogging: { ignore: (req: IncomingMessage) => /^\/(health|metrics)/.test(pathOf(req)) },
       quietReqLogger: true,
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),

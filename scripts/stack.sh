@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Runs the whole Tally stack on this machine without Docker.
+#
+#   scripts/stack.sh start   install what is missing, start PostgreSQL/Redis/Kafka, migrate, start
+#                            auth, metering and quota, seed a demo organization, print a curl line;
+#                            then stay in the foreground: Ctrl-C stops everything it started.
+#   scripts/stack.sh stop    stop everything a `start` started (from another terminal).
+#   scripts/stack.sh status
+#
+# The variables below are the apps' configuration (README "Configuration"); override any of them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+RUN_DIR="$ROOT/.tally"
+mkdir -p "$RUN_DIR/logs"
+
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tally}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:9092}"
+export SERVICE_TOKENS="${SERVICE_TOKENS:-dev-service-token}"
+export API_KEY_PEPPER="${API_KEY_PEPPER:-dev-only-pepper-change-me-0123456789abcdef}"
+export LOG_LEVEL="${LOG_LEVEL:-info}"
+export AUTH_PORT="${AUTH_PORT:-3001}" METERING_PORT="${METERING_PORT:-3002}" QUOTA_PORT="${QUOTA_PORT:-3003}"
+APPS=(auth metering quota)
+NODE="$ROOT/node_modules/.bin/node"
+
+port_of() { case "$1" in auth) echo "$AUTH_PORT" ;; metering) echo "$METERING_PORT" ;; quota) echo "$QUOTA_PORT" ;; esac; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+stop_all() {
+  for app in "${APPS[@]}"; do
+    pidfile="$RUN_DIR/$app.pid"
+    if alive "$pidfile"; then
+      kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
+    fi
+  done
+  for app in "${APPS[@]}"; do
+    pidfile="$RUN_DIR/$app.pid"
+    for _ in $(seq 1 100); do alive "$pidfile" || break; sleep 0.1; done
+    if alive "$pidfile"; then kill -KILL "$(cat "$pidfile")" 2>/dev/null || true; fi
+    rm -f "$pidfile"
+  done
+  # Kafka only if this stack started it; PostgreSQL and Redis are the machine's and stay up.
+  if [ -f "$RUN_DIR/kafka.started" ]; then
+    bash scripts/kafka.sh stop || true
+    rm -f "$RUN_DIR/kafka.started"
+  fi
+  echo "tally: stopped"
+}
+
+wait_ready() {
+  local app=$1 port=$2
+  for _ in $(seq 1 300); do
+    if curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then return 0; fi
+    if ! alive "$RUN_DIR/$app.pid"; then
+      echo "tally: $app exited during start; last log lines:" >&2
+      tail -n 20 "$RUN_DIR/logs/$app.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "tally: $app not ready after 60 s; see $RUN_DIR/logs/$app.log" >&2
+  return 1
+}
+
+start() {
+  if [ ! -x "$NODE" ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund
+  fi
+  bash scripts/kafka.sh status >/dev/null 2>&1 || touch "$RUN_DIR/kafka.started"
+  TALLY_DATABASES="tally tally_test" bash scripts/services.sh ensure
+  echo "tally: building"
+  "$NODE" node_modules/.bin/tsc -p tsconfig.build.json
+  "$NODE" node_modules/.bin/tsc-alias -p tsconfig.build.json
+  "$NODE" dist/libs/database/src/cli/migrate.js run
+
+  trap 'echo; stop_all; exit 0' INT TERM
+  for app in "${APPS[@]}"; do
+    if alive "$RUN_DIR/$app.pid"; then echo "tally: $app already running"; continue; fi
+    PORT=$(port_of "$app") MIGRATE_ON_START=false nohup "$NODE" "dist/apps/$app/src/main.js" \
+      >>"$RUN_DIR/logs/$app.log" 2>&1 &
+    echo $! >"$RUN_DIR/$app.pid"
+  done
+  for app in "${APPS[@]}"; do wait_ready "$app" "$(port_of "$app")" || { stop_all; exit 1; }; done
+  echo "tally: auth :$AUTH_PORT, metering :$METERING_PORT, quota :$QUOTA_PORT (logs in $RUN_DIR/logs, OpenAPI at /docs)"
+  "$NODE" dist/scripts/seed-demo.js
+  if [ "${TALLY_DETACH:-0}" = 1 ]; then
+    echo "tally: running in the background; stop with: npm stop"
+    return 0
+  fi
+  echo "tally: press Ctrl-C to stop everything (or run 'npm stop' elsewhere)"
+  while :; do
+    for app in "${APPS[@]}"; do
+      if ! alive "$RUN_DIR/$app.pid"; then echo "tally: $app exited; see $RUN_DIR/logs/$app.log" >&2; stop_all; exit 1; fi
+    done
+    sleep 1
+  done
+}
+
+status() {
+  for app in "${APPS[@]}"; do
+    if alive "$RUN_DIR/$app.pid"; then echo "$app: running (pid $(cat "$RUN_DIR/$app.pid"))"; else echo "$app: stopped"; fi
+  done
+  bash scripts/kafka.sh status || true
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_all ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
