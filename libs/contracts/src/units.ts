@@ -7,26 +7,35 @@ export const MILLI_PER_CREDIT = 1_000n;
 
 const DECIMAL = /^(\d{1,15})(?:\.(\d{1,9}))?$/;
 
-/** Parses a non-negative decimal string into an integer count of `scale` sub-units, exactly. */
+/**
+ * Parses a non-negative decimal string into an integer count of `scale` sub-units, exactly: a
+ * value that is not a whole number of sub-units (e.g. 0.0000001 h, under 1 ms) is rejected.
+ */
 export function parseDecimal(value: string, scale: bigint, field: string): bigint {
   const match = DECIMAL.exec(value);
   if (!match) throw new RangeError(`${field} must be a non-negative decimal string, got ${JSON.stringify(value)}`);
   const [, whole, fraction = ''] = match;
-  const digits = scale.toString().length - 1;
-  if (fraction.replace(/0+$/, '').length > digits) {
-    throw new RangeError(`${field} has more precision than its unit allows (${digits} decimals)`);
+  const scaled = BigInt(whole + fraction) * scale;
+  const denominator = 10n ** BigInt(fraction.length);
+  if (scaled % denominator !== 0n) {
+    throw new RangeError(`${field} has more precision than its unit allows (${JSON.stringify(value)})`);
   }
-  return BigInt(whole) * scale + BigInt((fraction + '0'.repeat(digits)).slice(0, digits) || '0');
+  return scaled / denominator;
 }
 
-/** Formats an integer count of sub-units as a decimal string with trailing zeros trimmed. */
-export function formatDecimal(units: bigint, scale: bigint): string {
+/**
+ * Formats an integer count of sub-units as a decimal string, trailing zeros trimmed. Exact when
+ * the scale is a power of ten (credits); hours (3,600,000 ms) can need endless decimals, so the
+ * display is rounded half-up to `maxDecimals`. Display only: the ledger keeps the integers.
+ */
+export function formatDecimal(units: bigint, scale: bigint, maxDecimals = 6): string {
   const negative = units < 0n;
   const abs = negative ? -units : units;
-  const whole = abs / scale;
-  const digits = scale.toString().length - 1;
-  const fraction = (abs % scale).toString().padStart(digits, '0').replace(/0+$/, '');
-  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+  const factor = 10n ** BigInt(maxDecimals);
+  const rounded = (abs * factor * 2n + scale) / (scale * 2n);
+  const whole = rounded / factor;
+  const fraction = (rounded % factor).toString().padStart(maxDecimals, '0').replace(/0+$/, '');
+  return `${negative && rounded !== 0n ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
 }
 
 export const hoursToMs = (hours: string, field = 'sandboxHours'): bigint => parseDecimal(hours, MS_PER_HOUR, field);

@@ -62,9 +62,29 @@ export async function createHttpApp(module: Type<unknown> | object, options: Htt
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
 
-  if (options.shutdownHooks !== false) app.enableShutdownHooks();
   await app.listen(options.port, options.host);
+  if (options.shutdownHooks !== false) exitGracefullyOnSignals(app);
   return app;
+}
+
+/**
+ * SIGTERM/SIGINT close the app (consumers drain and commit their batch in flight, then connections
+ * close) and the process exits 0; a shutdown that hangs is cut off and exits 1.
+ */
+function exitGracefullyOnSignals(app: NestFastifyApplication, timeoutMs = 25_000): void {
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    app.get(Logger).log({ signal }, 'shutting down');
+    setTimeout(() => process.exit(1), timeoutMs).unref();
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
 }
 
 /** The port an app actually listens on (tests ask for port 0). */

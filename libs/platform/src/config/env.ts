@@ -63,7 +63,7 @@ export const env = {
   brokers: (describe: string, fallback?: string[]) =>
     variable(describe, fallback, (raw, name) => {
       const items = raw.split(',').map((item) => item.trim());
-      if (!items.every((item) => /^[\w.-]+:\d{1,5}$/.test(item))) {
+      if (!items.every((item) => /^[\w.-]+:\d{1,5}$/.test(item) && Number(item.split(':')[1]) <= 65535)) {
         throw new ConfigError(name, `must be host:port[,host:port...], got ${JSON.stringify(raw)}`);
       }
       return items;

@@ -1,0 +1,51 @@
+import { createTestContext, expectEventually, TestContext } from '@tally/testing';
+import { ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+/** The built apps as real processes: configuration errors, readiness, graceful shutdown. */
+const ROOT = resolve(__dirname, '..');
+const NODE = resolve(ROOT, 'node_modules/.bin/node');
+const main = (app: string) => resolve(ROOT, `dist/apps/${app}/src/main.js`);
+
+function run(app: string, env: Record<string, string>): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
+  const child = spawn(NODE, [main(app)], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exit = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  return { child, output: () => output, exit };
+}
+
+describe('app processes', () => {
+  jest.setTimeout(90_000);
+  let ctx: TestContext;
+  beforeAll(async () => (ctx = await createTestContext()));
+  afterAll(() => ctx.dispose());
+
+  it.each(['auth', 'metering', 'quota'])('%s exits non-zero naming DATABASE_URL when it is missing', async (app) => {
+    const env = ctx.env();
+    delete (env as Partial<typeof env>).DATABASE_URL;
+    const started = run(app, env);
+    expect(await started.exit).toBe(1);
+    expect(started.output()).toContain('Invalid configuration: DATABASE_URL is required');
+  });
+
+  it('auth names a malformed variable', async () => {
+    const started = run('auth', ctx.env({ KAFKA_BROKERS: 'not a broker list' }));
+    expect(await started.exit).toBe(1);
+    expect(started.output()).toContain('KAFKA_BROKERS must be host:port');
+  });
+
+  it('metering becomes ready, then drains and exits 0 on SIGTERM', async () => {
+    const port = String(20_000 + Math.floor(Math.random() * 20_000));
+    const started = run('metering', ctx.env({ PORT: port, LOG_LEVEL: 'info' }));
+    await expectEventually(async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
+      expect(response.status).toBe(200);
+    }, 60_000, 200);
+    const live = await fetch(`http://127.0.0.1:${port}/health/live`);
+    expect(await live.json()).toEqual({ status: 'ok' });
+    started.child.kill('SIGTERM');
+    expect(await started.exit).toBe(0);
+  });
+});
