@@ -9,7 +9,10 @@ async function main(): Promise<void> {
   if (!url || !pepper || !token) throw new Error('DATABASE_URL, API_KEY_PEPPER and SERVICE_TOKENS are required');
   const dataSource = await createDataSource({ url, applicationName: 'tally-seed' }).initialize();
   try {
-    const demo = await seedDemoOrganization(dataSource, { keyPrefix: process.env.API_KEY_PREFIX ?? DEFAULT_KEY_PREFIX, pepper });
+    const demo = await seedDemoOrganization(dataSource, {
+      keyPrefix: process.env.API_KEY_PREFIX ?? DEFAULT_KEY_PREFIX,
+      pepper,
+    });
     const auth = `http://127.0.0.1:${process.env.AUTH_PORT ?? 3001}`;
     const quota = `http://127.0.0.1:${process.env.QUOTA_PORT ?? 3003}`;
     const body = JSON.stringify({ key: demo.apiKey, action: 'agent.run', orgId: demo.orgId });

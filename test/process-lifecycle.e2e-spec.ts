@@ -7,8 +7,14 @@ const ROOT = resolve(__dirname, '..');
 const NODE = resolve(ROOT, 'node_modules/.bin/node');
 const main = (app: string) => resolve(ROOT, `dist/apps/${app}/src/main.js`);
 
-function run(app: string, env: Record<string, string>): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
-  const child = spawn(NODE, [main(app)], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(
+  app: string,
+  env: Record<string, string>,
+): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
+  const child = spawn(NODE, [main(app)], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
@@ -39,10 +45,14 @@ describe('app processes', () => {
   it('metering becomes ready, then drains and exits 0 on SIGTERM', async () => {
     const port = String(20_000 + Math.floor(Math.random() * 20_000));
     const started = run('metering', ctx.env({ PORT: port, LOG_LEVEL: 'info' }));
-    await expectEventually(async () => {
-      const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
-      expect(response.status).toBe(200);
-    }, 60_000, 200);
+    await expectEventually(
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
+        expect(response.status).toBe(200);
+      },
+      60_000,
+      200,
+    );
     const live = await fetch(`http://127.0.0.1:${port}/health/live`);
     expect(await live.json()).toEqual({ status: 'ok' });
     started.child.kill('SIGTERM');

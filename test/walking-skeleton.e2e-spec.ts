@@ -50,8 +50,10 @@ describe('walking skeleton: verify → Kafka → ledger → Redis → quota', ()
     await ctx?.dispose();
   });
 
-  const verify = (body: unknown) => fetch(`${authUrl}/v1/verify`, { method: 'POST', headers: service, body: JSON.stringify(body) });
-  const balance = async (): Promise<unknown> => (await fetch(`${quotaUrl}/v1/orgs/${demo.orgId}/balances`, { headers: service })).json();
+  const verify = (body: unknown) =>
+    fetch(`${authUrl}/v1/verify`, { method: 'POST', headers: service, body: JSON.stringify(body) });
+  const balance = async (): Promise<unknown> =>
+    (await fetch(`${quotaUrl}/v1/orgs/${demo.orgId}/balances`, { headers: service })).json();
   const ledgerRows = async (eventId: string) =>
     db.query(`SELECT kind, entry_type, amount FROM ledger_entries WHERE event_id = $1`, [eventId]);
 
@@ -85,7 +87,9 @@ describe('walking skeleton: verify → Kafka → ledger → Redis → quota', ()
     const allowed = (await response.json()) as { eventId: string };
     expect(allowed).toMatchObject({ allowed: true, orgId: demo.orgId, keyId: demo.keyId });
 
-    await expectEventually(async () => expect(await ledgerRows(allowed.eventId)).toEqual([{ kind: 'agent', entry_type: 'debit', amount: '-1000' }]));
+    await expectEventually(async () =>
+      expect(await ledgerRows(allowed.eventId)).toEqual([{ kind: 'agent', entry_type: 'debit', amount: '-1000' }]),
+    );
     await expectEventually(async () => expect(await balance()).toMatchObject({ agentCredits: '99', source: 'cache' }));
   });
 
@@ -93,7 +97,12 @@ describe('walking skeleton: verify → Kafka → ledger → Redis → quota', ()
     const messages = await readTopic(topicName(ctx.topicPrefix, Topics.actionVerified), 1);
     const event = JSON.parse(messages[0].value!.toString());
     expect(messages[0].key!.toString()).toBe(demo.orgId);
-    expect(event).toMatchObject({ specversion: '1.0', type: 'action.verified', subject: demo.orgId, source: '//tally/auth' });
+    expect(event).toMatchObject({
+      specversion: '1.0',
+      type: 'action.verified',
+      subject: demo.orgId,
+      source: '//tally/auth',
+    });
   });
 
   it('leaves one ledger row when the same verified event is delivered twice more', async () => {
@@ -104,7 +113,9 @@ describe('walking skeleton: verify → Kafka → ledger → Redis → quota', ()
     await producer.connect();
     await producer.send({ topic, messages: [original, original].map((m) => ({ key: m.key, value: m.value })) });
     // A marker behind the duplicates: once it is posted, the duplicates have been consumed too.
-    const marker = (await (await verify({ key: demo.apiKey, action: "agent.run", orgId: demo.orgId })).json()) as { eventId: string };
+    const marker = (await (await verify({ key: demo.apiKey, action: 'agent.run', orgId: demo.orgId })).json()) as {
+      eventId: string;
+    };
     await producer.disconnect();
 
     await expectEventually(async () => expect(await ledgerRows(marker.eventId)).toHaveLength(1));
@@ -118,7 +129,9 @@ describe('walking skeleton: verify → Kafka → ledger → Redis → quota', ()
     await producer.connect();
     await producer.send({ topic, messages: [{ key: demo.orgId, value: 'not json' }] });
     await producer.disconnect();
-    const marker = (await (await verify({ key: demo.apiKey, action: "agent.run", orgId: demo.orgId })).json()) as { eventId: string };
+    const marker = (await (await verify({ key: demo.apiKey, action: 'agent.run', orgId: demo.orgId })).json()) as {
+      eventId: string;
+    };
     await expectEventually(async () => expect(await ledgerRows(marker.eventId)).toHaveLength(1));
 
     const [dead] = await readTopic(deadLetterTopic(topic), 1);

@@ -16,7 +16,12 @@ const { Kafka, logLevel } = require(require.resolve('kafkajs', { paths: [from] }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const alive = (pid) => {
   if (!pid) return true;
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 async function probe() {

@@ -5,7 +5,9 @@ import { AuthModule } from './app.module';
 import { AuthConfig } from './config/auth.config';
 
 export async function bootstrapAuth(config: AuthConfig, options: { shutdownHooks?: boolean } = {}) {
-  const topics = [Topics.actionVerified, Topics.actionDenied].map((topic) => topicName(config.KAFKA_TOPIC_PREFIX, topic));
+  const topics = [Topics.actionVerified, Topics.actionDenied].map((topic) =>
+    topicName(config.KAFKA_TOPIC_PREFIX, topic),
+  );
   await ensureTopics(createKafka('tally-auth-setup', config.KAFKA_BROKERS), topics, DEFAULT_PARTITIONS);
   return createHttpApp(AuthModule.forRoot(config), {
     title: 'Tally auth',

@@ -23,12 +23,24 @@ export class MeteringModule {
           serviceTokens: config.SERVICE_TOKENS,
           healthIndicators: {
             inject: [DATA_SOURCE, REDIS, KAFKA],
-            useFactory: (db: DataSource, redis: Redis, kafka: Kafka) => [postgresHealth(db), redisHealth(redis), kafkaHealth(kafka)],
+            useFactory: (db: DataSource, redis: Redis, kafka: Kafka) => [
+              postgresHealth(db),
+              redisHealth(redis),
+              kafkaHealth(kafka),
+            ],
           },
         }),
-        DatabaseModule.forRoot({ url: config.DATABASE_URL, applicationName: 'tally-metering', migrate: config.MIGRATE_ON_START === 'true' }),
+        DatabaseModule.forRoot({
+          url: config.DATABASE_URL,
+          applicationName: 'tally-metering',
+          migrate: config.MIGRATE_ON_START === 'true',
+        }),
         RedisModule.forRoot({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX }),
-        KafkaModule.forRoot({ clientId: 'tally-metering', brokers: config.KAFKA_BROKERS, topicPrefix: config.KAFKA_TOPIC_PREFIX }),
+        KafkaModule.forRoot({
+          clientId: 'tally-metering',
+          brokers: config.KAFKA_BROKERS,
+          topicPrefix: config.KAFKA_TOPIC_PREFIX,
+        }),
       ],
       providers: [{ provide: METERING_CONFIG, useValue: config }, LedgerService, VerifiedActionsConsumer],
     };

@@ -24,7 +24,11 @@ export class QuotaModule {
           },
         }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL, applicationName: 'tally-quota', poolSize: 5 }),
-        RedisModule.forRoot({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, commandTimeoutMs: config.REDIS_TIMEOUT_MS }),
+        RedisModule.forRoot({
+          url: config.REDIS_URL,
+          keyPrefix: config.REDIS_KEY_PREFIX,
+          commandTimeoutMs: config.REDIS_TIMEOUT_MS,
+        }),
       ],
       controllers: [BalancesController],
       providers: [BalancesService],

@@ -72,7 +72,13 @@ describe('generateApiKey / parseApiKey', () => {
 
   it('rejects extra whitespace', () => {
     const { plaintext } = generateApiKey(P);
-    for (const variant of [` ${plaintext}`, `${plaintext} `, `${plaintext}\n`, `\t${plaintext}`, replaceAt(plaintext, 10, ' ')]) {
+    for (const variant of [
+      ` ${plaintext}`,
+      `${plaintext} `,
+      `${plaintext}\n`,
+      `\t${plaintext}`,
+      replaceAt(plaintext, 10, ' '),
+    ]) {
       expect(parseApiKey(P, variant)).toBeNull();
     }
   });
@@ -84,9 +90,12 @@ describe('generateApiKey / parseApiKey', () => {
     expect(parseApiKey(P, '')).toBeNull();
   });
 
-  it.each([undefined, null, 42, {}, [], true, Symbol('k'), () => 'lysk-'])('returns null for the non-string %p', (input) => {
-    expect(parseApiKey(P, input)).toBeNull();
-  });
+  it.each([undefined, null, 42, {}, [], true, Symbol('k'), () => 'lysk-'])(
+    'returns null for the non-string %p',
+    (input) => {
+      expect(parseApiKey(P, input)).toBeNull();
+    },
+  );
 
   it('returns null, quickly, for a 10k-character string', () => {
     expect(parseApiKey(P, 'a'.repeat(10_000))).toBeNull();

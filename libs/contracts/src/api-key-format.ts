@@ -71,7 +71,12 @@ export interface IssuedApiKey extends ParsedApiKey {
 export function generateApiKey(prefix: string): IssuedApiKey {
   const lookupId = base32(randomBytes(10), LOOKUP_ID_LENGTH);
   const secret = base32(randomBytes(32), SECRET_LENGTH);
-  return { lookupId, secret, plaintext: formatApiKey(prefix, lookupId, secret), displayPrefix: `${prefix}${lookupId.slice(0, 8)}` };
+  return {
+    lookupId,
+    secret,
+    plaintext: formatApiKey(prefix, lookupId, secret),
+    displayPrefix: `${prefix}${lookupId.slice(0, 8)}`,
+  };
 }
 
 /**

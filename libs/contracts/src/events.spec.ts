@@ -11,7 +11,14 @@ const verified = (data: Record<string, unknown> = {}, overrides: Record<string, 
     type: EventTypes.actionVerified,
     subject: ORG,
     time: new Date('2026-06-01T12:00:00Z'),
-    data: { orgId: ORG, keyId: 'key-1', userId: 'user-1', action: 'sandbox.create', params: { size: 'small' }, ...data },
+    data: {
+      orgId: ORG,
+      keyId: 'key-1',
+      userId: 'user-1',
+      action: 'sandbox.create',
+      params: { size: 'small' },
+      ...data,
+    },
   }),
   ...overrides,
 });
@@ -25,7 +32,15 @@ const issuesOf = (input: unknown) => {
 describe('orgIdSchema', () => {
   it('accepts ORG-<ulid> and rejects other shapes', () => {
     expect(orgIdSchema.safeParse(ORG).success).toBe(true);
-    for (const bad of ['org-0123456789ABCDEFGHJKMNPQRS', 'ORG-0123456789ABCDEFGHJKMNPQR', 'ORG-0123456789ABCDEFGHJKMNPQRST', 'ORG-0123456789ABCDEFGHIKMNPQRS', 'ORG-0123456789abcdefghjkmnpqrs', 'ORG-', '']) {
+    for (const bad of [
+      'org-0123456789ABCDEFGHJKMNPQRS',
+      'ORG-0123456789ABCDEFGHJKMNPQR',
+      'ORG-0123456789ABCDEFGHJKMNPQRST',
+      'ORG-0123456789ABCDEFGHIKMNPQRS',
+      'ORG-0123456789abcdefghjkmnpqrs',
+      'ORG-',
+      '',
+    ]) {
       expect(orgIdSchema.safeParse(bad).success).toBe(false);
     }
   });
@@ -70,7 +85,10 @@ describe('actionVerifiedEvent', () => {
   });
 
   it('accepts optional resource and admission id', () => {
-    expect(actionVerifiedEvent.safeParse(verified({ resource: { type: 'sandbox', id: 'sb-1' }, admissionId: 'adm-1' })).success).toBe(true);
+    expect(
+      actionVerifiedEvent.safeParse(verified({ resource: { type: 'sandbox', id: 'sb-1' }, admissionId: 'adm-1' }))
+        .success,
+    ).toBe(true);
     expect(actionVerifiedEvent.safeParse(verified({ resource: null, admissionId: null })).success).toBe(true);
   });
 

@@ -33,13 +33,29 @@ describe('creditsToMilli / parseDecimal (milli-credits, scale 1000)', () => {
     expect(() => creditsToMilli('1.2345', 'topUp.credits')).toThrow(/topUp\.credits/);
   });
 
-  it.each(['-1', '-0.5', '', ' ', '1.', '.5', '1,5', 'abc', '1e3', '0x10', ' 1', '1 ', '+1', '1.2.3', 'NaN', 'Infinity', '1234567890123456', '1.0000000000'])(
-    'rejects %j with a RangeError naming the field',
-    (input) => {
-      expect(() => creditsToMilli(input, 'amount')).toThrow(RangeError);
-      expect(() => creditsToMilli(input, 'amount')).toThrow(/amount/);
-    },
-  );
+  it.each([
+    '-1',
+    '-0.5',
+    '',
+    ' ',
+    '1.',
+    '.5',
+    '1,5',
+    'abc',
+    '1e3',
+    '0x10',
+    ' 1',
+    '1 ',
+    '+1',
+    '1.2.3',
+    'NaN',
+    'Infinity',
+    '1234567890123456',
+    '1.0000000000',
+  ])('rejects %j with a RangeError naming the field', (input) => {
+    expect(() => creditsToMilli(input, 'amount')).toThrow(RangeError);
+    expect(() => creditsToMilli(input, 'amount')).toThrow(/amount/);
+  });
 
   it('formats milli-credits with trailing zeros trimmed', () => {
     expect(milliToCredits(0n)).toBe('0');
@@ -157,7 +173,10 @@ describe('sandboxCost (half-up rounding, once)', () => {
   });
 
   const multiplierArb = fc
-    .tuple(fc.bigInt({ min: 0n, max: 10n ** 6n }), fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 0, maxLength: 9 }))
+    .tuple(
+      fc.bigInt({ min: 0n, max: 10n ** 6n }),
+      fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 0, maxLength: 9 }),
+    )
     .map(([whole, fraction]) => ({ text: fraction ? `${whole}.${fraction}` : `${whole}`, whole, fraction }));
   const msArb = fc.bigInt({ min: 0n, max: 10n ** 12n });
 

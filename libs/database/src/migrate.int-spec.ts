@@ -30,7 +30,9 @@ describe('migrations', () => {
   });
 
   it('apply each migration exactly once when several processes start together', async () => {
-    const sources = await Promise.all([1, 2, 3].map(() => createDataSource({ url: emptyUrl, poolSize: 2 }).initialize()));
+    const sources = await Promise.all(
+      [1, 2, 3].map(() => createDataSource({ url: emptyUrl, poolSize: 2 }).initialize()),
+    );
     try {
       const applied = await Promise.all(sources.map((source) => runMigrations(source)));
       expect(applied.flat()).toHaveLength(MIGRATIONS.length);

@@ -44,7 +44,8 @@ export class EventPublisher {
         topic,
         messages: list.map((event) => ({
           key: event.key,
-          value: typeof event.value === 'string' || Buffer.isBuffer(event.value) ? event.value : JSON.stringify(event.value),
+          value:
+            typeof event.value === 'string' || Buffer.isBuffer(event.value) ? event.value : JSON.stringify(event.value),
           headers: event.headers,
         })),
       })),

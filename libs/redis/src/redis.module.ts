@@ -21,7 +21,11 @@ export class RedisModule {
       module: RedisModule,
       providers: [
         { provide: REDIS, useFactory: () => createRedis(options) },
-        { provide: BalanceCache, inject: [REDIS], useFactory: (redis: Redis) => new BalanceCache(redis, options.keyPrefix) },
+        {
+          provide: BalanceCache,
+          inject: [REDIS],
+          useFactory: (redis: Redis) => new BalanceCache(redis, options.keyPrefix),
+        },
         RedisCloser,
       ],
       exports: [REDIS, BalanceCache],

@@ -54,7 +54,8 @@ async function fromTestcontainers(): Promise<ServiceEndpoints & { stop: () => Pr
  */
 export async function resolveServices(): Promise<ServiceEndpoints & { origin: string; stop?: () => Promise<void> }> {
   const { KAFKA_BROKERS, DATABASE_URL, REDIS_URL } = process.env;
-  if (KAFKA_BROKERS && DATABASE_URL && REDIS_URL) return { KAFKA_BROKERS, DATABASE_URL, REDIS_URL, origin: 'environment' };
+  if (KAFKA_BROKERS && DATABASE_URL && REDIS_URL)
+    return { KAFKA_BROKERS, DATABASE_URL, REDIS_URL, origin: 'environment' };
   if (process.env.TALLY_TEST_DOCKER !== 'false' && (await dockerAnswers())) {
     return { ...(await fromTestcontainers()), origin: 'testcontainers' };
   }

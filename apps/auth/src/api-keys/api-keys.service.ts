@@ -6,9 +6,7 @@ import { DataSource, Repository } from 'typeorm';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
 
 export type KeyCheck =
-  | { status: 'valid'; key: ApiKeyEntity }
-  | { status: 'unknown' }
-  | { status: 'revoked'; key: ApiKeyEntity };
+  { status: 'valid'; key: ApiKeyEntity } | { status: 'unknown' } | { status: 'revoked'; key: ApiKeyEntity };
 
 @Injectable()
 export class ApiKeysService {
@@ -22,7 +20,11 @@ export class ApiKeysService {
   }
 
   /** Creates a key and returns its plaintext: the only time it exists outside the caller. */
-  async issue(orgId: string, userId: string, name: string): Promise<{ id: string; key: string; displayPrefix: string }> {
+  async issue(
+    orgId: string,
+    userId: string,
+    name: string,
+  ): Promise<{ id: string; key: string; displayPrefix: string }> {
     const issued = generateApiKey(this.config.API_KEY_PREFIX);
     await this.keys.insert({
       id: issued.lookupId,

@@ -4,7 +4,8 @@ import { commonEnv, ConfigError, env, EnvVar, kafkaEnv, loadConfigOrExit } from 
 const secret = (describe: string): EnvVar<string> => ({
   describe,
   parse(raw, name) {
-    if (!raw || raw.length < 32) throw new ConfigError(name, `is required and must be at least 32 characters (${describe})`);
+    if (!raw || raw.length < 32)
+      throw new ConfigError(name, `is required and must be at least 32 characters (${describe})`);
     return raw;
   },
 });

@@ -26,7 +26,10 @@ describe('permission matrix for API keys', () => {
   });
 
   it.each(administrative)('denies %s with ACTION_NOT_ALLOWED_FOR_API_KEY', (action) => {
-    expect(decide({ kind: 'api_key' }, action)).toMatchObject({ allowed: false, code: 'ACTION_NOT_ALLOWED_FOR_API_KEY' });
+    expect(decide({ kind: 'api_key' }, action)).toMatchObject({
+      allowed: false,
+      code: 'ACTION_NOT_ALLOWED_FOR_API_KEY',
+    });
   });
 });
 

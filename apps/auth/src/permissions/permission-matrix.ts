@@ -17,7 +17,11 @@ export function decide(principal: Principal, action: Action): Decision {
   if (principal.kind === 'api_key') {
     return spec.audience === 'resource'
       ? { allowed: true }
-      : { allowed: false, code: 'ACTION_NOT_ALLOWED_FOR_API_KEY', reason: `${action} needs a dashboard login; API keys cannot perform it.` };
+      : {
+          allowed: false,
+          code: 'ACTION_NOT_ALLOWED_FOR_API_KEY',
+          reason: `${action} needs a dashboard login; API keys cannot perform it.`,
+        };
   }
   const needed = spec.minRole ?? 'member';
   return rank[principal.role] >= rank[needed]

@@ -18,7 +18,11 @@ export class VerifyController {
   @ApiBody({ type: VerifyRequestDto })
   @ApiResponse({ status: 200, type: VerifyAllowedDto, description: 'Allowed; the verified event is published.' })
   @ApiResponse({ status: 400, type: ErrorBodyDto, description: 'INVALID_REQUEST (unknown action, wrong types)' })
-  @ApiResponse({ status: 401, type: ErrorBodyDto, description: 'INVALID_API_KEY, API_KEY_REVOKED, MISSING_CREDENTIALS' })
+  @ApiResponse({
+    status: 401,
+    type: ErrorBodyDto,
+    description: 'INVALID_API_KEY, API_KEY_REVOKED, MISSING_CREDENTIALS',
+  })
   @ApiResponse({ status: 403, type: ErrorBodyDto, description: 'ACTION_NOT_ALLOWED_FOR_API_KEY' })
   @ApiResponse({ status: 404, type: ErrorBodyDto, description: 'NOT_FOUND (also another organization)' })
   @ApiResponse({ status: 413, type: ErrorBodyDto, description: 'PAYLOAD_TOO_LARGE' })

@@ -78,7 +78,12 @@ export class VerifyService {
   }
 
   /** Denials are published without delaying the answer; a failed send is logged, never thrown. */
-  private publishDenied(action: Action, code: ErrorCode, sourceAddress: string, key?: { orgId: string; id: string }): void {
+  private publishDenied(
+    action: Action,
+    code: ErrorCode,
+    sourceAddress: string,
+    key?: { orgId: string; id: string },
+  ): void {
     const subject = key?.orgId ?? 'unknown';
     this.publisher
       .publish({

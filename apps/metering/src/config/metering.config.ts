@@ -7,7 +7,10 @@ const fixedCosts = (fallback: string): EnvVar<Map<Action, bigint>> => ({
   parse(raw, name) {
     const text = raw?.trim() ? raw : fallback;
     const costs = new Map<Action, bigint>();
-    for (const pair of text.split(',').map((item) => item.trim()).filter(Boolean)) {
+    for (const pair of text
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean)) {
       const [action, credits] = pair.split('=');
       if (!isAction(action)) throw new ConfigError(name, `names an unknown action ${JSON.stringify(action)}`);
       try {

@@ -1,6 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
 import { actionVerifiedEvent, ActionVerifiedEvent, describeIssues, Topics, topicName } from '@tally/contracts';
-import { BatchConsumer, BatchHandler, Decoded, EventPublisher, InboundMessage, KAFKA, KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
+import {
+  BatchConsumer,
+  BatchHandler,
+  Decoded,
+  EventPublisher,
+  InboundMessage,
+  KAFKA,
+  KAFKA_OPTIONS,
+  KafkaModuleOptions,
+} from '@tally/kafka';
 import { Kafka, KafkaMessage } from 'kafkajs';
 import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
@@ -15,14 +24,17 @@ export function decodeVerifiedAction(message: KafkaMessage): Decoded<ActionVerif
     return { ok: false, reason: 'value is not JSON' };
   }
   const parsed = actionVerifiedEvent.safeParse(json);
-  if (!parsed.success) return { ok: false, reason: `not an ${Topics.actionVerified} event: ${describeIssues(parsed.error)}` };
+  if (!parsed.success)
+    return { ok: false, reason: `not an ${Topics.actionVerified} event: ${describeIssues(parsed.error)}` };
   if (parsed.data.subject !== parsed.data.data.orgId) return { ok: false, reason: 'subject and data.orgId differ' };
   return { ok: true, value: parsed.data };
 }
 
 /** Consumes `auth.action.verified.v1` and posts what each action costs to the ledger. */
 @Injectable()
-export class VerifiedActionsConsumer implements BatchHandler<ActionVerifiedEvent>, OnApplicationBootstrap, BeforeApplicationShutdown {
+export class VerifiedActionsConsumer
+  implements BatchHandler<ActionVerifiedEvent>, OnApplicationBootstrap, BeforeApplicationShutdown
+{
   private readonly logger = new Logger(VerifiedActionsConsumer.name);
   private consumer?: BatchConsumer<ActionVerifiedEvent>;
 
@@ -49,7 +61,16 @@ export class VerifiedActionsConsumer implements BatchHandler<ActionVerifiedEvent
         offset,
         debits:
           cost > 0n
-            ? [{ orgId: value.data.orgId, kind: 'agent' as const, amount: cost, at: new Date(value.time), action: value.data.action, keyId: value.data.keyId }]
+            ? [
+                {
+                  orgId: value.data.orgId,
+                  kind: 'agent' as const,
+                  amount: cost,
+                  at: new Date(value.time),
+                  action: value.data.action,
+                  keyId: value.data.keyId,
+                },
+              ]
             : [],
       };
     });

@@ -17,7 +17,13 @@ describe('burnDown', () => {
     const low = pkg('low', 500n);
     const high = pkg('high', 300n, { priority: 5 });
     const result = burnDown([low, high], 'agent', 400n, at);
-    expect(result).toEqual({ draws: [{ packageId: 'high', amount: 300n }, { packageId: 'low', amount: 100n }], shortfall: 0n });
+    expect(result).toEqual({
+      draws: [
+        { packageId: 'high', amount: 300n },
+        { packageId: 'low', amount: 100n },
+      ],
+      shortfall: 0n,
+    });
     expect(high.remaining.agent).toBe(0n);
     expect(low.remaining.agent).toBe(400n);
   });
@@ -42,15 +48,21 @@ describe('burnDown', () => {
   });
 
   it('records what it could not cover as a shortfall', () => {
-    expect(burnDown([pkg('a', 30n)], 'agent', 100n, at)).toEqual({ draws: [{ packageId: 'a', amount: 30n }], shortfall: 70n });
+    expect(burnDown([pkg('a', 30n)], 'agent', 100n, at)).toEqual({
+      draws: [{ packageId: 'a', amount: 30n }],
+      shortfall: 70n,
+    });
   });
 
   it('conserves units: drawn + shortfall = debit, and remainders never go negative', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ agent: fc.bigInt({ min: 0n, max: 10n ** 12n }), priority: fc.integer({ min: -3, max: 3 }) }), {
-          maxLength: 8,
-        }),
+        fc.array(
+          fc.record({ agent: fc.bigInt({ min: 0n, max: 10n ** 12n }), priority: fc.integer({ min: -3, max: 3 }) }),
+          {
+            maxLength: 8,
+          },
+        ),
         fc.array(fc.bigInt({ min: 0n, max: 10n ** 12n }), { maxLength: 20 }),
         (grants, debits) => {
           const packages = grants.map((g, i) => pkg(`p${i}`, g.agent, { priority: g.priority }));

@@ -83,7 +83,11 @@ export class LedgerRepository {
       `UPDATE packages p SET sandbox_ms_remaining = v.sandbox, agent_mc_remaining = v.agent
          FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS v(id, sandbox, agent)
         WHERE p.id = v.id`,
-      [packages.map((p) => p.id), packages.map((p) => p.remaining.sandbox.toString()), packages.map((p) => p.remaining.agent.toString())],
+      [
+        packages.map((p) => p.id),
+        packages.map((p) => p.remaining.sandbox.toString()),
+        packages.map((p) => p.remaining.agent.toString()),
+      ],
     );
   }
 

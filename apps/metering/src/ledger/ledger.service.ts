@@ -61,7 +61,10 @@ export class LedgerService {
     await Promise.all(
       [...balances].map(([orgId, balance]) =>
         this.balances.apply(orgId, balance).catch((error) => {
-          this.logger.warn({ err: error, orgId }, 'redis balance refresh failed; it reloads from PostgreSQL on next read');
+          this.logger.warn(
+            { err: error, orgId },
+            'redis balance refresh failed; it reloads from PostgreSQL on next read',
+          );
         }),
       ),
     );
@@ -72,8 +75,16 @@ export class LedgerService {
     for (const debit of event.debits) {
       const packages = packagesByOrg.get(debit.orgId) ?? [];
       const { draws, shortfall } = burnDown(packages, debit.kind, debit.amount, debit.at);
-      const base = { orgId: debit.orgId, kind: debit.kind, eventSource: event.source, eventId: event.id, action: debit.action, keyId: debit.keyId };
-      for (const draw of draws) entries.push({ ...base, packageId: draw.packageId, entryType: 'debit', amount: draw.amount });
+      const base = {
+        orgId: debit.orgId,
+        kind: debit.kind,
+        eventSource: event.source,
+        eventId: event.id,
+        action: debit.action,
+        keyId: debit.keyId,
+      };
+      for (const draw of draws)
+        entries.push({ ...base, packageId: draw.packageId, entryType: 'debit', amount: draw.amount });
       if (shortfall > 0n) entries.push({ ...base, packageId: null, entryType: 'overage', amount: shortfall });
     }
     return entries;

@@ -16,7 +16,10 @@ export interface PackageGrant {
  * Grants a package and records the grant in the ledger in one transaction; idempotent by
  * (org, externalId). Returns the package id.
  */
-export async function grantPackage(dataSource: DataSource, grant: PackageGrant): Promise<{ id: string; created: boolean }> {
+export async function grantPackage(
+  dataSource: DataSource,
+  grant: PackageGrant,
+): Promise<{ id: string; created: boolean }> {
   return dataSource.transaction(async (manager) => {
     const inserted: { id: string }[] = await manager.query(
       `INSERT INTO packages (org_id, sandbox_ms_granted, sandbox_ms_remaining, agent_mc_granted, agent_mc_remaining,
@@ -45,7 +48,14 @@ export async function grantPackage(dataSource: DataSource, grant: PackageGrant):
     await manager.query(
       `INSERT INTO ledger_entries (org_id, package_id, kind, entry_type, amount, event_source, event_id)
        VALUES ($1, $2, 'sandbox', 'grant', $3, $4, $5), ($1, $2, 'agent', 'grant', $6, $4, $5)`,
-      [grant.orgId, id, grant.sandboxMs.toString(), `grant:${grant.source}`, grant.externalId, grant.agentMc.toString()],
+      [
+        grant.orgId,
+        id,
+        grant.sandboxMs.toString(),
+        `grant:${grant.source}`,
+        grant.externalId,
+        grant.agentMc.toString(),
+      ],
     );
     return { id, created: true };
   });

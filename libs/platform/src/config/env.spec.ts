@@ -45,7 +45,9 @@ describe('loadConfig(commonEnv)', () => {
   });
 
   it('names a blank DATABASE_URL', () => {
-    expect(configErrorOf(() => loadConfig(commonEnv, { ...valid, DATABASE_URL: '  ' })).message).toContain('DATABASE_URL');
+    expect(configErrorOf(() => loadConfig(commonEnv, { ...valid, DATABASE_URL: '  ' })).message).toContain(
+      'DATABASE_URL',
+    );
   });
 
   it('names a DATABASE_URL of the wrong protocol', () => {
@@ -69,7 +71,9 @@ describe('loadConfig(commonEnv)', () => {
 
   it('names an unknown LOG_LEVEL and an empty SERVICE_TOKENS list', () => {
     expect(configErrorOf(() => loadConfig(commonEnv, { ...valid, LOG_LEVEL: 'verbose' })).variable).toBe('LOG_LEVEL');
-    expect(configErrorOf(() => loadConfig(commonEnv, { ...valid, SERVICE_TOKENS: ' , ,' })).variable).toBe('SERVICE_TOKENS');
+    expect(configErrorOf(() => loadConfig(commonEnv, { ...valid, SERVICE_TOKENS: ' , ,' })).variable).toBe(
+      'SERVICE_TOKENS',
+    );
   });
 });
 
@@ -88,12 +92,15 @@ describe('env.int', () => {
     expect(loadConfig(spec, { PORT: '65535' }).PORT).toBe(65535);
   });
 
-  it.each(['0', '65536', '-1', '1.5', '1e3', 'abc', '0x10', '+80', '99999999999999999999'])('rejects %j naming the variable', (raw) => {
-    const error = configErrorOf(() => loadConfig(spec, { PORT: raw }));
-    expect(error.variable).toBe('PORT');
-    expect(error.message).toContain('PORT');
-    expect(error.message).toContain('between 1 and 65535');
-  });
+  it.each(['0', '65536', '-1', '1.5', '1e3', 'abc', '0x10', '+80', '99999999999999999999'])(
+    'rejects %j naming the variable',
+    (raw) => {
+      const error = configErrorOf(() => loadConfig(spec, { PORT: raw }));
+      expect(error.variable).toBe('PORT');
+      expect(error.message).toContain('PORT');
+      expect(error.message).toContain('between 1 and 65535');
+    },
+  );
 
   it('allows a default of 0 and negative ranges', () => {
     expect(loadConfig({ N: env.int('n', 0) }, {}).N).toBe(0);
@@ -101,29 +108,38 @@ describe('env.int', () => {
   });
 
   it('is required without a default', () => {
-    expect(configErrorOf(() => loadConfig({ WORKERS: env.int('worker count') }, {})).message).toMatch(/WORKERS is required \(worker count\)/);
+    expect(configErrorOf(() => loadConfig({ WORKERS: env.int('worker count') }, {})).message).toMatch(
+      /WORKERS is required \(worker count\)/,
+    );
   });
 });
 
 describe('env.brokers', () => {
   it('accepts host:port lists, trimmed', () => {
-    expect(loadConfig(kafkaEnv, { KAFKA_BROKERS: 'localhost:9092' })).toEqual({ KAFKA_BROKERS: ['localhost:9092'], KAFKA_TOPIC_PREFIX: '' });
-    expect(loadConfig(kafkaEnv, { KAFKA_BROKERS: 'kafka-1.internal:9092, kafka_2:19092,10.0.0.3:9093' }).KAFKA_BROKERS).toEqual([
-      'kafka-1.internal:9092',
-      'kafka_2:19092',
-      '10.0.0.3:9093',
-    ]);
+    expect(loadConfig(kafkaEnv, { KAFKA_BROKERS: 'localhost:9092' })).toEqual({
+      KAFKA_BROKERS: ['localhost:9092'],
+      KAFKA_TOPIC_PREFIX: '',
+    });
+    expect(
+      loadConfig(kafkaEnv, { KAFKA_BROKERS: 'kafka-1.internal:9092, kafka_2:19092,10.0.0.3:9093' }).KAFKA_BROKERS,
+    ).toEqual(['kafka-1.internal:9092', 'kafka_2:19092', '10.0.0.3:9093']);
   });
 
-  it.each(['localhost', 'localhost:', ':9092', 'localhost:9092,', 'a:1,,b:2', 'kafka://localhost:9092', 'host:123456', 'ho st:9092'])(
-    'rejects %j naming the variable',
-    (raw) => {
-      const error = configErrorOf(() => loadConfig(kafkaEnv, { KAFKA_BROKERS: raw }));
-      expect(error.variable).toBe('KAFKA_BROKERS');
-      expect(error.message).toContain('KAFKA_BROKERS');
-      expect(error.message).toContain('host:port');
-    },
-  );
+  it.each([
+    'localhost',
+    'localhost:',
+    ':9092',
+    'localhost:9092,',
+    'a:1,,b:2',
+    'kafka://localhost:9092',
+    'host:123456',
+    'ho st:9092',
+  ])('rejects %j naming the variable', (raw) => {
+    const error = configErrorOf(() => loadConfig(kafkaEnv, { KAFKA_BROKERS: raw }));
+    expect(error.variable).toBe('KAFKA_BROKERS');
+    expect(error.message).toContain('KAFKA_BROKERS');
+    expect(error.message).toContain('host:port');
+  });
 
   it('is required', () => {
     expect(configErrorOf(() => loadConfig(kafkaEnv, {})).variable).toBe('KAFKA_BROKERS');

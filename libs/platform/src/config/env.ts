@@ -3,7 +3,10 @@
  * malformed one stops the process with one line naming it, before any connection is opened.
  */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, reason: string) {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
     super(`Invalid configuration: ${variable} ${reason}`);
     this.name = 'ConfigError';
   }
@@ -56,7 +59,10 @@ export const env = {
     }),
   list: (describe: string, fallback?: string[]) =>
     variable(describe, fallback, (raw, name) => {
-      const items = raw.split(',').map((item) => item.trim()).filter(Boolean);
+      const items = raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
       if (items.length === 0) throw new ConfigError(name, `must be a comma-separated list (${describe})`);
       return items;
     }),
@@ -89,7 +95,11 @@ export function loadConfig<T>(spec: ConfigSpec<T>, source: Source = process.env)
 /** The variables every Tally app shares. */
 export const commonEnv = {
   HOST: env.string('address to listen on', '127.0.0.1'),
-  LOG_LEVEL: env.oneOf('pino log level', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
+  LOG_LEVEL: env.oneOf(
+    'pino log level',
+    ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const,
+    'info',
+  ),
   DATABASE_URL: env.url('PostgreSQL connection URL', ['postgres', 'postgresql']),
   REDIS_URL: env.url('Redis connection URL', ['redis', 'rediss']),
   REDIS_KEY_PREFIX: env.string('prefix of every Redis key (isolates test runs)', 'tally:'),

@@ -1,4 +1,11 @@
-import { BadRequestException, HttpException, NotFoundException, PayloadTooLargeException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+import {
+  BadRequestException,
+  HttpException,
+  NotFoundException,
+  PayloadTooLargeException,
+  ServiceUnavailableException,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { ErrorCode, ErrorStatus, TallyError } from '@tally/contracts';
 import { mapError } from './error-filter';
 
@@ -21,7 +28,11 @@ describe('mapError', () => {
 
     it('passes retryAfterSeconds through', () => {
       const mapped = mapError(new TallyError('RATE_LIMITED', 'slow down', { retryAfterSeconds: 7 }));
-      expect(mapped).toEqual({ status: 429, body: { code: 'RATE_LIMITED', message: 'slow down' }, retryAfterSeconds: 7 });
+      expect(mapped).toEqual({
+        status: 429,
+        body: { code: 'RATE_LIMITED', message: 'slow down' },
+        retryAfterSeconds: 7,
+      });
     });
 
     it('passes the field into the body', () => {
@@ -32,7 +43,11 @@ describe('mapError', () => {
 
   describe('fastify errors', () => {
     it('maps a body over the size limit to 413 PAYLOAD_TOO_LARGE', () => {
-      const mapped = mapError({ statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE', message: 'Request body is too large' });
+      const mapped = mapError({
+        statusCode: 413,
+        code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+        message: 'Request body is too large',
+      });
       expect(mapped.status).toBe(413);
       expect(mapped.body.code).toBe('PAYLOAD_TOO_LARGE');
       expect(mapped.body.message).toBe('The request body is larger than the 64 KiB limit.');
@@ -47,7 +62,10 @@ describe('mapError', () => {
 
     it('maps an empty JSON body to 400 INVALID_REQUEST', () => {
       const mapped = mapError({ statusCode: 400, code: 'FST_ERR_CTP_EMPTY_JSON_BODY', message: 'x' });
-      expect(mapped).toEqual({ status: 400, body: { code: 'INVALID_REQUEST', message: 'The request body is empty but declared as JSON.' } });
+      expect(mapped).toEqual({
+        status: 400,
+        body: { code: 'INVALID_REQUEST', message: 'The request body is empty but declared as JSON.' },
+      });
     });
 
     it('keeps the message of a validation error', () => {
@@ -79,21 +97,30 @@ describe('mapError', () => {
   });
 
   describe('anything else', () => {
-    it.each([new Error('secret detail'), new TypeError('x is undefined'), 'a string', 42, null, undefined, {}])('maps %p to 500 INTERNAL_ERROR without leaking it', (thrown) => {
-      const mapped = mapError(thrown);
-      expect(mapped).toEqual({ status: 500, body: { code: 'INTERNAL_ERROR', message: 'An unexpected error occurred.' } });
-    });
+    it.each([new Error('secret detail'), new TypeError('x is undefined'), 'a string', 42, null, undefined, {}])(
+      'maps %p to 500 INTERNAL_ERROR without leaking it',
+      (thrown) => {
+        const mapped = mapError(thrown);
+        expect(mapped).toEqual({
+          status: 500,
+          body: { code: 'INTERNAL_ERROR', message: 'An unexpected error occurred.' },
+        });
+      },
+    );
   });
 
   describe('Nest HttpException', () => {
-    it("maps NotFoundException to 404 NOT_FOUND", () => {
+    it('maps NotFoundException to 404 NOT_FOUND', () => {
       const mapped = mapError(new NotFoundException());
       expect(mapped.status).toBe(404);
       expect(mapped.body.code).toBe('NOT_FOUND');
     });
 
     it('maps other known statuses to their codes', () => {
-      expect(mapError(new BadRequestException('nope'))).toEqual({ status: 400, body: { code: 'INVALID_REQUEST', message: 'nope' } });
+      expect(mapError(new BadRequestException('nope'))).toEqual({
+        status: 400,
+        body: { code: 'INVALID_REQUEST', message: 'nope' },
+      });
       expect(mapError(new UnauthorizedException()).body.code).toBe('MISSING_CREDENTIALS');
       expect(mapError(new PayloadTooLargeException()).status).toBe(413);
       expect(mapError(new ServiceUnavailableException()).body.code).toBe('DEPENDENCY_UNAVAILABLE');
@@ -101,7 +128,10 @@ describe('mapError', () => {
     });
 
     it('keeps an unmapped 5xx status as INTERNAL_ERROR', () => {
-      expect(mapError(new HttpException('bad gateway', 502))).toEqual({ status: 502, body: { code: 'INTERNAL_ERROR', message: 'bad gateway' } });
+      expect(mapError(new HttpException('bad gateway', 502))).toEqual({
+        status: 502,
+        body: { code: 'INTERNAL_ERROR', message: 'bad gateway' },
+      });
     });
   });
 });

@@ -24,7 +24,11 @@ export function mapError(error: unknown): Mapped {
   if (error instanceof TallyError) {
     return {
       status: error.status,
-      body: { code: error.code, message: error.message, ...(error.details.field ? { field: error.details.field } : {}) },
+      body: {
+        code: error.code,
+        message: error.message,
+        ...(error.details.field ? { field: error.details.field } : {}),
+      },
       retryAfterSeconds: error.details.retryAfterSeconds,
     };
   }
@@ -46,7 +50,10 @@ export function mapError(error: unknown): Mapped {
           : status === 400 && fastify.code !== 'FST_ERR_VALIDATION'
             ? `The request body is not valid JSON: ${fastify.message ?? 'parse error'}.`
             : (fastify.message ?? 'Bad request.');
-    return { status: ErrorStatus[code] === 400 && status !== 400 ? status : ErrorStatus[code], body: { code, message } };
+    return {
+      status: ErrorStatus[code] === 400 && status !== 400 ? status : ErrorStatus[code],
+      body: { code, message },
+    };
   }
   return { status: 500, body: { code: 'INTERNAL_ERROR', message: 'An unexpected error occurred.' } };
 }

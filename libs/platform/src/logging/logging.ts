@@ -14,7 +14,8 @@ export const REDACTED_PATHS = [
   '*.apiKey',
 ];
 
-const pathOf = (req: IncomingMessage) => (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
+const pathOf = (req: IncomingMessage) =>
+  (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
 
 /** Structured JSON logs (pino) carrying the request id that the error body and response header carry. */
 export function loggingModule(service: string, level: string) {

@@ -39,7 +39,11 @@ export class VerifyRequestDto {
   @Type(() => ResourceRefDto)
   resource?: ResourceRefDto;
 
-  @ApiPropertyOptional({ description: 'Action parameters, e.g. {shape, maxLifeSeconds}', type: 'object', additionalProperties: true })
+  @ApiPropertyOptional({
+    description: 'Action parameters, e.g. {shape, maxLifeSeconds}',
+    type: 'object',
+    additionalProperties: true,
+  })
   @IsOptional()
   @IsObject()
   params?: Record<string, unknown>;
