@@ -1,35 +1,64 @@
 import type Redis from 'ioredis';
 
-/** One organization's balances as admission reads them, in integer units, versioned by ledger position. */
+/**
+ * One organization's balances as admission reads them, in integer units, versioned by ledger
+ * position. Written only from PostgreSQL's committed truth (metering after each batch, quota on a
+ * miss), so Redis can always be rebuilt from PostgreSQL.
+ */
 export interface CachedBalance {
+  /** Remaining sandbox-ms of the org's active packages. */
   sandboxMs: bigint;
+  /** Remaining milli-credits of the org's active packages. */
   agentMc: bigint;
+  /** Sandbox-ms reserved by durable holds (PostgreSQL), not yet captured or released. */
+  heldMs: bigint;
+  /** Sandboxes running now (for the concurrency limit). */
+  runningSandboxes: number;
   /** The ledger `seq` this snapshot reflects. */
   version: bigint;
 }
 
 /**
+ * Redis layout per organization; every key carries the org in a hash tag so each Lua script
+ * touches one Redis Cluster slot:
+ *   <prefix>{ORG}:balance          hash  version, sandbox_ms, agent_mc, held_ms, running
+ *   <prefix>{ORG}:provisional      hash  admissionId -> reserved sandbox-ms (quota's holds)
+ *   <prefix>{ORG}:provisional:exp  zset  admissionId scored by expiry (epoch ms)
+ * A provisional hold lives until metering makes it durable (the verified event with the same
+ * admission id), the upstream releases it, or it expires.
+ */
+export const balanceKeys = (prefix: string, orgId: string) => ({
+  balance: `${prefix}{${orgId}}:balance`,
+  provisional: `${prefix}{${orgId}}:provisional`,
+  provisionalExpiry: `${prefix}{${orgId}}:provisional:exp`,
+});
+
+/**
  * Writes a snapshot only if it is newer than what Redis holds, so a late or replayed writer can
- * never move a balance backwards. Versions are ledger sequence numbers (integers, exact in Lua
- * below 2^53); balances are stored as the integer strings they arrive as, with no arithmetic.
+ * never move a balance backwards; then (always, idempotently) drops the provisional holds that
+ * the snapshot's durable holds now cover. Versions are ledger sequence numbers (integers, exact
+ * in Lua below 2^53); balances are stored as the integer strings they arrive as.
  */
 const APPLY_SNAPSHOT = `
+local written = 0
 local current = redis.call('HGET', KEYS[1], 'version')
-if current and tonumber(current) >= tonumber(ARGV[1]) then
-  return 0
+if (not current) or tonumber(current) < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'version', ARGV[1], 'sandbox_ms', ARGV[2], 'agent_mc', ARGV[3],
+    'held_ms', ARGV[4], 'running', ARGV[5])
+  written = 1
 end
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'sandbox_ms', ARGV[2], 'agent_mc', ARGV[3])
-return 1
+for i = 6, #ARGV do
+  redis.call('HDEL', KEYS[2], ARGV[i])
+  redis.call('ZREM', KEYS[3], ARGV[i])
+end
+return written
 `;
 
 type WithScripts = Redis & {
-  tallyApplySnapshot(key: string, version: string, sandboxMs: string, agentMc: string): Promise<number>;
+  tallyApplySnapshot(keys: [string, string, string], ...args: string[]): Promise<number>;
 };
 
-/**
- * The Redis side of balances: a cache of PostgreSQL, rebuildable from it. Keys carry the org in a
- * hash tag (`{ORG-...}`) so every script touches one Redis Cluster slot.
- */
+/** The Redis side of balances: a cache of PostgreSQL, rebuildable from it. */
 export class BalanceCache {
   private readonly redis: WithScripts;
 
@@ -39,29 +68,49 @@ export class BalanceCache {
   ) {
     // defineCommand falls back from EVALSHA to EVAL on NOSCRIPT (after a Redis restart); raw EVALSHA does not.
     if (!(redis as unknown as Partial<WithScripts>).tallyApplySnapshot) {
-      redis.defineCommand('tallyApplySnapshot', { numberOfKeys: 1, lua: APPLY_SNAPSHOT });
+      redis.defineCommand('tallyApplySnapshot', { numberOfKeys: 3, lua: APPLY_SNAPSHOT });
     }
     this.redis = redis as unknown as WithScripts;
   }
 
-  key(orgId: string): string {
-    return `${this.prefix}{${orgId}}:balance`;
+  keys(orgId: string) {
+    return balanceKeys(this.prefix, orgId);
   }
 
-  /** True when Redis accepted it, false when it already held this version or a newer one. */
-  async apply(orgId: string, balance: CachedBalance): Promise<boolean> {
+  /**
+   * True when Redis accepted the snapshot, false when it already held this version or a newer
+   * one. `settledAdmissions`: admission ids whose provisional holds are now durable or released.
+   */
+  async apply(orgId: string, balance: CachedBalance, settledAdmissions: string[] = []): Promise<boolean> {
+    const keys = this.keys(orgId);
     const written = await this.redis.tallyApplySnapshot(
-      this.key(orgId),
+      [keys.balance, keys.provisional, keys.provisionalExpiry],
       balance.version.toString(),
       balance.sandboxMs.toString(),
       balance.agentMc.toString(),
+      balance.heldMs.toString(),
+      String(balance.runningSandboxes),
+      ...settledAdmissions,
     );
     return written === 1;
   }
 
   async get(orgId: string): Promise<CachedBalance | null> {
-    const [version, sandboxMs, agentMc] = await this.redis.hmget(this.key(orgId), 'version', 'sandbox_ms', 'agent_mc');
+    const [version, sandboxMs, agentMc, heldMs, running] = await this.redis.hmget(
+      this.keys(orgId).balance,
+      'version',
+      'sandbox_ms',
+      'agent_mc',
+      'held_ms',
+      'running',
+    );
     if (version === null || sandboxMs === null || agentMc === null) return null;
-    return { version: BigInt(version), sandboxMs: BigInt(sandboxMs), agentMc: BigInt(agentMc) };
+    return {
+      version: BigInt(version),
+      sandboxMs: BigInt(sandboxMs),
+      agentMc: BigInt(agentMc),
+      heldMs: BigInt(heldMs ?? '0'),
+      runningSandboxes: Number(running ?? '0'),
+    };
   }
 }

@@ -3,6 +3,9 @@ import { DataSource, EntityManager } from 'typeorm';
 export interface OrgBalance {
   sandboxMs: bigint;
   agentMc: bigint;
+  /** Sandbox-ms reserved by durable holds (none until holds exist: see the metering issue). */
+  heldMs: bigint;
+  runningSandboxes: number;
   /** Ledger position the balance reflects: the org's highest ledger `seq` (0 when none). */
   version: bigint;
 }
@@ -30,7 +33,13 @@ export async function loadOrgBalances(db: Queryable, orgIds: string[], at: Date)
   return new Map(
     rows.map((row) => [
       row.org_id,
-      { sandboxMs: BigInt(row.sandbox_ms), agentMc: BigInt(row.agent_mc), version: BigInt(row.version) },
+      {
+        sandboxMs: BigInt(row.sandbox_ms),
+        agentMc: BigInt(row.agent_mc),
+        heldMs: 0n,
+        runningSandboxes: 0,
+        version: BigInt(row.version),
+      },
     ]),
   );
 }
