@@ -8,8 +8,14 @@ import { Kafka } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { METERING_CONFIG } from './config/metering-config.token';
 import { MeteringConfig } from './config/metering.config';
-import { VerifiedActionsConsumer } from './consumers/verified-actions.consumer';
+import { MeteringConsumer } from './consumers/metering.consumer';
+import { ExpiryService } from './expiry/expiry.service';
 import { LedgerService } from './ledger/ledger.service';
+import { ShapeCatalog } from './ledger/shape-catalog.service';
+import { OutboxRelay } from './outbox/outbox-relay.service';
+import { OutboxSignal } from './outbox/outbox-signal';
+import { PackagesController } from './packages/packages.controller';
+import { PackagesService } from './packages/packages.service';
 
 @Module({})
 export class MeteringModule {
@@ -42,7 +48,17 @@ export class MeteringModule {
           topicPrefix: config.KAFKA_TOPIC_PREFIX,
         }),
       ],
-      providers: [{ provide: METERING_CONFIG, useValue: config }, LedgerService, VerifiedActionsConsumer],
+      controllers: [PackagesController],
+      providers: [
+        { provide: METERING_CONFIG, useValue: config },
+        ShapeCatalog,
+        OutboxSignal,
+        LedgerService,
+        PackagesService,
+        OutboxRelay,
+        ExpiryService,
+        MeteringConsumer,
+      ],
     };
   }
 }

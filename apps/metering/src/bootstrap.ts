@@ -3,12 +3,19 @@ import { createKafka, ensureTopics } from '@tally/kafka';
 import { createHttpApp } from '@tally/platform';
 import { MeteringModule } from './app.module';
 import { MeteringConfig } from './config/metering.config';
+import { CONSUMED_TOPICS } from './consumers/event-decoder';
 
 export async function bootstrapMetering(config: MeteringConfig, options: { shutdownHooks?: boolean } = {}) {
-  const topic = topicName(config.KAFKA_TOPIC_PREFIX, Topics.actionVerified);
+  // What metering reads (and their dead-letter topics) and what its outbox writes.
+  const consumed = CONSUMED_TOPICS.map((topic) => topicName(config.KAFKA_TOPIC_PREFIX, topic));
   await ensureTopics(
     createKafka('tally-metering-setup', config.KAFKA_BROKERS),
-    [topic, deadLetterTopic(topic)],
+    [
+      ...consumed,
+      ...consumed.map(deadLetterTopic),
+      topicName(config.KAFKA_TOPIC_PREFIX, Topics.ledgerPosted),
+      topicName(config.KAFKA_TOPIC_PREFIX, Topics.alerts),
+    ],
     DEFAULT_PARTITIONS,
   );
   return createHttpApp(MeteringModule.forRoot(config), {

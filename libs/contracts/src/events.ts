@@ -82,3 +82,91 @@ export function describeIssues(error: z.ZodError): string {
     .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
     .join('; ');
 }
+
+// ---- Usage, ledger and alert events (metering). Appended; the envelope above is shared. ----
+
+/** Event types of the usage, ledger and alert topics (`EventTypes` above covers auth). */
+export const UsageEventTypes = {
+  sandboxStarted: 'sandbox.started',
+  sandboxHeartbeat: 'sandbox.heartbeat',
+  sandboxStopped: 'sandbox.stopped',
+  agentConsumed: 'agent.consumed',
+  balanceThreshold: 'balance.threshold',
+  balanceDepleted: 'balance.depleted',
+  balanceForecast: 'balance.forecast',
+} as const;
+
+/** A non-negative integer unit count, as a JSON number (safe integer) or an integer string. */
+const unitCount = z
+  .union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,18}$/)])
+  .transform((value) => BigInt(value));
+
+/** The major version a CloudEvents `dataschema` names, e.g. `.../usage.sandbox/v2` → 2; null if none. */
+export function dataSchemaMajor(dataschema: unknown): number | null {
+  if (typeof dataschema !== 'string') return null;
+  const match = /\/v(\d+)(?:\.\d+)*\/?$/.exec(dataschema);
+  return match ? Number(match[1]) : null;
+}
+
+export const sandboxUsageData = z.object({
+  orgId: orgIdSchema,
+  sandboxId: z.string().min(1).max(200),
+  shape: z.string().min(1).max(64),
+  /** Wall-clock runtime since the previous report of this sandbox, in milliseconds. */
+  runtimeMs: unitCount,
+  sequence: z.number().int().min(0),
+});
+const sandboxUsageTypes = [
+  UsageEventTypes.sandboxStarted,
+  UsageEventTypes.sandboxHeartbeat,
+  UsageEventTypes.sandboxStopped,
+] as const;
+export const sandboxUsageEvent = envelope(UsageEventTypes.sandboxHeartbeat, sandboxUsageData).extend({
+  type: z.enum(sandboxUsageTypes),
+  dataschema: z.string().optional(),
+});
+export type SandboxUsageEvent = z.infer<typeof sandboxUsageEvent>;
+
+export const agentUsageKinds = ['mcp_action', 'inference', 'tool'] as const;
+export const agentUsageData = z.object({
+  orgId: orgIdSchema,
+  runId: z.string().min(1).max(200),
+  /** Milli-credits consumed. */
+  credits: unitCount,
+  kind: z.enum(agentUsageKinds),
+});
+export const agentUsageEvent = envelope(UsageEventTypes.agentConsumed, agentUsageData).extend({
+  dataschema: z.string().optional(),
+});
+export type AgentUsageEvent = z.infer<typeof agentUsageEvent>;
+
+/** `metering.ledger.v1`: one ledger entry as written (amounts signed integer strings). */
+export const ledgerPostedData = z.object({
+  seq: z.string(),
+  orgId: orgIdSchema,
+  packageId: z.string().nullable(),
+  kind: z.enum(['sandbox', 'agent']),
+  entryType: z.enum(['grant', 'debit', 'forfeit', 'overage']),
+  amount: z.string().regex(/^-?\d+$/),
+  eventSource: z.string(),
+  eventId: z.string(),
+  action: z.string().nullable(),
+  keyId: z.string().nullable(),
+});
+export const ledgerPostedEvent = envelope(EventTypes.ledgerPosted, ledgerPostedData);
+export type LedgerPostedEvent = z.infer<typeof ledgerPostedEvent>;
+
+/** `metering.alerts.v1`: balance alerts; `remaining` in integer units of `kind`. */
+export const balanceAlertData = z.object({
+  orgId: orgIdSchema,
+  kind: z.enum(['sandbox', 'agent']),
+  threshold: z.string().nullable(),
+  remaining: z.string().regex(/^-?\d+$/),
+  /** Work that ran without balance (overage), for `balance.depleted`. */
+  shortfall: z.string().regex(/^\d+$/).optional(),
+  forecastDepletionAt: z.iso.datetime({ offset: true }).nullable(),
+});
+export const balanceAlertEvent = envelope(UsageEventTypes.balanceDepleted, balanceAlertData).extend({
+  type: z.enum([UsageEventTypes.balanceThreshold, UsageEventTypes.balanceDepleted, UsageEventTypes.balanceForecast]),
+});
+export type BalanceAlertEvent = z.infer<typeof balanceAlertEvent>;

@@ -11,17 +11,32 @@ export interface InboundMessage<T> {
   value: T;
 }
 
-/** What a handler says about one raw message before any I/O: usable, or poison with a reason. */
-export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
+/**
+ * What a handler says about one raw message before any I/O: usable, or poison with a reason (and
+ * a short class such as `unparseable`, `schema`, `version`, for the `x-dlq-class` header).
+ */
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string; reasonClass?: string };
+
+/** Messages a handler found to be poison only once it looked at the database (e.g. an unknown org). */
+export interface HandleResult {
+  rejected?: { offset: string; reason: string; reasonClass?: string }[];
+}
 
 export interface BatchHandler<T> {
   /** Pure validation at the boundary: an invalid payload goes to the DLQ, never into a retry loop. */
   decode(message: KafkaMessage, topic: string): Decoded<T>;
   /**
    * Applies a batch durably (one transaction) and idempotently: a redelivered message must change
-   * nothing. Throwing means "transient, try the same batch again later".
+   * nothing. Throwing means "transient, try the same batch again later". Rejected messages go to
+   * the dead-letter topic before the offsets are committed.
    */
-  handle(messages: InboundMessage<T>[]): Promise<void>;
+  handle(messages: InboundMessage<T>[]): Promise<HandleResult | void>;
+}
+
+interface Poison {
+  message: KafkaMessage;
+  reason: string;
+  reasonClass?: string;
 }
 
 export interface BatchConsumerOptions {
@@ -30,6 +45,10 @@ export interface BatchConsumerOptions {
   /** Called when the consumer crashed and kafkajs will not restart it: the process should exit. */
   onFatal: (error: Error) => void;
   maxBackoffMs?: number;
+  /** Partitions whose batches are processed at the same time (each is its own transaction). */
+  partitionsConsumedConcurrently?: number;
+  /** Upper bound of one fetch per partition: bounds a batch (and so a transaction). */
+  maxBytesPerPartition?: number;
 }
 
 /**
@@ -54,7 +73,7 @@ export class BatchConsumer<T> {
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
       maxWaitTimeInMs: 100,
-      maxBytesPerPartition: 1024 * 1024,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
       retry: { retries: 10 },
     });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
@@ -69,7 +88,7 @@ export class BatchConsumer<T> {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachBatch: (payload) => this.consumeBatch(payload),
     });
   }
@@ -84,13 +103,13 @@ export class BatchConsumer<T> {
   private async consumeBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
     if (batch.messages.length === 0) return;
     const valid: InboundMessage<T>[] = [];
-    const poison: { message: KafkaMessage; reason: string }[] = [];
+    const poison: Poison[] = [];
     for (const message of batch.messages) {
       let decoded: Decoded<T>;
       try {
         decoded = this.handler.decode(message, batch.topic);
       } catch (error) {
-        decoded = { ok: false, reason: `decoder failed: ${(error as Error).message}` };
+        decoded = { ok: false, reason: `decoder failed: ${(error as Error).message}`, reasonClass: 'decoder' };
       }
       if (decoded.ok) {
         valid.push({
@@ -100,49 +119,73 @@ export class BatchConsumer<T> {
           key: message.key?.toString() ?? null,
           value: decoded.value,
         });
-      } else poison.push({ message, reason: decoded.reason });
+      } else poison.push({ message, reason: decoded.reason, reasonClass: decoded.reasonClass });
     }
 
+    // A transient failure (PostgreSQL or Redis down, a broker hiccup) holds this partition where it
+    // is: nothing is committed, the same batch is retried with capped exponential backoff while the
+    // consumer keeps heartbeating, and it resumes by itself. It never crashes the consumer (that
+    // would only restart it into the same failure).
     let attempt = 0;
     for (;;) {
       if (!isRunning() || isStale()) return; // not committed: redelivered to whoever owns the partition
       try {
-        await this.deadLetter(batch.topic, batch.partition, poison);
-        await this.handler.handle(valid);
+        const result = await this.handler.handle(valid);
+        const byOffset = new Map(batch.messages.map((message) => [message.offset, message]));
+        const rejected = (result?.rejected ?? []).map((r) => ({ ...r, message: byOffset.get(r.offset)! }));
+        await this.deadLetter(batch.topic, batch.partition, [...poison, ...rejected.filter((r) => r.message)]);
+        if (attempt > 0)
+          this.logger.log({ topic: batch.topic, partition: batch.partition, attempt }, 'batch recovered');
         break;
       } catch (error) {
         attempt += 1;
-        const delay = Math.min(this.options.maxBackoffMs ?? 5_000, 100 * 2 ** Math.min(attempt, 10));
+        const cap = this.options.maxBackoffMs ?? 5_000;
+        const delay = Math.min(cap, 100 * 2 ** Math.min(attempt, 10)) * (0.75 + Math.random() * 0.5);
         this.logger.warn(
-          { err: error, topic: batch.topic, partition: batch.partition, attempt, retryInMs: delay },
-          'batch failed; retrying without committing',
+          { err: error, topic: batch.topic, partition: batch.partition, attempt, retryInMs: Math.round(delay) },
+          'batch failed; holding the partition and retrying without committing',
         );
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        await heartbeat().catch(() => undefined);
+        const until = Date.now() + delay;
+        while (Date.now() < until && isRunning() && !isStale()) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(500, until - Date.now())));
+        }
+        try {
+          await heartbeat();
+        } catch (heartbeatError) {
+          // A rebalance is under way: give the partition back uncommitted rather than hold the group up.
+          this.logger.warn({ err: heartbeatError, partition: batch.partition }, 'heartbeat failed; yielding the batch');
+          return;
+        }
       }
     }
 
     const last = batch.messages[batch.messages.length - 1].offset;
     resolveOffset(last);
-    await this.consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-    ]);
-    await heartbeat();
+    try {
+      await this.consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+      ]);
+      await heartbeat();
+    } catch (error) {
+      // The batch is durable; an uncommitted offset only means a harmless (deduplicated) redelivery.
+      this.logger.warn({ err: error, topic: batch.topic, partition: batch.partition }, 'offset commit failed');
+    }
   }
 
-  private async deadLetter(topic: string, partition: number, poison: { message: KafkaMessage; reason: string }[]) {
+  private async deadLetter(topic: string, partition: number, poison: Poison[]) {
     if (poison.length === 0) return;
     for (const { message, reason } of poison) {
       this.logger.warn({ topic, partition, offset: message.offset, reason }, 'message sent to dead-letter topic');
     }
     await this.publisher.publish(
-      ...poison.map(({ message, reason }) => ({
+      ...poison.map(({ message, reason, reasonClass }) => ({
         topic: deadLetterTopic(topic),
         key: message.key?.toString() ?? 'unknown',
         value: message.value ?? Buffer.alloc(0),
         headers: {
           ...message.headers,
           'x-dlq-reason': reason,
+          'x-dlq-class': reasonClass ?? 'poison',
           'x-dlq-topic': topic,
           'x-dlq-partition': String(partition),
           'x-dlq-offset': message.offset,

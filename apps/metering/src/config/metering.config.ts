@@ -29,6 +29,13 @@ export const meteringEnv = {
   PORT: env.int('HTTP port', 3002, 0, 65535),
   ACTION_FIXED_COSTS: fixedCosts('agent.run=1'),
   MIGRATE_ON_START: env.oneOf('apply pending migrations at start', ['true', 'false'] as const, 'true'),
+  HOLD_GRACE_SECONDS: env.int('how long after its planned end an unreleased hold expires', 300, 0, 86_400),
+  EXPIRY_INTERVAL_MS: env.int('period of the package/hold expiry job (0 = off)', 30_000, 0, 3_600_000),
+  OUTBOX_RELAY: env.oneOf('relay the outbox to Kafka from this instance', ['true', 'false'] as const, 'true'),
+  OUTBOX_POLL_MS: env.int('outbox relay poll period when idle', 250, 10, 60_000),
+  CONSUMER_CONCURRENCY: env.int('partitions whose batches are posted concurrently', 4, 1, 64),
+  CONSUMER_MAX_BYTES_PER_PARTITION: env.int('largest fetch per partition (bounds a batch)', 1_048_576, 1_024),
+  CONSUMER_MAX_BACKOFF_MS: env.int('longest pause between retries of a failing batch', 5_000, 10, 600_000),
 };
 
 export type MeteringConfig = { [K in keyof typeof meteringEnv]: ReturnType<(typeof meteringEnv)[K]['parse']> };

@@ -1,30 +1,39 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { BalanceKind } from '@tally/contracts';
+import { cloudEvent, Topics, topicName, UsageEventTypes } from '@tally/contracts';
 import { DATA_SOURCE, loadOrgBalances } from '@tally/database';
+import { KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
 import { BalanceCache } from '@tally/redis';
+import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { burnDown, PackageBalance } from './burn-down';
-import { LedgerRepository, NewLedgerEntry, ProcessedEventRef } from './ledger.repository';
+import { METERING_CONFIG } from '../config/metering-config.token';
+import { MeteringConfig } from '../config/metering.config';
+import { OutboxSignal } from '../outbox/outbox-signal';
+import { isActive } from './burn-down';
+import { LedgerRepository, OutboxRow } from './ledger.repository';
+import { MeteringEvent, shapeOf } from './metering-event';
+import { Depletion, holdKey, postEvents } from './posting';
+import { ShapeCatalog } from './shape-catalog.service';
 
-export interface Debit {
-  orgId: string;
-  kind: BalanceKind;
-  /** Integer units: sandbox-ms or milli-credits. */
-  amount: bigint;
-  at: Date;
-  action: string | null;
-  keyId: string | null;
+export const METERING_SOURCE = '//tally/metering';
+
+export interface Rejection {
+  event: MeteringEvent;
+  reason: string;
+  reasonClass: 'unknown-organization' | 'unknown-shape';
 }
 
-export interface MeteredEvent extends ProcessedEventRef {
-  /** Zero or more debits this event causes. */
-  debits: Debit[];
+export interface PostResult {
+  applied: number;
+  duplicates: number;
+  rejected: Rejection[];
 }
 
 /**
- * Posts a batch of events to the ledger exactly once: one PostgreSQL transaction dedupes them by
- * (source, id), burns down packages and appends ledger entries; only then is Redis refreshed from
- * the committed truth. A crash anywhere re-delivers the batch, and dedupe makes that harmless.
+ * Posts a batch of events to the ledger exactly once: one PostgreSQL transaction locks the
+ * batch's organizations, dedupes by (source, id) forever, burns down packages, moves holds,
+ * appends ledger entries with their outbox events and upserts the hourly roll-ups; only then is
+ * Redis refreshed from the committed truth. A crash anywhere re-delivers the batch, and dedupe
+ * makes that harmless.
  */
 @Injectable()
 export class LedgerService {
@@ -32,61 +41,119 @@ export class LedgerService {
 
   constructor(
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
+    @Inject(KAFKA_OPTIONS) private readonly kafka: KafkaModuleOptions,
     private readonly balances: BalanceCache,
+    private readonly shapes: ShapeCatalog,
+    private readonly outbox: OutboxSignal,
   ) {}
 
-  async post(events: MeteredEvent[]): Promise<{ applied: number; duplicates: number }> {
-    if (events.length === 0) return { applied: 0, duplicates: 0 };
-    const applied = await this.dataSource.transaction(async (manager) => {
-      const ledger = new LedgerRepository(manager);
-      const firstSeen = await ledger.markProcessed(events);
-      const fresh = events.filter((event) => firstSeen.has(`${event.source}|${event.id}`));
-      const orgIds = [...new Set(fresh.flatMap((event) => event.debits.map((debit) => debit.orgId)))];
-      if (orgIds.length === 0) return fresh.length;
-      const packagesByOrg = await ledger.lockPackages(orgIds);
-      const entries = fresh.flatMap((event) => LedgerService.entriesFor(packagesByOrg, event));
-      await ledger.saveRemainders([...packagesByOrg.values()].flat());
-      await ledger.append(entries);
-      return fresh.length;
+  async post(events: MeteringEvent[]): Promise<PostResult> {
+    if (events.length === 0) return { applied: 0, duplicates: 0, rejected: [] };
+    const rejected: Rejection[] = [];
+    const prices = await this.shapes.pricesFor(events.map(shapeOf).filter((s): s is string => s !== null));
+    const priced = events.filter((event) => {
+      const shape = shapeOf(event);
+      if (shape === null || prices.has(shape)) return true;
+      rejected.push({ event, reason: `unknown shape ${JSON.stringify(shape)}`, reasonClass: 'unknown-shape' });
+      return false;
     });
+
+    const orgIds = [...new Set(priced.map((event) => event.orgId))].sort();
+    const outcome = await this.dataSource.transaction(async (manager) => {
+      const ledger = new LedgerRepository(manager);
+      const known = await ledger.lockOrganizations(orgIds);
+      const accepted = priced.filter((event) => {
+        if (known.has(event.orgId)) return true;
+        rejected.push({ event, reason: `unknown organization ${event.orgId}`, reasonClass: 'unknown-organization' });
+        return false;
+      });
+      const firstSeen = await ledger.markProcessed(accepted);
+      const fresh = accepted.filter((event) => firstSeen.has(`${event.source}|${event.id}`));
+      if (fresh.length === 0) return { known, applied: 0, accepted: accepted.length };
+
+      const freshOrgs = [...new Set(fresh.map((event) => event.orgId))].sort();
+      const packages = await ledger.lockPackages(freshOrgs);
+      const pairs = new Map<string, { orgId: string; sandboxId: string }>();
+      for (const event of fresh) {
+        const sandboxId = event.kind === 'agent' ? null : event.sandboxId;
+        if (sandboxId) pairs.set(holdKey(event.orgId, sandboxId), { orgId: event.orgId, sandboxId });
+      }
+      const holds = new Map(
+        (await ledger.lockHolds([...pairs.values()])).map((h) => [holdKey(h.orgId, h.sandboxId), h]),
+      );
+      const result = postEvents(fresh, {
+        packages,
+        holds,
+        prices,
+        fixedCosts: this.config.ACTION_FIXED_COSTS,
+        holdGraceMs: this.config.HOLD_GRACE_SECONDS * 1000,
+      });
+
+      const allPackages = [...packages.values()].flat();
+      await ledger.saveRemainders(allPackages.filter((p) => result.touchedPackages.has(p.id)));
+      await ledger.saveHolds([...holds.values()].filter((h) => h.dirty));
+      await ledger.append(result.entries, topicName(this.kafka.topicPrefix, Topics.ledgerPosted), METERING_SOURCE);
+      await ledger.upsertRollups(result.rollups);
+      await ledger.enqueue(
+        result.depletions.map((depletion) => this.depletedAlert(depletion, packages.get(depletion.orgId) ?? [])),
+      );
+      for (const overrun of result.overruns) {
+        this.logger.warn(overrun, 'sandbox runtime beyond its hold: debited and flagged on the hold');
+      }
+      return { known, applied: fresh.length, accepted: accepted.length };
+    });
+
     // Duplicates included: a crash after the commit but before this refresh left Redis behind.
-    await this.refreshCache([...new Set(events.flatMap((event) => event.debits.map((debit) => debit.orgId)))]);
-    return { applied, duplicates: events.length - applied };
+    const settled = new Map<string, string[]>();
+    for (const event of priced) {
+      if (event.kind === 'action' && event.admissionId && outcome.known.has(event.orgId)) {
+        settled.set(event.orgId, [...(settled.get(event.orgId) ?? []), event.admissionId]);
+      }
+    }
+    await this.refreshCache([...outcome.known], settled);
+    if (outcome.applied > 0) this.outbox.notify();
+    return { applied: outcome.applied, duplicates: outcome.accepted - outcome.applied, rejected };
   }
 
-  /** Writes each touched org's committed balance to Redis; a lost write is repaired by the next one or a miss. */
-  private async refreshCache(orgIds: string[]): Promise<void> {
+  /**
+   * Writes each org's committed balance to Redis. A failure throws: the batch is retried (dedupe
+   * makes the PostgreSQL part a no-op) and its offsets stay uncommitted until Redis has it.
+   */
+  async refreshCache(orgIds: string[], settled = new Map<string, string[]>()): Promise<void> {
     if (orgIds.length === 0) return;
     const balances = await loadOrgBalances(this.dataSource, orgIds, new Date());
     await Promise.all(
-      [...balances].map(([orgId, balance]) =>
-        this.balances.apply(orgId, balance).catch((error) => {
-          this.logger.warn(
-            { err: error, orgId },
-            'redis balance refresh failed; it reloads from PostgreSQL on next read',
-          );
-        }),
-      ),
+      [...balances].map(([orgId, balance]) => this.balances.apply(orgId, balance, settled.get(orgId) ?? [])),
     );
   }
 
-  static entriesFor(packagesByOrg: Map<string, PackageBalance[]>, event: MeteredEvent): NewLedgerEntry[] {
-    const entries: NewLedgerEntry[] = [];
-    for (const debit of event.debits) {
-      const packages = packagesByOrg.get(debit.orgId) ?? [];
-      const { draws, shortfall } = burnDown(packages, debit.kind, debit.amount, debit.at);
-      const base = {
-        orgId: debit.orgId,
-        kind: debit.kind,
-        eventSource: event.source,
-        eventId: event.id,
-        action: debit.action,
-        keyId: debit.keyId,
-      };
-      for (const draw of draws)
-        entries.push({ ...base, packageId: draw.packageId, entryType: 'debit', amount: draw.amount });
-      if (shortfall > 0n) entries.push({ ...base, packageId: null, entryType: 'overage', amount: shortfall });
-    }
-    return entries;
+  private depletedAlert(depletion: Depletion, packages: Parameters<typeof isActive>[0][]): OutboxRow {
+    const remaining = packages
+      .filter((p) => isActive(p, depletion.at))
+      .reduce((sum, p) => sum + p.remaining[depletion.kind], 0n);
+    const id = createHash('sha256')
+      .update(`${depletion.orgId}|${depletion.kind}|${depletion.eventSource}|${depletion.eventId}`)
+      .digest('hex')
+      .slice(0, 32);
+    return {
+      topic: topicName(this.kafka.topicPrefix, Topics.alerts),
+      key: depletion.orgId,
+      payload: cloudEvent({
+        id: `depleted-${id}`,
+        source: METERING_SOURCE,
+        type: UsageEventTypes.balanceDepleted,
+        subject: depletion.orgId,
+        time: depletion.at,
+        data: {
+          orgId: depletion.orgId,
+          kind: depletion.kind,
+          threshold: '0',
+          remaining: remaining.toString(),
+          shortfall: depletion.shortfall.toString(),
+          forecastDepletionAt: null,
+        },
+      }),
+    };
   }
 }

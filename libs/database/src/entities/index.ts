@@ -3,6 +3,11 @@ import { LedgerEntryEntity } from './ledger-entry.entity';
 import { OrganizationEntity } from './organization.entity';
 import { PackageEntity } from './package.entity';
 import { ProcessedEventEntity } from './processed-event.entity';
+import { HoldEntity } from './hold.entity';
+import { OutboxEntity } from './outbox.entity';
+import { PlanEntity } from './plan.entity';
+import { ShapeEntity } from './shape.entity';
+import { UsageRollupEntity } from './usage-rollup.entity';
 
 export * from './api-key.entity';
 export * from './bigint.transformer';
@@ -10,6 +15,22 @@ export * from './ledger-entry.entity';
 export * from './organization.entity';
 export * from './package.entity';
 export * from './processed-event.entity';
+export * from './hold.entity';
+export * from './outbox.entity';
+export * from './plan.entity';
+export * from './shape.entity';
+export * from './usage-rollup.entity';
 
 /** Registered explicitly: bundlers break TypeORM's glob discovery. */
-export const ENTITIES = [OrganizationEntity, ApiKeyEntity, PackageEntity, LedgerEntryEntity, ProcessedEventEntity];
+export const ENTITIES = [
+  OrganizationEntity,
+  ApiKeyEntity,
+  PackageEntity,
+  LedgerEntryEntity,
+  ProcessedEventEntity,
+  ShapeEntity,
+  PlanEntity,
+  HoldEntity,
+  UsageRollupEntity,
+  OutboxEntity,
+];

@@ -1,4 +1,5 @@
 import { Init1795710006556 } from './1795710006556-Init';
+import { Metering1795710867662 } from './1795710867662-Metering';
 
 /** In order of application; registered explicitly (bundlers break TypeORM globs). */
-export const MIGRATIONS = [Init1795710006556];
+export const MIGRATIONS = [Init1795710006556, Metering1795710867662];

@@ -3,10 +3,14 @@ import { DataSource, EntityManager } from 'typeorm';
 export interface OrgBalance {
   sandboxMs: bigint;
   agentMc: bigint;
-  /** Sandbox-ms reserved by durable holds (none until holds exist: see the metering issue). */
+  /** Sandbox-ms reserved by durable holds: active holds' reserved minus captured. */
   heldMs: bigint;
+  /** Sandboxes with an active hold (created, not yet stopped, deleted or expired). */
   runningSandboxes: number;
-  /** Ledger position the balance reflects: the org's highest ledger `seq` (0 when none). */
+  /**
+   * Ledger position the balance reflects: the org's highest ledger `seq`, or the highest
+   * `holds.version` (drawn from the same sequence) when a hold changed after it; 0 when none.
+   */
   version: bigint;
 }
 
@@ -14,20 +18,38 @@ type Queryable = Pick<EntityManager, 'query'> | Pick<DataSource, 'query'>;
 
 /**
  * The PostgreSQL truth of an organization's available balance: the remainders of its active
- * packages at `at`. Metering writes Redis from it after each batch, quota loads it on a cache
- * miss: one loader, so both agree by construction.
+ * packages at `at`, its outstanding durable holds and running sandboxes. Metering writes Redis
+ * from it after each batch, quota loads it on a cache miss: one loader, so both agree by
+ * construction.
  */
 export async function loadOrgBalances(db: Queryable, orgIds: string[], at: Date): Promise<Map<string, OrgBalance>> {
-  const rows: { org_id: string; sandbox_ms: string; agent_mc: string; version: string }[] = await db.query(
+  const rows: {
+    org_id: string;
+    sandbox_ms: string;
+    agent_mc: string;
+    held_ms: string;
+    running: number;
+    version: string;
+  }[] = await db.query(
     `SELECT o.org_id,
-            COALESCE((SELECT SUM(p.sandbox_ms_remaining) FROM packages p
-                      WHERE p.org_id = o.org_id AND (p.not_before IS NULL OR p.not_before <= $2)
-                        AND (p.not_after IS NULL OR p.not_after > $2)), 0)::text AS sandbox_ms,
-            COALESCE((SELECT SUM(p.agent_mc_remaining) FROM packages p
-                      WHERE p.org_id = o.org_id AND (p.not_before IS NULL OR p.not_before <= $2)
-                        AND (p.not_after IS NULL OR p.not_after > $2)), 0)::text AS agent_mc,
-            COALESCE((SELECT MAX(l.seq) FROM ledger_entries l WHERE l.org_id = o.org_id), 0)::text AS version
-       FROM unnest($1::varchar[]) AS o(org_id)`,
+            COALESCE(p.sandbox_ms, 0)::text AS sandbox_ms,
+            COALESCE(p.agent_mc, 0)::text AS agent_mc,
+            COALESCE(h.held_ms, 0)::text AS held_ms,
+            COALESCE(h.running, 0)::int AS running,
+            GREATEST(COALESCE((SELECT MAX(l.seq) FROM ledger_entries l WHERE l.org_id = o.org_id), 0),
+                     COALESCE(h.version, 0))::text AS version
+       FROM unnest($1::varchar[]) AS o(org_id)
+       LEFT JOIN LATERAL (
+         SELECT SUM(sandbox_ms_remaining) AS sandbox_ms, SUM(agent_mc_remaining) AS agent_mc
+           FROM packages
+          WHERE org_id = o.org_id AND (not_before IS NULL OR not_before <= $2) AND (not_after IS NULL OR not_after > $2)
+       ) p ON true
+       LEFT JOIN LATERAL (
+         SELECT SUM(GREATEST(reserved_ms - captured_ms, 0)) FILTER (WHERE status = 'active') AS held_ms,
+                COUNT(*) FILTER (WHERE status = 'active') AS running,
+                MAX(version) AS version
+           FROM holds WHERE org_id = o.org_id
+       ) h ON true`,
     [orgIds, at],
   );
   return new Map(
@@ -36,8 +58,8 @@ export async function loadOrgBalances(db: Queryable, orgIds: string[], at: Date)
       {
         sandboxMs: BigInt(row.sandbox_ms),
         agentMc: BigInt(row.agent_mc),
-        heldMs: 0n,
-        runningSandboxes: 0,
+        heldMs: BigInt(row.held_ms),
+        runningSandboxes: Number(row.running),
         version: BigInt(row.version),
       },
     ]),

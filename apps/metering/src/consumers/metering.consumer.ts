@@ -1,0 +1,78 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { topicName } from '@tally/contracts';
+import {
+  BatchConsumer,
+  BatchHandler,
+  Decoded,
+  EventPublisher,
+  HandleResult,
+  InboundMessage,
+  KAFKA,
+  KAFKA_OPTIONS,
+  KafkaModuleOptions,
+} from '@tally/kafka';
+import { Kafka, KafkaMessage } from 'kafkajs';
+import { METERING_CONFIG } from '../config/metering-config.token';
+import { MeteringConfig } from '../config/metering.config';
+import { LedgerService } from '../ledger/ledger.service';
+import { MeteringEvent } from '../ledger/metering-event';
+import { CONSUMED_TOPICS, decodeMeteringEvent } from './event-decoder';
+
+/**
+ * Consumes verified actions, sandbox runtime reports and agent usage (one consumer group, org-keyed
+ * partitions) and posts each batch to the ledger in one transaction.
+ */
+@Injectable()
+export class MeteringConsumer
+  implements BatchHandler<MeteringEvent>, OnApplicationBootstrap, BeforeApplicationShutdown
+{
+  private readonly logger = new Logger(MeteringConsumer.name);
+  private consumer?: BatchConsumer<MeteringEvent>;
+
+  constructor(
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(KAFKA_OPTIONS) private readonly kafkaOptions: KafkaModuleOptions,
+    @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
+    private readonly publisher: EventPublisher,
+    private readonly ledger: LedgerService,
+  ) {}
+
+  decode(message: KafkaMessage, topic: string): Decoded<MeteringEvent> {
+    return decodeMeteringEvent(message, topic);
+  }
+
+  async handle(messages: InboundMessage<MeteringEvent>[]): Promise<HandleResult> {
+    const events = messages.map(({ value, topic, partition, offset }) => ({ ...value, topic, partition, offset }));
+    const result = await this.ledger.post(events);
+    this.logger.debug({ applied: result.applied, duplicates: result.duplicates, batch: messages.length }, 'posted');
+    return {
+      rejected: result.rejected.map(({ event, reason, reasonClass }) => ({
+        offset: event.offset,
+        reason,
+        reasonClass,
+      })),
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const prefix = this.kafkaOptions.topicPrefix;
+    this.consumer = new BatchConsumer(this.kafka, this.publisher, this, {
+      groupId: `${prefix}metering.ledger`,
+      topics: CONSUMED_TOPICS.map((topic) => topicName(prefix, topic)),
+      partitionsConsumedConcurrently: this.config.CONSUMER_CONCURRENCY,
+      maxBytesPerPartition: this.config.CONSUMER_MAX_BYTES_PER_PARTITION,
+      maxBackoffMs: this.config.CONSUMER_MAX_BACKOFF_MS,
+      onFatal: (error) => {
+        // A consumer kafkajs gave up on must not leave a zombie app up: exit and be restarted.
+        this.logger.fatal({ err: error }, 'kafka consumer crashed; exiting');
+        process.exit(1);
+      },
+    });
+    await this.consumer.start();
+  }
+
+  /** Drains: the batch in flight finishes and commits before connections close. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.consumer?.stop();
+  }
+}

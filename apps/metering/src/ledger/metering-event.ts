@@ -1,0 +1,59 @@
+import { Action } from '@tally/contracts';
+
+/** Where an event came from, and its idempotency key (CloudEvents source + id). */
+export interface EventRef {
+  source: string;
+  id: string;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+interface Common extends EventRef {
+  orgId: string;
+  /** The event's own time: packages active then are drawn from, the roll-up hour is taken from it. */
+  at: Date;
+}
+
+/** A verified action (`auth.action.verified.v1`), with what metering needs from its params. */
+export interface ActionEvent extends Common {
+  kind: 'action';
+  action: Action;
+  keyId: string;
+  admissionId: string | null;
+  /** For sandbox actions: the sandbox the hold belongs to. */
+  sandboxId: string | null;
+  shape: string | null;
+  /** `sandbox.create`: the reservation's lifetime. */
+  lifeSeconds: number | null;
+  /** `sandbox.extend`: how much longer. */
+  extendSeconds: number | null;
+}
+
+/** A runtime report (`usage.sandbox.v1`): wall-clock ms since the sandbox's previous report. */
+export interface SandboxUsageEvent extends Common {
+  kind: 'sandbox';
+  type: 'sandbox.started' | 'sandbox.heartbeat' | 'sandbox.stopped';
+  sandboxId: string;
+  shape: string;
+  runtimeMs: bigint;
+  sequence: number;
+}
+
+/** Agent credits consumed (`usage.agent.v1`), in milli-credits. */
+export interface AgentUsageEvent extends Common {
+  kind: 'agent';
+  runId: string;
+  credits: bigint;
+  usageKind: string;
+}
+
+export type MeteringEvent = ActionEvent | SandboxUsageEvent | AgentUsageEvent;
+
+/** The shape a sandbox event names, if any (to check it exists before anything is posted). */
+export const shapeOf = (event: MeteringEvent): string | null =>
+  event.kind === 'sandbox'
+    ? event.shape
+    : event.kind === 'action' && event.action === 'sandbox.create'
+      ? event.shape
+      : null;

@@ -1,0 +1,72 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { DATA_SOURCE } from '@tally/database';
+import { EventPublisher } from '@tally/kafka';
+import { DataSource } from 'typeorm';
+import { METERING_CONFIG } from '../config/metering-config.token';
+import { MeteringConfig } from '../config/metering.config';
+import { OutboxSignal } from './outbox-signal';
+
+const BATCH = 2_000;
+
+/**
+ * Relays the outbox to Kafka: takes the oldest rows with `FOR UPDATE SKIP LOCKED` (so several
+ * instances share the work without publishing a row twice at once), publishes them with acks
+ * from all replicas, and deletes them in the same transaction. A crash between the publish and
+ * the commit publishes those rows again: at least once, and consumers dedupe by CloudEvent id.
+ */
+@Injectable()
+export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(OutboxRelay.name);
+  private running = false;
+  private loop?: Promise<void>;
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
+    private readonly publisher: EventPublisher,
+    private readonly signal: OutboxSignal,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.OUTBOX_RELAY !== 'true') return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.running = false;
+    this.signal.notify();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        const relayed = await this.relayOnce();
+        failures = 0;
+        if (relayed < BATCH) await this.signal.wait(this.config.OUTBOX_POLL_MS);
+      } catch (error) {
+        failures += 1;
+        const delay = Math.min(5_000, 100 * 2 ** Math.min(failures, 6));
+        this.logger.warn({ err: error, retryInMs: delay }, 'outbox relay failed; retrying');
+        await this.signal.wait(delay);
+      }
+    }
+  }
+
+  /** Publishes and deletes one batch of outbox rows; returns how many. */
+  async relayOnce(): Promise<number> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows: { id: string; topic: string; message_key: string; payload: unknown }[] = await manager.query(
+        `SELECT id, topic, message_key, payload FROM outbox ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+      );
+      if (rows.length === 0) return 0;
+      await this.publisher.publish(
+        ...rows.map((row) => ({ topic: row.topic, key: row.message_key, value: row.payload })),
+      );
+      await manager.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((row) => row.id)]);
+      return rows.length;
+    });
+  }
+}

@@ -1,0 +1,164 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  creditsToMilli,
+  hoursToMs,
+  milliToCredits,
+  msToHours,
+  orgIdSchema,
+  TallyError,
+  Topics,
+  topicName,
+} from '@tally/contracts';
+import { DATA_SOURCE } from '@tally/database';
+import { KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
+import { DataSource } from 'typeorm';
+import { LedgerRepository } from '../ledger/ledger.repository';
+import { LedgerService, METERING_SOURCE } from '../ledger/ledger.service';
+import { OutboxSignal } from '../outbox/outbox-signal';
+import { GrantPackageDto, PackageView } from './dto/grant-package.dto';
+
+interface PackageRow {
+  id: string;
+  org_id: string;
+  sandbox_ms_granted: string;
+  sandbox_ms_remaining: string;
+  agent_mc_granted: string;
+  agent_mc_remaining: string;
+  priority: number;
+  not_before: Date | null;
+  not_after: Date | null;
+  granted_at: Date;
+  source: string;
+  external_id: string;
+}
+
+const COLUMNS = `id, org_id, sandbox_ms_granted, sandbox_ms_remaining, agent_mc_granted, agent_mc_remaining, priority,
+                 not_before, not_after, granted_at, source, external_id`;
+
+/** Packages (credit grants): granted idempotently by externalId, with their grant ledger entries. */
+@Injectable()
+export class PackagesService {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(KAFKA_OPTIONS) private readonly kafka: KafkaModuleOptions,
+    private readonly ledger: LedgerService,
+    private readonly outbox: OutboxSignal,
+  ) {}
+
+  async grant(orgId: string, dto: GrantPackageDto): Promise<PackageView> {
+    checkOrgId(orgId);
+    const sandboxMs = parseAmount(() => hoursToMs(dto.sandboxHours), 'sandboxHours');
+    const agentMc = parseAmount(() => creditsToMilli(dto.agentCredits), 'agentCredits');
+    const notBefore = dto.notBefore ? new Date(dto.notBefore) : null;
+    const notAfter = dto.notAfter ? new Date(dto.notAfter) : null;
+    if (notBefore && notAfter && notAfter <= notBefore) {
+      throw new TallyError('INVALID_REQUEST', 'notAfter must be later than notBefore.', { field: 'notAfter' });
+    }
+    const { row, created } = await this.dataSource.transaction(async (manager) => {
+      const repo = new LedgerRepository(manager);
+      // The org lock orders this grant's ledger position with the consumer's batches for the org.
+      if (!(await repo.lockOrganizations([orgId])).has(orgId)) {
+        throw new TallyError('NOT_FOUND', 'No such organization.');
+      }
+      const inserted: PackageRow[] = await manager.query(
+        `INSERT INTO packages (org_id, sandbox_ms_granted, sandbox_ms_remaining, agent_mc_granted, agent_mc_remaining,
+                               priority, not_before, not_after, source, external_id)
+         VALUES ($1, $2, $2, $3, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (org_id, external_id) DO NOTHING RETURNING ${COLUMNS}`,
+        [
+          orgId,
+          sandboxMs.toString(),
+          agentMc.toString(),
+          dto.priority ?? 0,
+          notBefore,
+          notAfter,
+          dto.source,
+          dto.externalId,
+        ],
+      );
+      if (inserted.length === 0) {
+        const [existing]: PackageRow[] = await manager.query(
+          `SELECT ${COLUMNS} FROM packages WHERE org_id = $1 AND external_id = $2`,
+          [orgId, dto.externalId],
+        );
+        return { row: existing, created: false };
+      }
+      const pkg = inserted[0];
+      await repo.append(
+        (
+          [
+            ['sandbox', sandboxMs],
+            ['agent', agentMc],
+          ] as const
+        ).map(([kind, amount]) => ({
+          orgId,
+          packageId: pkg.id,
+          kind,
+          entryType: 'grant' as const,
+          amount,
+          eventSource: `grant:${dto.source}`,
+          eventId: dto.externalId,
+          action: null,
+          keyId: null,
+        })),
+        topicName(this.kafka.topicPrefix, Topics.ledgerPosted),
+        METERING_SOURCE,
+      );
+      return { row: pkg, created: true };
+    });
+    if (created) {
+      this.outbox.notify();
+      // Best effort: the balance is also refreshed by the next batch, or loaded on a cache miss.
+      await this.ledger.refreshCache([orgId]).catch(() => undefined);
+    }
+    return { ...view(row, new Date()), created };
+  }
+
+  async list(orgId: string): Promise<PackageView[]> {
+    checkOrgId(orgId);
+    const [org]: unknown[] = await this.dataSource.query('SELECT 1 FROM organizations WHERE id = $1', [orgId]);
+    if (!org) throw new TallyError('NOT_FOUND', 'No such organization.');
+    const rows: PackageRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM packages WHERE org_id = $1
+        ORDER BY priority DESC, not_after ASC NULLS LAST, granted_at ASC, id ASC`,
+      [orgId],
+    );
+    const now = new Date();
+    return rows.map((row) => view(row, now));
+  }
+}
+
+function checkOrgId(orgId: string): void {
+  if (!orgIdSchema.safeParse(orgId).success) {
+    throw new TallyError('INVALID_REQUEST', 'orgId must look like ORG-<ulid>.', { field: 'orgId' });
+  }
+}
+
+function parseAmount(parse: () => bigint, field: string): bigint {
+  try {
+    return parse();
+  } catch (error) {
+    throw new TallyError('INVALID_REQUEST', (error as Error).message, { field });
+  }
+}
+
+function view(row: PackageRow, now: Date): PackageView {
+  const active = (!row.not_before || row.not_before <= now) && (!row.not_after || now < row.not_after);
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    sandboxHours: msToHours(BigInt(row.sandbox_ms_granted)),
+    sandboxHoursRemaining: msToHours(BigInt(row.sandbox_ms_remaining)),
+    sandboxMsRemaining: row.sandbox_ms_remaining,
+    agentCredits: milliToCredits(BigInt(row.agent_mc_granted)),
+    agentCreditsRemaining: milliToCredits(BigInt(row.agent_mc_remaining)),
+    agentMilliCreditsRemaining: row.agent_mc_remaining,
+    priority: row.priority,
+    notBefore: row.not_before?.toISOString() ?? null,
+    notAfter: row.not_after?.toISOString() ?? null,
+    grantedAt: row.granted_at.toISOString(),
+    source: row.source,
+    externalId: row.external_id,
+    active,
+  };
+}
