@@ -4,13 +4,20 @@ import { PlatformModule } from '@tally/platform';
 import { REDIS, RedisModule, redisHealth } from '@tally/redis';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
+import { AdmissionsController } from './admissions/admissions.controller';
+import { AdmissionsService } from './admissions/admissions.service';
 import { BalancesController } from './balances/balances.controller';
 import { BalancesService } from './balances/balances.service';
-import { QuotaConfig } from './config/quota.config';
+import { DEFAULT_CATALOG, parseCatalogJson } from './catalog/catalog-config';
+import { ConfigCatalogRepository, PostgresCatalogRepository } from './catalog/catalog-postgres.repository';
+import { CATALOG_REPOSITORY } from './catalog/catalog.repository';
+import { CatalogService } from './catalog/catalog.service';
+import { QUOTA_CONFIG, QuotaConfig } from './config/quota.config';
 
 @Module({})
 export class QuotaModule {
   static forRoot(config: QuotaConfig): DynamicModule {
+    const catalog = config.CATALOG_JSON ? parseCatalogJson(config.CATALOG_JSON) : DEFAULT_CATALOG;
     return {
       module: QuotaModule,
       imports: [
@@ -24,14 +31,29 @@ export class QuotaModule {
           },
         }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL, applicationName: 'tally-quota', poolSize: 5 }),
+        // Admission answers within milliseconds or not at all: no offline queue, no retries.
         RedisModule.forRoot({
           url: config.REDIS_URL,
           keyPrefix: config.REDIS_KEY_PREFIX,
           commandTimeoutMs: config.REDIS_TIMEOUT_MS,
+          failFast: true,
         }),
       ],
-      controllers: [BalancesController],
-      providers: [BalancesService],
+      controllers: [BalancesController, AdmissionsController],
+      providers: [
+        { provide: QUOTA_CONFIG, useValue: config },
+        {
+          provide: CATALOG_REPOSITORY,
+          inject: [DATA_SOURCE],
+          useFactory: (db: DataSource) =>
+            config.CATALOG_SOURCE === 'postgres'
+              ? new PostgresCatalogRepository(db, catalog)
+              : new ConfigCatalogRepository(db, catalog),
+        },
+        CatalogService,
+        AdmissionsService,
+        BalancesService,
+      ],
     };
   }
 }

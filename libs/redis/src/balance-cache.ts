@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { APPLY_SNAPSHOT_LUA } from './admission-scripts';
 
 /**
  * One organization's balances as admission reads them, in integer units, versioned by ledger
@@ -21,9 +22,16 @@ export interface CachedBalance {
 /**
  * Redis layout per organization; every key carries the org in a hash tag so each Lua script
  * touches one Redis Cluster slot:
- *   <prefix>{ORG}:balance          hash  version, sandbox_ms, agent_mc, held_ms, running
- *   <prefix>{ORG}:provisional      hash  admissionId -> reserved sandbox-ms (quota's holds)
- *   <prefix>{ORG}:provisional:exp  zset  admissionId scored by expiry (epoch ms)
+ *   <prefix>{ORG}:balance              hash    version, sandbox_ms, agent_mc, held_ms, running
+ *   <prefix>{ORG}:provisional          hash    admissionId -> reserved sandbox-ms (quota's holds)
+ *   <prefix>{ORG}:provisional:exp      zset    admissionId scored by expiry (epoch ms)
+ *   <prefix>{ORG}:provisional:creates  set     admissionIds of provisional holds of sandbox.create
+ *                                              (they count against the concurrency limit)
+ *   <prefix>{ORG}:provisional:total    string  sum of the provisional hash, kept in step by the
+ *                                              scripts so a decision never sums the hash
+ *   <prefix>{ORG}:admission:<id>       string  an admission's answer, for idempotent retries
+ *   <prefix>{ORG}:rate                 string  the org's GCRA theoretical arrival time (µs)
+ *   <prefix>{ORG}:rate:key:<keyId>     string  one API key's GCRA theoretical arrival time (µs)
  * A provisional hold lives until metering makes it durable (the verified event with the same
  * admission id), the upstream releases it, or it expires.
  */
@@ -31,31 +39,22 @@ export const balanceKeys = (prefix: string, orgId: string) => ({
   balance: `${prefix}{${orgId}}:balance`,
   provisional: `${prefix}{${orgId}}:provisional`,
   provisionalExpiry: `${prefix}{${orgId}}:provisional:exp`,
+  provisionalCreates: `${prefix}{${orgId}}:provisional:creates`,
+  provisionalTotal: `${prefix}{${orgId}}:provisional:total`,
+  admission: (admissionId: string) => `${prefix}{${orgId}}:admission:${admissionId}`,
+  orgRate: `${prefix}{${orgId}}:rate`,
+  keyRate: (keyId: string) => `${prefix}{${orgId}}:rate:key:${keyId}`,
 });
 
 /**
  * Writes a snapshot only if it is newer than what Redis holds, so a late or replayed writer can
  * never move a balance backwards; then (always, idempotently) drops the provisional holds that
- * the snapshot's durable holds now cover. Versions are ledger sequence numbers (integers, exact
- * in Lua below 2^53); balances are stored as the integer strings they arrive as.
+ * the snapshot's durable holds now cover (APPLY_SNAPSHOT_LUA). Versions are ledger sequence
+ * numbers (integers, exact in Lua below 2^53); balances are stored as the integer strings they
+ * arrive as.
  */
-const APPLY_SNAPSHOT = `
-local written = 0
-local current = redis.call('HGET', KEYS[1], 'version')
-if (not current) or tonumber(current) < tonumber(ARGV[1]) then
-  redis.call('HSET', KEYS[1], 'version', ARGV[1], 'sandbox_ms', ARGV[2], 'agent_mc', ARGV[3],
-    'held_ms', ARGV[4], 'running', ARGV[5])
-  written = 1
-end
-for i = 6, #ARGV do
-  redis.call('HDEL', KEYS[2], ARGV[i])
-  redis.call('ZREM', KEYS[3], ARGV[i])
-end
-return written
-`;
-
 type WithScripts = Redis & {
-  tallyApplySnapshot(keys: [string, string, string], ...args: string[]): Promise<number>;
+  tallyApplySnapshot(keys: [string, string, string, string, string], ...args: string[]): Promise<number>;
 };
 
 /** The Redis side of balances: a cache of PostgreSQL, rebuildable from it. */
@@ -68,7 +67,7 @@ export class BalanceCache {
   ) {
     // defineCommand falls back from EVALSHA to EVAL on NOSCRIPT (after a Redis restart); raw EVALSHA does not.
     if (!(redis as unknown as Partial<WithScripts>).tallyApplySnapshot) {
-      redis.defineCommand('tallyApplySnapshot', { numberOfKeys: 3, lua: APPLY_SNAPSHOT });
+      redis.defineCommand('tallyApplySnapshot', { numberOfKeys: 5, lua: APPLY_SNAPSHOT_LUA });
     }
     this.redis = redis as unknown as WithScripts;
   }
@@ -84,7 +83,7 @@ export class BalanceCache {
   async apply(orgId: string, balance: CachedBalance, settledAdmissions: string[] = []): Promise<boolean> {
     const keys = this.keys(orgId);
     const written = await this.redis.tallyApplySnapshot(
-      [keys.balance, keys.provisional, keys.provisionalExpiry],
+      [keys.balance, keys.provisional, keys.provisionalExpiry, keys.provisionalCreates, keys.provisionalTotal],
       balance.version.toString(),
       balance.sandboxMs.toString(),
       balance.agentMc.toString(),

@@ -1,3 +1,5 @@
+export * from './admission-cache';
+export * from './admission-scripts';
 export * from './balance-cache';
 export * from './redis-client';
 export * from './redis.module';

@@ -1,7 +1,8 @@
 import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
+import { AdmissionCache } from './admission-cache';
 import { BalanceCache } from './balance-cache';
-import { createRedis, RedisClientOptions } from './redis-client';
+import { createRedis, RedisClientOptions, waitUntilReady } from './redis-client';
 
 export const REDIS = Symbol('REDIS');
 
@@ -20,15 +21,28 @@ export class RedisModule {
     return {
       module: RedisModule,
       providers: [
-        { provide: REDIS, useFactory: () => createRedis(options) },
+        {
+          provide: REDIS,
+          useFactory: async () => {
+            const redis = createRedis(options);
+            // A fail-fast client refuses commands until connected: give it a moment at boot.
+            if (options.failFast) await waitUntilReady(redis, 2_000);
+            return redis;
+          },
+        },
         {
           provide: BalanceCache,
           inject: [REDIS],
           useFactory: (redis: Redis) => new BalanceCache(redis, options.keyPrefix),
         },
+        {
+          provide: AdmissionCache,
+          inject: [REDIS],
+          useFactory: (redis: Redis) => new AdmissionCache(redis, options.keyPrefix),
+        },
         RedisCloser,
       ],
-      exports: [REDIS, BalanceCache],
+      exports: [REDIS, BalanceCache, AdmissionCache],
     };
   }
 }

@@ -1,9 +1,39 @@
 import { commonEnv, env, loadConfigOrExit } from '@tally/platform';
 
+export const QUOTA_CONFIG = Symbol('QUOTA_CONFIG');
+
 export const quotaEnv = {
   ...commonEnv,
   PORT: env.int('HTTP port', 3003, 0, 65535),
-  REDIS_TIMEOUT_MS: env.int('longest wait for Redis before a decision fails', 50, 1, 10_000),
+  REDIS_TIMEOUT_MS: env.int('longest wait for one Redis command before it fails', 50, 1, 10_000),
+  ADMISSION_TIMEOUT_MS: env.int('longest an admission decision may take before it fails (ms)', 50, 1, 10_000),
+  ADMISSION_HOLD_TTL_SECONDS: env.int('lifetime of a provisional hold not yet made durable', 300, 1, 86_400),
+  ADMISSION_RECORD_TTL_SECONDS: env.int(
+    'how long an admission id answers retries with the same decision (>= the hold TTL)',
+    900,
+    1,
+    7 * 86_400,
+  ),
+  ADMISSION_AGENT_MINIMUM_CREDITS: env.string('agent credits an org needs left to start agent.run (decimal)', '1'),
+  ADMISSION_DEFAULT_MAX_LIFE_SECONDS: env.int(
+    'maxLifeSeconds reserved when sandbox.create does not say',
+    3_600,
+    1,
+    30 * 86_400,
+  ),
+  ADMISSION_DEFAULT_SHAPE: env.string('shape assumed when sandbox.create/extend does not say', 'small'),
+  ADMISSION_CONCURRENT_RETRY_AFTER_SECONDS: env.int('Retry-After of CONCURRENT_SANDBOX_LIMIT', 5, 1, 3_600),
+  ADMISSION_FAIL_OPEN_ACTIONS: env.list(
+    'actions admitted (degraded) when Redis or PostgreSQL cannot answer; default: non-metered actions',
+    [],
+  ),
+  ADMISSION_FAIL_CLOSED_ACTIONS: env.list(
+    'actions refused with 503 when Redis or PostgreSQL cannot answer; default: metered actions',
+    [],
+  ),
+  CATALOG_SOURCE: env.oneOf('where shapes and plans come from', ['config', 'postgres'] as const, 'config'),
+  CATALOG_JSON: env.string('the catalog (shapes, plans, rate limits) as JSON when CATALOG_SOURCE=config', ''),
+  CATALOG_REFRESH_SECONDS: env.int('how long shapes, plans and org plans are cached in memory', 30, 1, 3_600),
 };
 
 export type QuotaConfig = { [K in keyof typeof quotaEnv]: ReturnType<(typeof quotaEnv)[K]['parse']> };

@@ -1,0 +1,71 @@
+import { Action, actionSpec, creditsToMilli, ErrorCode, sandboxCost, TallyError } from '@tally/contracts';
+import type { AdmissionKind } from '@tally/redis';
+import { createHash } from 'node:crypto';
+import type { ShapeSpec } from '../catalog/catalog.repository';
+
+/** How an action is admitted: what it reserves, and which Lua branch decides it. */
+export function admissionKind(action: Action): AdmissionKind {
+  if (action === 'sandbox.create') return 'create';
+  if (action === 'sandbox.extend') return 'extend';
+  if (actionSpec(action).meters === 'agent') return 'agent';
+  // Any other metered sandbox action would need its own reservation rule: refuse to guess.
+  if (actionSpec(action).meters) throw new Error(`no admission rule for metered action ${action}`);
+  return 'none';
+}
+
+const MAX_SECONDS = 30 * 86_400;
+
+/** Seconds to reserve: sandbox.create's maxLifeSeconds, sandbox.extend's extendSeconds. */
+export function reservedSeconds(kind: 'create' | 'extend', params: Record<string, unknown>, fallback: number): number {
+  const field = kind === 'create' ? 'maxLifeSeconds' : 'extendSeconds';
+  const value = params[field] ?? (kind === 'create' ? fallback : undefined);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_SECONDS) {
+    throw new TallyError(
+      'INVALID_REQUEST',
+      `params.${field} must be a whole number of seconds from 1 to ${MAX_SECONDS}.`,
+      {
+        field: `params.${field}`,
+      },
+    );
+  }
+  return value;
+}
+
+/**
+ * Sandbox-ms to hold: `seconds` of wall-clock time at the shape's multiplier, rounded half-up once
+ * (the same `sandboxCost` metering uses for runtime), in integers before any Lua sees it.
+ */
+export const reserveFor = (seconds: number, shape: ShapeSpec): bigint =>
+  sandboxCost(BigInt(seconds) * 1000n, shape.pricePerHour);
+
+export const agentMinimum = (credits: string): bigint => creditsToMilli(credits, 'ADMISSION_AGENT_MINIMUM_CREDITS');
+
+/**
+ * What identifies a request under one admission id: a retry with the same id must ask for the
+ * same thing, or it is a conflict rather than a replay. Short, and free of ':' (the Lua record
+ * separator).
+ */
+export const fingerprint = (keyId: string, action: Action, reserveMs: bigint): string =>
+  createHash('sha1').update(`${keyId}|${action}|${reserveMs}`).digest('base64url').slice(0, 16);
+
+/**
+ * When Redis or PostgreSQL cannot answer in time: metered actions fail closed (503), others fail
+ * open (admitted, marked degraded), unless configured otherwise per action.
+ */
+export function failsOpen(action: Action, open: readonly string[], closed: readonly string[]): boolean {
+  if (closed.includes(action)) return false;
+  if (open.includes(action)) return true;
+  return actionSpec(action).meters === undefined;
+}
+
+/** Retry-After in whole seconds, at least 1 (HTTP has no sub-second value). */
+export const retryAfterSeconds = (waitMs: number): number => Math.max(1, Math.ceil(waitMs / 1000));
+
+export type DenialCode = Extract<
+  ErrorCode,
+  | 'PLAN_TIER_TOO_LOW'
+  | 'CONCURRENT_SANDBOX_LIMIT'
+  | 'INSUFFICIENT_SANDBOX_HOURS'
+  | 'INSUFFICIENT_AGENT_CREDITS'
+  | 'RATE_LIMITED'
+>;

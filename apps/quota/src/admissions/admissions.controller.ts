@@ -1,0 +1,41 @@
+import { Body, Controller, Delete, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ServiceAuthGuard } from '@tally/platform';
+import { AdmissionsService } from './admissions.service';
+import { AdmissionGrantedDto, AdmissionReleasedDto, AdmissionRequestDto, ReleaseQueryDto } from './dto/admission.dto';
+
+@ApiTags('admissions')
+@ApiSecurity('service')
+@Controller('v1/admissions')
+@UseGuards(ServiceAuthGuard)
+export class AdmissionsController {
+  constructor(private readonly admissions: AdmissionsService) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Admit or deny an action: balance, holds, concurrent sandboxes and request rate, decided atomically.',
+  })
+  @ApiResponse({ status: 200, type: AdmissionGrantedDto, description: 'Admitted (a provisional hold is taken)' })
+  @ApiResponse({ status: 400, description: 'INVALID_REQUEST (with the field)' })
+  @ApiResponse({ status: 401, description: 'MISSING_CREDENTIALS' })
+  @ApiResponse({ status: 402, description: 'INSUFFICIENT_SANDBOX_HOURS, INSUFFICIENT_AGENT_CREDITS' })
+  @ApiResponse({ status: 403, description: 'PLAN_TIER_TOO_LOW' })
+  @ApiResponse({ status: 404, description: 'NOT_FOUND (no such organization)' })
+  @ApiResponse({ status: 409, description: 'CONFLICT (admission id reused for another request, or released)' })
+  @ApiResponse({ status: 429, description: 'RATE_LIMITED, CONCURRENT_SANDBOX_LIMIT (with Retry-After)' })
+  @ApiResponse({ status: 503, description: 'DEPENDENCY_UNAVAILABLE (failed closed; says which dependency)' })
+  admit(@Body() body: AdmissionRequestDto): Promise<AdmissionGrantedDto> {
+    return this.admissions.admit(body);
+  }
+
+  @Delete(':admissionId')
+  @ApiOperation({ summary: 'Release the provisional hold of an admission (the upstream could not start it).' })
+  @ApiResponse({ status: 200, type: AdmissionReleasedDto, description: 'Released (idempotent)' })
+  @ApiResponse({ status: 400, description: 'INVALID_REQUEST (orgId query parameter)' })
+  @ApiResponse({ status: 401, description: 'MISSING_CREDENTIALS' })
+  @ApiResponse({ status: 503, description: 'DEPENDENCY_UNAVAILABLE' })
+  release(@Param('admissionId') admissionId: string, @Query() query: ReleaseQueryDto): Promise<AdmissionReleasedDto> {
+    return this.admissions.release(query.orgId, admissionId);
+  }
+}

@@ -1,0 +1,260 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Action, isAction, milliToCredits, msToHours, TallyError } from '@tally/contracts';
+import { DATA_SOURCE, loadOrgBalances } from '@tally/database';
+import { AdmissionCache, AdmissionOutcome, BalanceCache } from '@tally/redis';
+import { DataSource } from 'typeorm';
+import { CatalogService } from '../catalog/catalog.service';
+import { QUOTA_CONFIG, QuotaConfig } from '../config/quota.config';
+import {
+  admissionKind,
+  agentMinimum,
+  failsOpen,
+  fingerprint,
+  reservedSeconds,
+  reserveFor,
+  retryAfterSeconds,
+} from './admission-policy';
+import { AdmissionGrantedDto, AdmissionReleasedDto, AdmissionRequestDto } from './dto/admission.dto';
+
+type Dependency = 'Redis' | 'PostgreSQL';
+
+/** A dependency failed or was too slow: the decision fails open or closed per action. */
+class DependencyFailure extends Error {
+  constructor(
+    readonly dependency: Dependency,
+    readonly reason: string,
+  ) {
+    super(`${dependency} ${reason}`);
+  }
+}
+
+/** Runs `work` tagging any non-domain failure with the dependency it came from. */
+async function on<T>(dependency: Dependency, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof TallyError || error instanceof DependencyFailure) throw error;
+    throw new DependencyFailure(dependency, `failed: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Admission decisions. Everything that needs a consistent view (holds, balance, concurrency, rate)
+ * is decided in ONE Lua call; TypeScript only prepares integer inputs from the in-memory catalog
+ * and maps the outcome to the error contract. Every decision is bounded by ADMISSION_TIMEOUT_MS.
+ */
+@Injectable()
+export class AdmissionsService {
+  private readonly logger = new Logger(AdmissionsService.name);
+  private readonly agentMinimumMc: bigint;
+  private readonly coldLoads = new Map<string, Promise<void>>();
+
+  constructor(
+    @Inject(QUOTA_CONFIG) private readonly config: QuotaConfig,
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    private readonly admissions: AdmissionCache,
+    private readonly balances: BalanceCache,
+    private readonly catalog: CatalogService,
+  ) {
+    this.agentMinimumMc = agentMinimum(config.ADMISSION_AGENT_MINIMUM_CREDITS);
+  }
+
+  async admit(request: AdmissionRequestDto): Promise<AdmissionGrantedDto> {
+    if (!isAction(request.action)) {
+      throw new TallyError('INVALID_REQUEST', `Unknown action ${JSON.stringify(request.action)}.`, { field: 'action' });
+    }
+    const action: Action = request.action;
+    try {
+      return await this.withinDeadline(this.decide(request, action));
+    } catch (error) {
+      if (!(error instanceof DependencyFailure)) throw error;
+      const open = failsOpen(
+        action,
+        this.config.ADMISSION_FAIL_OPEN_ACTIONS,
+        this.config.ADMISSION_FAIL_CLOSED_ACTIONS,
+      );
+      this.logger.warn(
+        { orgId: request.orgId, action, dependency: error.dependency, reason: error.reason, failedOpen: open },
+        'admission could not be decided',
+      );
+      if (!open) {
+        throw new TallyError(
+          'DEPENDENCY_UNAVAILABLE',
+          `${error.message}; ${action} failed closed and was not admitted. Retry shortly.`,
+          { retryAfterSeconds: 1 },
+        );
+      }
+      return {
+        admitted: true,
+        admissionId: request.admissionId,
+        orgId: request.orgId,
+        action,
+        reservedMs: '0',
+        reservedHours: '0',
+        holdExpiresAt: null,
+        replay: false,
+        degraded: `${error.message}; ${action} failed open (admitted without a quota check).`,
+      };
+    }
+  }
+
+  async release(orgId: string, admissionId: string): Promise<AdmissionReleasedDto> {
+    if (!/^[\w.-]{1,128}$/.test(admissionId)) {
+      throw new TallyError('INVALID_REQUEST', 'admissionId must be 1-128 letters, digits, _ . or -', {
+        field: 'admissionId',
+      });
+    }
+    const { releasedMs } = await this.withinDeadline(
+      on('Redis', () => this.admissions.release(orgId, admissionId, this.config.ADMISSION_RECORD_TTL_SECONDS * 1000)),
+    ).catch((error) => {
+      if (error instanceof DependencyFailure) {
+        throw new TallyError('DEPENDENCY_UNAVAILABLE', `${error.message}; the hold was not released. Retry.`, {
+          retryAfterSeconds: 1,
+        });
+      }
+      throw error;
+    });
+    return { admissionId, orgId, releasedMs: releasedMs.toString() };
+  }
+
+  private async decide(request: AdmissionRequestDto, action: Action): Promise<AdmissionGrantedDto> {
+    const kind = admissionKind(action);
+    const planName = await on('PostgreSQL', () => this.catalog.orgPlan(request.orgId));
+    if (planName === null) throw new TallyError('NOT_FOUND', 'No such organization.');
+    const plan = await on('PostgreSQL', () => this.catalog.plan(planName));
+    if (!plan)
+      throw new DependencyFailure('PostgreSQL', `has no plan named ${JSON.stringify(planName)} in the catalog`);
+
+    let reserveMs = 0n;
+    let requiredTier = 0;
+    if (kind === 'create' || kind === 'extend') {
+      const params = request.params ?? {};
+      const shapeName = params.shape ?? this.config.ADMISSION_DEFAULT_SHAPE;
+      const shape =
+        typeof shapeName === 'string' ? await on('PostgreSQL', () => this.catalog.shape(shapeName)) : undefined;
+      if (!shape) {
+        throw new TallyError('INVALID_REQUEST', `Unknown sandbox shape ${JSON.stringify(shapeName)}.`, {
+          field: 'params.shape',
+        });
+      }
+      const seconds = reservedSeconds(kind, params, this.config.ADMISSION_DEFAULT_MAX_LIFE_SECONDS);
+      reserveMs = reserveFor(seconds, shape);
+      requiredTier = shape.requiredPlanTier;
+    }
+
+    const input = {
+      orgId: request.orgId,
+      keyId: request.keyId,
+      admissionId: request.admissionId,
+      kind,
+      fingerprint: fingerprint(request.keyId, action, reserveMs),
+      reserveMs,
+      holdTtlMs: this.config.ADMISSION_HOLD_TTL_SECONDS * 1000,
+      recordTtlMs: this.config.ADMISSION_RECORD_TTL_SECONDS * 1000,
+      planTier: plan.tier,
+      requiredTier,
+      concurrentLimit: plan.concurrentSandboxes,
+      agentMinimumMc: this.agentMinimumMc,
+      orgRatePerSecond: plan.orgRequestsPerSecond,
+      keyRatePerSecond: plan.keyRequestsPerSecond,
+    };
+    let outcome = await on('Redis', () => this.admissions.admit(input));
+    if (outcome.outcome === 'MISS') {
+      await this.loadCold(request.orgId);
+      outcome = await on('Redis', () => this.admissions.admit(input));
+      if (outcome.outcome === 'MISS') throw new DependencyFailure('Redis', 'lost the balance just loaded');
+    }
+    return this.answer(request, action, outcome, planName, plan.tier, requiredTier, reserveMs);
+  }
+
+  /** Cold cache: PostgreSQL's truth through metering's loader, written with the same versioned apply. */
+  private loadCold(orgId: string): Promise<void> {
+    let loading = this.coldLoads.get(orgId);
+    if (!loading) {
+      loading = (async () => {
+        const snapshot = await on('PostgreSQL', async () =>
+          (await loadOrgBalances(this.dataSource, [orgId], new Date())).get(orgId),
+        );
+        if (!snapshot) throw new DependencyFailure('PostgreSQL', `returned no balance for ${orgId}`);
+        await on('Redis', () => this.balances.apply(orgId, snapshot));
+      })().finally(() => this.coldLoads.delete(orgId));
+      this.coldLoads.set(orgId, loading);
+    }
+    return loading;
+  }
+
+  private answer(
+    request: AdmissionRequestDto,
+    action: Action,
+    outcome: AdmissionOutcome,
+    planName: string,
+    planTier: number,
+    requiredTier: number,
+    reserveMs: bigint,
+  ): AdmissionGrantedDto {
+    switch (outcome.outcome) {
+      case 'ADMIT':
+        return {
+          admitted: true,
+          admissionId: request.admissionId,
+          orgId: request.orgId,
+          action,
+          reservedMs: outcome.reservedMs.toString(),
+          reservedHours: msToHours(outcome.reservedMs),
+          holdExpiresAt: outcome.expiresAtMs > 0 ? new Date(outcome.expiresAtMs).toISOString() : null,
+          replay: outcome.replay,
+        };
+      case 'CONFLICT':
+        throw new TallyError(
+          'CONFLICT',
+          `Admission id ${request.admissionId} was already used for a different request; use a new id.`,
+          { field: 'admissionId' },
+        );
+      case 'RELEASED':
+        throw new TallyError('CONFLICT', `Admission ${request.admissionId} was released; use a new admission id.`, {
+          field: 'admissionId',
+        });
+      case 'RATE_LIMITED':
+        throw new TallyError(
+          'RATE_LIMITED',
+          `Too many requests for this ${outcome.scope === 'key' ? 'API key' : 'organization'} on plan ${planName}.`,
+          { retryAfterSeconds: retryAfterSeconds(outcome.waitMs) },
+        );
+      case 'PLAN_TIER_TOO_LOW':
+        throw new TallyError(
+          'PLAN_TIER_TOO_LOW',
+          `This sandbox shape needs plan tier ${requiredTier}; the organization's plan ${planName} is tier ${planTier}.`,
+        );
+      case 'CONCURRENT_SANDBOX_LIMIT':
+        throw new TallyError(
+          'CONCURRENT_SANDBOX_LIMIT',
+          `Plan ${planName} allows ${outcome.limit} concurrent sandboxes; ${outcome.running} are running and ${outcome.provisional} starting.`,
+          { retryAfterSeconds: this.config.ADMISSION_CONCURRENT_RETRY_AFTER_SECONDS },
+        );
+      case 'INSUFFICIENT_SANDBOX_HOURS':
+        throw new TallyError(
+          'INSUFFICIENT_SANDBOX_HOURS',
+          `${action} needs ${msToHours(reserveMs)} sandbox hours reserved; ${msToHours(outcome.availableMs)} are available.`,
+        );
+      case 'INSUFFICIENT_AGENT_CREDITS':
+        throw new TallyError(
+          'INSUFFICIENT_AGENT_CREDITS',
+          `${action} needs at least ${milliToCredits(this.agentMinimumMc)} agent credits; ${milliToCredits(outcome.availableMc)} are available.`,
+        );
+      case 'MISS':
+        throw new DependencyFailure('Redis', 'has no balance for the organization');
+    }
+  }
+
+  private withinDeadline<T>(work: Promise<T>): Promise<T> {
+    const timeoutMs = this.config.ADMISSION_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new DependencyFailure('Redis', `or PostgreSQL did not answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
+}

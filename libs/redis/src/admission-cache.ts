@@ -1,0 +1,170 @@
+import type Redis from 'ioredis';
+import { ADMIT_LUA, RELEASE_LUA } from './admission-scripts';
+import { balanceKeys } from './balance-cache';
+
+/** What an admission reserves or checks; decided in one Lua call (ADMIT_LUA). */
+export type AdmissionKind = 'create' | 'extend' | 'agent' | 'none';
+
+export interface AdmissionInput {
+  orgId: string;
+  keyId: string;
+  admissionId: string;
+  kind: AdmissionKind;
+  /** Same admission id with another fingerprint is a conflict, not a replay. */
+  fingerprint: string;
+  /** Sandbox-ms to hold (create/extend), computed in TypeScript with `sandboxCost`. */
+  reserveMs: bigint;
+  holdTtlMs: number;
+  recordTtlMs: number;
+  planTier: number;
+  requiredTier: number;
+  /** Concurrent sandboxes allowed by the plan; -1 for no limit. */
+  concurrentLimit: number;
+  agentMinimumMc: bigint;
+  /** Requests per second (0: unlimited); the burst allowed is one second's worth. */
+  orgRatePerSecond: number;
+  keyRatePerSecond: number;
+  purgeBatch?: number;
+}
+
+export type AdmissionOutcome =
+  | { outcome: 'ADMIT'; reservedMs: bigint; expiresAtMs: number; replay: boolean }
+  | { outcome: 'MISS' }
+  | { outcome: 'CONFLICT' }
+  | { outcome: 'RELEASED' }
+  | { outcome: 'RATE_LIMITED'; waitMs: number; scope: 'organization' | 'key' }
+  | { outcome: 'PLAN_TIER_TOO_LOW' }
+  | { outcome: 'CONCURRENT_SANDBOX_LIMIT'; running: number; provisional: number; limit: number }
+  | { outcome: 'INSUFFICIENT_SANDBOX_HOURS'; availableMs: bigint }
+  | { outcome: 'INSUFFICIENT_AGENT_CREDITS'; availableMc: bigint };
+
+type Reply = string[];
+
+type WithScripts = Redis & {
+  tallyAdmit(keys: string[], ...args: string[]): Promise<Reply>;
+  tallyRelease(keys: string[], ...args: string[]): Promise<[string, number]>;
+};
+
+/** GCRA parameters in microseconds: emission interval and the tolerance that allows a burst. */
+export function gcraParameters(perSecond: number): { intervalUs: number; toleranceUs: number } {
+  if (perSecond <= 0) return { intervalUs: 0, toleranceUs: 0 };
+  const intervalUs = Math.max(1, Math.floor(1_000_000 / perSecond));
+  return { intervalUs, toleranceUs: intervalUs * (Math.ceil(perSecond) - 1) };
+}
+
+/**
+ * The Redis side of admission: one Lua call per decision, no read-then-write from TypeScript,
+ * so concurrent admissions of one org (from any number of quota instances) serialize in Redis.
+ */
+export class AdmissionCache {
+  private readonly redis: WithScripts;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+  ) {
+    // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT (after a Redis restart).
+    const scripted = redis as unknown as Partial<WithScripts>;
+    if (!scripted.tallyAdmit) redis.defineCommand('tallyAdmit', { numberOfKeys: 8, lua: ADMIT_LUA });
+    if (!scripted.tallyRelease) redis.defineCommand('tallyRelease', { numberOfKeys: 5, lua: RELEASE_LUA });
+    this.redis = redis as unknown as WithScripts;
+  }
+
+  async admit(input: AdmissionInput): Promise<AdmissionOutcome> {
+    const keys = balanceKeys(this.prefix, input.orgId);
+    const org = gcraParameters(input.orgRatePerSecond);
+    const key = gcraParameters(input.keyRatePerSecond);
+    const reply = await this.redis.tallyAdmit(
+      [
+        keys.balance,
+        keys.provisional,
+        keys.provisionalExpiry,
+        keys.provisionalCreates,
+        keys.provisionalTotal,
+        keys.admission(input.admissionId),
+        keys.orgRate,
+        keys.keyRate(input.keyId),
+      ],
+      input.admissionId,
+      input.kind,
+      input.fingerprint,
+      input.reserveMs.toString(),
+      String(input.holdTtlMs),
+      String(input.recordTtlMs),
+      String(input.planTier),
+      String(input.requiredTier),
+      String(input.concurrentLimit),
+      input.agentMinimumMc.toString(),
+      String(org.intervalUs),
+      String(org.toleranceUs),
+      String(key.intervalUs),
+      String(key.toleranceUs),
+      String(input.purgeBatch ?? 100),
+    );
+    return parseReply(reply);
+  }
+
+  /** Drops the provisional hold of an admission, if any is left, and tombstones the id. */
+  async release(
+    orgId: string,
+    admissionId: string,
+    recordTtlMs: number,
+  ): Promise<{ releasedMs: bigint; known: boolean }> {
+    const keys = balanceKeys(this.prefix, orgId);
+    const [amount, known] = await this.redis.tallyRelease(
+      [
+        keys.provisional,
+        keys.provisionalExpiry,
+        keys.provisionalCreates,
+        keys.provisionalTotal,
+        keys.admission(admissionId),
+      ],
+      admissionId,
+      String(recordTtlMs),
+    );
+    return { releasedMs: BigInt(amount), known: Number(known) === 1 };
+  }
+
+  /** Provisional holds of an org: their sum and how many are creates (for reads and tests). */
+  async provisional(orgId: string): Promise<{ totalMs: bigint; holds: number; creates: number }> {
+    const keys = balanceKeys(this.prefix, orgId);
+    const [total, holds, creates] = await Promise.all([
+      this.redis.get(keys.provisionalTotal),
+      this.redis.hlen(keys.provisional),
+      this.redis.scard(keys.provisionalCreates),
+    ]);
+    return { totalMs: BigInt(total ?? '0'), holds, creates };
+  }
+}
+
+function parseReply(reply: Reply): AdmissionOutcome {
+  switch (reply[0]) {
+    case 'ADMIT':
+      return {
+        outcome: 'ADMIT',
+        reservedMs: BigInt(reply[1]),
+        expiresAtMs: Number(reply[2]),
+        replay: reply[3] === '1',
+      };
+    case 'RATE_LIMITED':
+      return { outcome: 'RATE_LIMITED', waitMs: Number(reply[1]), scope: reply[2] as 'organization' | 'key' };
+    case 'CONCURRENT_SANDBOX_LIMIT':
+      return {
+        outcome: 'CONCURRENT_SANDBOX_LIMIT',
+        running: Number(reply[1]),
+        provisional: Number(reply[2]),
+        limit: Number(reply[3]),
+      };
+    case 'INSUFFICIENT_SANDBOX_HOURS':
+      return { outcome: 'INSUFFICIENT_SANDBOX_HOURS', availableMs: BigInt(reply[1]) };
+    case 'INSUFFICIENT_AGENT_CREDITS':
+      return { outcome: 'INSUFFICIENT_AGENT_CREDITS', availableMc: BigInt(reply[1]) };
+    case 'MISS':
+    case 'CONFLICT':
+    case 'RELEASED':
+    case 'PLAN_TIER_TOO_LOW':
+      return { outcome: reply[0] };
+    default:
+      throw new Error(`unexpected admission reply ${JSON.stringify(reply)}`);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The Lua side of admission. Every script touches the keys of ONE organization (all carry the
+ * `{orgId}` hash tag), so each runs atomically on one Redis Cluster slot.
+ *
+ * Numbers: Lua 5.1 has doubles only. Every quantity here is an integer below 2^53 (sandbox-ms,
+ * milli-credits, microseconds since the epoch), where doubles are exact. Numbers are turned back
+ * into strings with string.format('%d') before they reach Redis or the caller, because Lua's
+ * default number-to-string conversion (%.14g) would round values such as 1.7e15 µs.
+ */
+
+/** Shared by the scripts that drop a provisional hold: keeps the total and the create set in step. */
+const DROP_HOLD = `
+local function drop_hold(provisional, expiry, creates, total, id)
+  local amount = redis.call('HGET', provisional, id)
+  if amount then
+    redis.call('HDEL', provisional, id)
+    redis.call('DECRBY', total, amount)
+  end
+  redis.call('ZREM', expiry, id)
+  redis.call('SREM', creates, id)
+  return amount
+end
+`;
+
+/**
+ * Writes a balance snapshot if it is newer than what Redis holds, then settles (drops) the
+ * provisional holds that the snapshot's durable holds now cover.
+ * KEYS: balance, provisional, provisional:exp, provisional:creates, provisional:total
+ * ARGV: version, sandbox_ms, agent_mc, held_ms, running, settled admission ids...
+ */
+export const APPLY_SNAPSHOT_LUA = `${DROP_HOLD}
+local written = 0
+local current = redis.call('HGET', KEYS[1], 'version')
+if (not current) or tonumber(current) < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'version', ARGV[1], 'sandbox_ms', ARGV[2], 'agent_mc', ARGV[3],
+    'held_ms', ARGV[4], 'running', ARGV[5])
+  written = 1
+end
+for i = 6, #ARGV do
+  drop_hold(KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[i])
+end
+return written
+`;
+
+/**
+ * One admission decision, atomically.
+ * KEYS: 1 balance, 2 provisional, 3 provisional:exp, 4 provisional:creates, 5 provisional:total,
+ *       6 admission record, 7 org rate (GCRA TAT), 8 key rate (GCRA TAT)
+ * ARGV: 1 admission id, 2 kind (create | extend | agent | none), 3 request fingerprint,
+ *       4 reserve (sandbox-ms), 5 hold TTL ms, 6 record TTL ms, 7 plan tier, 8 required tier,
+ *       9 concurrent limit (-1: none), 10 agent minimum (milli-credits),
+ *       11 org emission interval µs (0: unlimited), 12 org burst tolerance µs,
+ *       13 key emission interval µs (0: unlimited), 14 key burst tolerance µs,
+ *       15 how many expired holds to purge at most
+ * Replies (first element is the outcome):
+ *   ADMIT reserved expiresAtMs replay(0|1) | MISS | CONFLICT | RELEASED
+ *   RATE_LIMITED waitMs scope | PLAN_TIER_TOO_LOW | CONCURRENT_SANDBOX_LIMIT running provisional limit
+ *   INSUFFICIENT_SANDBOX_HOURS availableMs | INSUFFICIENT_AGENT_CREDITS availableMc
+ * Time is Redis's own (TIME), so every quota instance shares one clock.
+ */
+export const ADMIT_LUA = `${DROP_HOLD}
+local function int(n) return string.format('%d', n) end
+local t = redis.call('TIME')
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now_ms = math.floor(now_us / 1000)
+local id, kind = ARGV[1], ARGV[2]
+
+-- Idempotency: the same admission id answers the same, without a second hold or rate token.
+local record = redis.call('GET', KEYS[6])
+if record then
+  local fp, state, reserved, expires = string.match(record, '^([^:]*):(%a+):(%d+):(%d+)$')
+  if state == 'released' then return {'RELEASED'} end
+  if fp ~= ARGV[3] then return {'CONFLICT'} end
+  return {'ADMIT', reserved, expires, '1'}
+end
+
+local metered = kind ~= 'none'
+if metered and redis.call('EXISTS', KEYS[1]) == 0 then return {'MISS'} end
+
+-- Rate limits (GCRA): both the org's and the key's must allow before either is charged.
+local function gcra(key, interval, tolerance)
+  if interval <= 0 then return 0, nil end
+  local tat = tonumber(redis.call('GET', key) or now_us)
+  if tat < now_us then tat = now_us end
+  local new_tat = tat + interval
+  local allow_at = new_tat - interval - tolerance
+  if allow_at > now_us then return allow_at - now_us, nil end
+  return 0, new_tat
+end
+local org_wait, org_tat = gcra(KEYS[7], tonumber(ARGV[11]), tonumber(ARGV[12]))
+if org_wait > 0 then return {'RATE_LIMITED', int(math.ceil(org_wait / 1000)), 'organization'} end
+local key_wait, key_tat = gcra(KEYS[8], tonumber(ARGV[13]), tonumber(ARGV[14]))
+if key_wait > 0 then return {'RATE_LIMITED', int(math.ceil(key_wait / 1000)), 'key'} end
+if org_tat then redis.call('SET', KEYS[7], int(org_tat), 'PX', int(math.ceil((org_tat - now_us) / 1000) + 1)) end
+if key_tat then redis.call('SET', KEYS[8], int(key_tat), 'PX', int(math.ceil((key_tat - now_us) / 1000) + 1)) end
+
+local reserve = 0
+if kind == 'create' or kind == 'extend' then
+  if tonumber(ARGV[7]) < tonumber(ARGV[8]) then return {'PLAN_TIER_TOO_LOW'} end
+  -- Expired provisional holds release themselves before anything is counted.
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now_ms, 'LIMIT', 0, tonumber(ARGV[15]))
+  for _, old in ipairs(expired) do drop_hold(KEYS[2], KEYS[3], KEYS[4], KEYS[5], old) end
+
+  local b = redis.call('HMGET', KEYS[1], 'sandbox_ms', 'held_ms', 'running')
+  if kind == 'create' then
+    local limit = tonumber(ARGV[9])
+    local running = tonumber(b[3] or '0')
+    local pending = redis.call('SCARD', KEYS[4])
+    if limit >= 0 and running + pending >= limit then
+      return {'CONCURRENT_SANDBOX_LIMIT', int(running), int(pending), int(limit)}
+    end
+  end
+  reserve = tonumber(ARGV[4])
+  local available = tonumber(b[1] or '0') - tonumber(b[2] or '0') - tonumber(redis.call('GET', KEYS[5]) or '0')
+  if available < reserve then return {'INSUFFICIENT_SANDBOX_HOURS', int(available)} end
+elseif kind == 'agent' then
+  local mc = tonumber(redis.call('HGET', KEYS[1], 'agent_mc') or '0')
+  if mc < tonumber(ARGV[10]) then return {'INSUFFICIENT_AGENT_CREDITS', int(mc)} end
+end
+
+local expires = 0
+if reserve > 0 then
+  expires = now_ms + tonumber(ARGV[5])
+  redis.call('HSET', KEYS[2], id, int(reserve))
+  redis.call('ZADD', KEYS[3], int(expires), id)
+  redis.call('INCRBY', KEYS[5], int(reserve))
+  if kind == 'create' then redis.call('SADD', KEYS[4], id) end
+end
+redis.call('SET', KEYS[6], ARGV[3] .. ':admitted:' .. int(reserve) .. ':' .. int(expires), 'PX', ARGV[6])
+return {'ADMIT', int(reserve), int(expires), '0'}
+`;
+
+/**
+ * Releases a provisional hold (the upstream could not start the sandbox) and tombstones the
+ * admission id, so a late retry of the same admission cannot take a new hold.
+ * KEYS: provisional, provisional:exp, provisional:creates, provisional:total, admission record
+ * ARGV: admission id, record TTL ms
+ * Reply: released sandbox-ms ('0' when no provisional hold was left), whether the id was known (1|0).
+ */
+export const RELEASE_LUA = `${DROP_HOLD}
+local amount = drop_hold(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
+local record = redis.call('GET', KEYS[5])
+local known = 0
+if record then
+  known = 1
+  local fp, state, reserved, expires = string.match(record, '^([^:]*):(%a+):(%d+):(%d+)$')
+  if state ~= 'released' then
+    redis.call('SET', KEYS[5], (fp or '') .. ':released:' .. (reserved or '0') .. ':' .. (expires or '0'), 'KEEPTTL')
+  end
+else
+  redis.call('SET', KEYS[5], ':released:0:0', 'PX', ARGV[2])
+end
+return {amount or '0', known}
+`;
