@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { DATA_SOURCE, DatabaseModule, postgresHealth } from '@tally/database';
 import { KAFKA, KafkaModule, kafkaHealth } from '@tally/kafka';
 import { PlatformModule } from '@tally/platform';
@@ -6,14 +6,51 @@ import { REDIS, RedisModule, redisHealth } from '@tally/redis';
 import type Redis from 'ioredis';
 import { Kafka } from 'kafkajs';
 import { DataSource } from 'typeorm';
+import { ADMISSION_CLIENT, AdmissionClient, AdmitAllAdmissionClient } from './admission/admission.client';
+import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ApiKeysService } from './api-keys/api-keys.service';
 import { AUTH_CONFIG, AuthConfig } from './config/auth.config';
+import { AuthorizeController } from './dashboard-auth/authorize.controller';
+import { DashboardUserGuard } from './dashboard-auth/dashboard-user.guard';
+import { JwtVerifier } from './dashboard-auth/jwt-verifier';
+import { EventBatcher } from './events/event-batcher.service';
+import { KeyCacheService } from './key-cache/key-cache.service';
+import { FailureThrottle } from './verify/failure-throttle.service';
+import { LastUsedWriter } from './verify/last-used.writer';
 import { VerifyController } from './verify/verify.controller';
 import { VerifyService } from './verify/verify.service';
 
+export interface AuthModuleOptions {
+  /** Quota's admission for metered actions (issue 5); admits everything by default. */
+  admissionClient?: AdmissionClient;
+}
+
+const jwtVerifier = (config: AuthConfig) =>
+  new JwtVerifier({
+    algorithm: config.JWT_ALGORITHM,
+    secret: config.JWT_SECRET || undefined,
+    publicKeyPem: config.JWT_PUBLIC_KEY || undefined,
+    publicKeyFile: config.JWT_PUBLIC_KEY_FILE || undefined,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    clockSkewSeconds: config.JWT_CLOCK_SKEW_SECONDS,
+  });
+
 @Module({})
 export class AuthModule {
-  static forRoot(config: AuthConfig): DynamicModule {
+  static forRoot(config: AuthConfig, options: AuthModuleOptions = {}): DynamicModule {
+    const providers: Provider[] = [
+      { provide: AUTH_CONFIG, useValue: config },
+      { provide: ADMISSION_CLIENT, useValue: options.admissionClient ?? new AdmitAllAdmissionClient() },
+      { provide: JwtVerifier, useFactory: () => jwtVerifier(config) },
+      DashboardUserGuard,
+      KeyCacheService,
+      FailureThrottle,
+      LastUsedWriter,
+      EventBatcher,
+      ApiKeysService,
+      VerifyService,
+    ];
     return {
       module: AuthModule,
       imports: [
@@ -42,9 +79,9 @@ export class AuthModule {
           topicPrefix: config.KAFKA_TOPIC_PREFIX,
         }),
       ],
-      controllers: [VerifyController],
-      providers: [{ provide: AUTH_CONFIG, useValue: config }, ApiKeysService, VerifyService],
-      exports: [ApiKeysService],
+      controllers: [VerifyController, ApiKeysController, AuthorizeController],
+      providers,
+      exports: [ApiKeysService, KeyCacheService, LastUsedWriter, EventBatcher],
     };
   }
 }

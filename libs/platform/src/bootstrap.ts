@@ -19,6 +19,8 @@ export interface HttpAppOptions {
   port: number;
   /** Off in tests that boot several apps in one process. */
   shutdownHooks?: boolean;
+  /** Extra OpenAPI settings, e.g. another security scheme (auth's dashboard Bearer JWT). */
+  document?: (builder: DocumentBuilder) => DocumentBuilder;
 }
 
 /** Builds a Fastify-backed Nest app with the conventions every Tally HTTP API shares. */
@@ -52,14 +54,11 @@ export async function createHttpApp(module: Type<unknown> | object, options: Htt
       .observe(reply.elapsedTime / 1000);
   });
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle(options.title)
-      .setDescription(options.description)
-      .addApiKey({ type: 'apiKey', in: 'header', name: 'x-service-token' }, 'service')
-      .build(),
-  );
+  const builder = new DocumentBuilder()
+    .setTitle(options.title)
+    .setDescription(options.description)
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'x-service-token' }, 'service');
+  const document = SwaggerModule.createDocument(app, (options.document?.(builder) ?? builder).build());
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
 
   await app.listen(options.port, options.host);

@@ -1,48 +1,159 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { generateApiKey, hashKeySecret } from '@tally/contracts';
-import { ApiKeyEntity, DATA_SOURCE } from '@tally/database';
-import { timingSafeEqual } from 'node:crypto';
-import { DataSource, Repository } from 'typeorm';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { generateApiKey, hashKeySecret, TallyError } from '@tally/contracts';
+import { ApiKeyAuditEntity, ApiKeyEntity, DATA_SOURCE } from '@tally/database';
+import { DataSource, IsNull, Repository } from 'typeorm';
+import { ulid } from 'ulid';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
+import { DashboardUser, Role } from '../dashboard-auth/jwt-verifier';
+import { KeyCacheService } from '../key-cache/key-cache.service';
+import { decide } from '../permissions/permission-matrix';
+import { ApiKeyListDto, ApiKeySummaryDto, CreatedApiKeyDto } from './dto/api-key.dto';
 
-export type KeyCheck =
-  { status: 'valid'; key: ApiKeyEntity } | { status: 'unknown' } | { status: 'revoked'; key: ApiKeyEntity };
+/** Where a management call came from, for the audit trail. */
+export interface RequestOrigin {
+  sourceAddress: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+}
 
+const summary = (key: ApiKeyEntity): ApiKeySummaryDto => ({
+  id: key.id,
+  name: key.name,
+  displayPrefix: key.displayPrefix,
+  createdBy: key.createdBy,
+  createdAt: key.createdAt.toISOString(),
+  lastUsedAt: key.lastUsedAt ? key.lastUsedAt.toISOString() : null,
+});
+
+/**
+ * Key management for dashboard users. A user sees and revokes their own keys; owners and admins
+ * may list and revoke every key of the org (audited); members may not create keys. An org the
+ * user does not belong to, and a key of another org, are NOT_FOUND (no existence leak).
+ */
 @Injectable()
 export class ApiKeysService {
+  private readonly logger = new Logger(ApiKeysService.name);
   private readonly keys: Repository<ApiKeyEntity>;
 
   constructor(
-    @Inject(DATA_SOURCE) dataSource: DataSource,
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
+    private readonly cache: KeyCacheService,
   ) {
     this.keys = dataSource.getRepository(ApiKeyEntity);
   }
 
-  /** Creates a key and returns its plaintext: the only time it exists outside the caller. */
-  async issue(
-    orgId: string,
-    userId: string,
-    name: string,
-  ): Promise<{ id: string; key: string; displayPrefix: string }> {
-    const issued = generateApiKey(this.config.API_KEY_PREFIX);
-    await this.keys.insert({
-      id: issued.lookupId,
-      orgId,
-      createdBy: userId,
-      name,
-      displayPrefix: issued.displayPrefix,
-      secretHash: hashKeySecret(this.config.API_KEY_PEPPER, issued.secret),
-    });
-    return { id: issued.lookupId, key: issued.plaintext, displayPrefix: issued.displayPrefix };
+  private roleIn(user: DashboardUser, orgId: string): Role {
+    const role = user.memberships.get(orgId);
+    if (!role) throw new TallyError('NOT_FOUND', 'No such organization.');
+    return role;
   }
 
-  /** Looks the key up by its public id and compares the secret's HMAC in constant time. */
-  async check(lookupId: string, secret: string): Promise<KeyCheck> {
-    const key = await this.keys.findOneBy({ id: lookupId });
-    if (!key) return { status: 'unknown' };
-    const presented = hashKeySecret(this.config.API_KEY_PEPPER, secret);
-    if (!timingSafeEqual(presented, key.secretHash)) return { status: 'unknown' };
-    return key.revokedAt ? { status: 'revoked', key } : { status: 'valid', key };
+  private require(role: Role, action: 'api_key.create' | 'api_key.list' | 'api_key.delete'): void {
+    const decision = decide({ kind: 'user', role }, action);
+    if (!decision.allowed) throw new TallyError(decision.code, decision.reason);
+  }
+
+  /** Creates a key and returns its plaintext: the only time it exists outside the caller. */
+  async create(user: DashboardUser, orgId: string, name: string, origin: RequestOrigin): Promise<CreatedApiKeyDto> {
+    const role = this.roleIn(user, orgId);
+    this.require(role, 'api_key.create');
+    const issued = generateApiKey(this.config.API_KEY_PREFIX);
+    const createdAt = new Date();
+    await this.dataSource.transaction(async (manager) => {
+      await manager.insert(ApiKeyEntity, {
+        id: issued.lookupId,
+        orgId,
+        createdBy: user.userId,
+        name,
+        displayPrefix: issued.displayPrefix,
+        secretHash: hashKeySecret(this.config.API_KEY_PEPPER, issued.secret),
+        createdAt,
+      });
+      await manager.insert(ApiKeyAuditEntity, {
+        id: ulid(),
+        orgId,
+        keyId: issued.lookupId,
+        action: 'create',
+        actorUserId: user.userId,
+        actorRole: role,
+        keyOwnerId: user.userId,
+        ...origin,
+      });
+    });
+    return {
+      id: issued.lookupId,
+      key: issued.plaintext,
+      name,
+      displayPrefix: issued.displayPrefix,
+      createdBy: user.userId,
+      createdAt: createdAt.toISOString(),
+      lastUsedAt: null,
+    };
+  }
+
+  /** The caller's own live keys; with scope `org`, every live key of the org (owners and admins). */
+  async list(user: DashboardUser, orgId: string, scope: 'mine' | 'org'): Promise<ApiKeyListDto> {
+    const role = this.roleIn(user, orgId);
+    this.require(role, 'api_key.list');
+    if (scope === 'org' && role === 'member') {
+      throw new TallyError('ROLE_FORBIDDEN', "Listing other users' keys needs the admin or owner role.");
+    }
+    const rows = await this.keys.find({
+      where: { orgId, revokedAt: IsNull(), ...(scope === 'mine' ? { createdBy: user.userId } : {}) },
+      order: { createdAt: 'DESC' },
+      take: 1_000,
+    });
+    return { items: rows.map(summary) };
+  }
+
+  /**
+   * Revokes a key: durable in PostgreSQL with its audit row in one transaction, then broadcast to
+   * every auth instance. Revoking an already revoked key changes nothing and is not audited again.
+   */
+  async revoke(user: DashboardUser, orgId: string, keyId: string, origin: RequestOrigin): Promise<void> {
+    const role = this.roleIn(user, orgId);
+    this.require(role, 'api_key.delete');
+    const revoked = await this.dataSource.transaction(async (manager) => {
+      const key = await manager.findOne(ApiKeyEntity, {
+        where: { id: keyId, orgId },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!key) throw new TallyError('NOT_FOUND', 'No such API key.');
+      if (key.createdBy !== user.userId && role === 'member') {
+        throw new TallyError('ROLE_FORBIDDEN', "Revoking another user's key needs the admin or owner role.");
+      }
+      if (key.revokedAt) return key;
+      key.revokedAt = new Date();
+      key.revokedBy = user.userId;
+      await manager.update(ApiKeyEntity, { id: key.id }, { revokedAt: key.revokedAt, revokedBy: user.userId });
+      await manager.insert(ApiKeyAuditEntity, {
+        id: ulid(),
+        orgId,
+        keyId: key.id,
+        action: 'revoke',
+        actorUserId: user.userId,
+        actorRole: role,
+        keyOwnerId: key.createdBy,
+        ...origin,
+      });
+      return key;
+    });
+    try {
+      await this.cache.broadcastRevoked({
+        id: revoked.id,
+        orgId: revoked.orgId,
+        createdBy: revoked.createdBy,
+        secretHash: revoked.secretHash,
+        revoked: true,
+      });
+    } catch (error) {
+      // Durable, but other instances may serve their cached copy until it expires: say so.
+      this.logger.error({ err: error, keyId }, 'revocation stored but not broadcast');
+      throw new TallyError(
+        'DEPENDENCY_UNAVAILABLE',
+        `The key is revoked, but Redis did not take the broadcast: other instances may accept it for up to ${this.config.KEY_CACHE_REDIS_TTL_SECONDS} s. Retry to broadcast again.`,
+      );
+    }
   }
 }

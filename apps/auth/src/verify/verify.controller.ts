@@ -2,7 +2,8 @@ import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common
 import { ApiBody, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ServiceAuthGuard } from '@tally/platform';
 import type { FastifyRequest } from 'fastify';
-import { ErrorBodyDto, VerifyAllowedDto, VerifyRequestDto } from './dto/verify-request.dto';
+import { ApiErrors, BODY_ERRORS } from '../http/api-errors.decorator';
+import { VerifyAllowedDto, VerifyRequestDto } from './dto/verify-request.dto';
 import { VerifyService } from './verify.service';
 
 @ApiTags('verify')
@@ -14,19 +15,24 @@ export class VerifyController {
 
   @Post()
   @HttpCode(200)
-  @ApiOperation({ summary: 'May this API key perform this action in this organization?' })
+  @ApiOperation({
+    summary: 'May this API key perform this action in this organization?',
+    description:
+      'For upstream services, with their service credential (x-service-token). Metered actions ' +
+      '(sandbox.create, sandbox.extend, agent.run) are allowed only once Kafka acknowledged the verified event.',
+  })
   @ApiBody({ type: VerifyRequestDto })
   @ApiResponse({ status: 200, type: VerifyAllowedDto, description: 'Allowed; the verified event is published.' })
-  @ApiResponse({ status: 400, type: ErrorBodyDto, description: 'INVALID_REQUEST (unknown action, wrong types)' })
-  @ApiResponse({
-    status: 401,
-    type: ErrorBodyDto,
-    description: 'INVALID_API_KEY, API_KEY_REVOKED, MISSING_CREDENTIALS',
+  @ApiErrors({
+    ...BODY_ERRORS,
+    400: 'INVALID_REQUEST: unknown action, wrong types, not JSON (the body names the field)',
+    401: 'INVALID_API_KEY (malformed, wrong checksum, unknown), API_KEY_REVOKED, MISSING_CREDENTIALS (service credential)',
+    402: 'INSUFFICIENT_SANDBOX_HOURS, INSUFFICIENT_AGENT_CREDITS (from quota admission, metered actions)',
+    403: 'ACTION_NOT_ALLOWED_FOR_API_KEY: an administrative action; PLAN_TIER_TOO_LOW (quota admission)',
+    404: 'NOT_FOUND: the key belongs to another organization (no existence leak)',
+    429: 'RATE_LIMITED: too many failed verifications from this address or for this key id (Retry-After); CONCURRENT_SANDBOX_LIMIT',
+    503: 'DEPENDENCY_UNAVAILABLE: Kafka did not acknowledge a metered action (failed closed)',
   })
-  @ApiResponse({ status: 403, type: ErrorBodyDto, description: 'ACTION_NOT_ALLOWED_FOR_API_KEY' })
-  @ApiResponse({ status: 404, type: ErrorBodyDto, description: 'NOT_FOUND (also another organization)' })
-  @ApiResponse({ status: 413, type: ErrorBodyDto, description: 'PAYLOAD_TOO_LARGE' })
-  @ApiResponse({ status: 503, type: ErrorBodyDto, description: 'DEPENDENCY_UNAVAILABLE' })
   verify(@Body() body: VerifyRequestDto, @Req() request: FastifyRequest): Promise<VerifyAllowedDto> {
     return this.verifier.verify(body, request.ip);
   }

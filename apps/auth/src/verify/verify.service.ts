@@ -4,18 +4,25 @@ import {
   cloudEvent,
   ErrorCode,
   EventTypes,
+  hashKeySecret,
   isAction,
+  isMetered,
   parseApiKey,
   TallyError,
   Topics,
   topicName,
 } from '@tally/contracts';
-import { EventPublisher, KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
+import { KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
+import { timingSafeEqual } from 'node:crypto';
 import { ulid } from 'ulid';
-import { ApiKeysService } from '../api-keys/api-keys.service';
+import { ADMISSION_CLIENT, AdmissionClient } from '../admission/admission.client';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
+import { EventBatcher } from '../events/event-batcher.service';
+import { CachedKey, KeyCacheService } from '../key-cache/key-cache.service';
 import { decide } from '../permissions/permission-matrix';
 import { VerifyAllowedDto, VerifyRequestDto } from './dto/verify-request.dto';
+import { FailureThrottle } from './failure-throttle.service';
+import { LastUsedWriter } from './last-used.writer';
 
 /**
  * Decides whether an API key may perform an action in an organization, and publishes the
@@ -24,79 +31,113 @@ import { VerifyAllowedDto, VerifyRequestDto } from './dto/verify-request.dto';
 @Injectable()
 export class VerifyService {
   private readonly logger = new Logger(VerifyService.name);
+  private readonly verifiedTopic: string;
+  private readonly deniedTopic: string;
 
   constructor(
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
-    @Inject(KAFKA_OPTIONS) private readonly kafka: KafkaModuleOptions,
-    private readonly apiKeys: ApiKeysService,
-    private readonly publisher: EventPublisher,
-  ) {}
+    @Inject(KAFKA_OPTIONS) kafka: KafkaModuleOptions,
+    @Inject(ADMISSION_CLIENT) private readonly admission: AdmissionClient,
+    private readonly keys: KeyCacheService,
+    private readonly throttle: FailureThrottle,
+    private readonly lastUsed: LastUsedWriter,
+    private readonly events: EventBatcher,
+  ) {
+    this.verifiedTopic = topicName(kafka.topicPrefix, Topics.actionVerified);
+    this.deniedTopic = topicName(kafka.topicPrefix, Topics.actionDenied);
+  }
 
-  async verify(request: VerifyRequestDto, sourceAddress: string): Promise<VerifyAllowedDto> {
+  async verify(request: VerifyRequestDto, peerAddress: string): Promise<VerifyAllowedDto> {
     if (!isAction(request.action)) {
       throw new TallyError('INVALID_REQUEST', `Unknown action ${JSON.stringify(request.action)}.`, { field: 'action' });
     }
     const action: Action = request.action;
-    const deny = (code: ErrorCode, message: string, key?: { orgId: string; id: string }): never => {
-      this.publishDenied(action, code, sourceAddress, key);
-      throw new TallyError(code, message);
+    // The end user's address as the gateway saw it; the gateway's own address otherwise.
+    const source = request.sourceAddress ?? peerAddress;
+    const deny = (code: ErrorCode, message: string, key?: CachedKey, retryAfterSeconds?: number): never => {
+      this.publishDenied(action, code, source, key);
+      throw new TallyError(code, message, { retryAfterSeconds });
     };
 
     // Checksum first: a malformed or made-up key costs no lookup.
     const parsed = parseApiKey(this.config.API_KEY_PREFIX, request.key);
-    if (!parsed) return deny('INVALID_API_KEY', 'The API key is malformed or its checksum is wrong.');
-    const checked = await this.apiKeys.check(parsed.lookupId, parsed.secret);
-    if (checked.status === 'unknown') return deny('INVALID_API_KEY', 'The API key is not valid.');
-    if (checked.status === 'revoked') return deny('API_KEY_REVOKED', 'The API key has been revoked.', checked.key);
-    const key = checked.key;
+    const wait = await this.throttle.retryAfter(source, parsed?.lookupId);
+    if (wait > 0) return deny('RATE_LIMITED', 'Too many failed verifications; retry later.', undefined, wait);
+    if (!parsed) {
+      this.throttle.record(source);
+      return deny('INVALID_API_KEY', 'The API key is malformed or its checksum is wrong.');
+    }
+    const key = await this.keys.get(parsed.lookupId);
+    const presented = hashKeySecret(this.config.API_KEY_PEPPER, parsed.secret);
+    if (!key || !timingSafeEqual(presented, key.secretHash)) {
+      this.throttle.record(source, parsed.lookupId);
+      return deny('INVALID_API_KEY', 'The API key is not valid.');
+    }
+    if (key.revoked) {
+      this.throttle.record(source, parsed.lookupId);
+      return deny('API_KEY_REVOKED', 'The API key has been revoked.', key);
+    }
+    this.lastUsed.touch(key.id);
     // Another org's resources look exactly like ones that do not exist.
     if (key.orgId !== request.orgId) return deny('NOT_FOUND', 'No such organization or resource.', key);
     const decision = decide({ kind: 'api_key' }, action);
     if (!decision.allowed) return deny(decision.code, decision.reason, key);
 
+    const resource = request.resource ? { type: request.resource.type, id: request.resource.id } : null;
+    const params = request.params ?? {};
+    let admissionId: string | null = null;
+    const metered = isMetered(action);
+    if (metered) {
+      const admitted = await this.admission.admit({ orgId: key.orgId, keyId: key.id, action, resource, params });
+      if (!admitted.admitted) return deny(admitted.code, admitted.message, key, admitted.retryAfterSeconds);
+      admissionId = admitted.admissionId;
+    }
+
     const eventId = ulid();
-    await this.publisher.publish({
-      topic: topicName(this.kafka.topicPrefix, Topics.actionVerified),
+    const event = {
+      topic: this.verifiedTopic,
       key: key.orgId,
       value: cloudEvent({
         id: eventId,
         source: this.config.EVENT_SOURCE,
         type: EventTypes.actionVerified,
         subject: key.orgId,
-        data: {
-          orgId: key.orgId,
-          keyId: key.id,
-          userId: key.createdBy,
-          action,
-          resource: request.resource ?? null,
-          params: request.params ?? {},
-          admissionId: null,
-        },
+        data: { orgId: key.orgId, keyId: key.id, userId: key.createdBy, action, resource, params, admissionId },
       }),
-    });
-    return { allowed: true, orgId: key.orgId, keyId: key.id, userId: key.createdBy, action, eventId };
+    };
+    if (metered) {
+      // A metered action is billed from this event: no acknowledgement, no permission (fail closed).
+      try {
+        await this.events.sendAndWait(event, this.config.EVENT_ACK_TIMEOUT_MS);
+      } catch (error) {
+        this.logger.error(
+          { err: error, orgId: key.orgId, action },
+          'metered action refused: Kafka did not acknowledge',
+        );
+        throw new TallyError(
+          'DEPENDENCY_UNAVAILABLE',
+          'Kafka is unavailable, so the metered action cannot be recorded; refused (failed closed).',
+        );
+      }
+    } else {
+      this.events.send(event);
+    }
+    return { allowed: true, orgId: key.orgId, keyId: key.id, userId: key.createdBy, action, eventId, admissionId };
   }
 
-  /** Denials are published without delaying the answer; a failed send is logged, never thrown. */
-  private publishDenied(
-    action: Action,
-    code: ErrorCode,
-    sourceAddress: string,
-    key?: { orgId: string; id: string },
-  ): void {
+  /** Denials are batched: they never delay the answer; unsent ones are counted and logged. */
+  private publishDenied(action: Action, code: ErrorCode, sourceAddress: string, key?: CachedKey): void {
     const subject = key?.orgId ?? 'unknown';
-    this.publisher
-      .publish({
-        topic: topicName(this.kafka.topicPrefix, Topics.actionDenied),
-        key: subject,
-        value: cloudEvent({
-          id: ulid(),
-          source: this.config.EVENT_SOURCE,
-          type: EventTypes.actionDenied,
-          subject,
-          data: { orgId: key?.orgId ?? null, keyId: key?.id ?? null, action, code, sourceAddress },
-        }),
-      })
-      .catch((error) => this.logger.warn({ err: error, code }, 'could not publish a denied-action event'));
+    this.events.send({
+      topic: this.deniedTopic,
+      key: subject,
+      value: cloudEvent({
+        id: ulid(),
+        source: this.config.EVENT_SOURCE,
+        type: EventTypes.actionDenied,
+        subject,
+        data: { orgId: key?.orgId ?? null, keyId: key?.id ?? null, action, code, sourceAddress },
+      }),
+    });
   }
 }

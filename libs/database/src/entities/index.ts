@@ -1,3 +1,4 @@
+import { ApiKeyAuditEntity } from './api-key-audit.entity';
 import { ApiKeyEntity } from './api-key.entity';
 import { LedgerEntryEntity } from './ledger-entry.entity';
 import { OrganizationEntity } from './organization.entity';
@@ -9,6 +10,7 @@ import { PlanEntity } from './plan.entity';
 import { ShapeEntity } from './shape.entity';
 import { UsageRollupEntity } from './usage-rollup.entity';
 
+export * from './api-key-audit.entity';
 export * from './api-key.entity';
 export * from './bigint.transformer';
 export * from './ledger-entry.entity';
@@ -28,6 +30,7 @@ export const ENTITIES = [
   PackageEntity,
   LedgerEntryEntity,
   ProcessedEventEntity,
+  ApiKeyAuditEntity,
   ShapeEntity,
   PlanEntity,
   HoldEntity,

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsNotEmpty, IsObject, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
+import { IsIP, IsNotEmpty, IsObject, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
 
 export class ResourceRefDto {
   @ApiProperty({ example: 'sandbox' })
@@ -47,6 +47,14 @@ export class VerifyRequestDto {
   @IsOptional()
   @IsObject()
   params?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    description: "The end user's address as the gateway saw it; failed verifications are throttled per address",
+    example: '203.0.113.7',
+  })
+  @IsOptional()
+  @IsIP()
+  sourceAddress?: string;
 }
 
 export class VerifyAllowedDto {
@@ -67,6 +75,13 @@ export class VerifyAllowedDto {
 
   @ApiProperty({ description: 'Id of the auth.action.verified.v1 event' })
   eventId: string;
+
+  @ApiProperty({
+    description: "Quota's admission id for a metered action (null when none)",
+    nullable: true,
+    type: String,
+  })
+  admissionId: string | null;
 }
 
 export class ErrorBodyDto {
