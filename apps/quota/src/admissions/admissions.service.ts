@@ -34,8 +34,18 @@ async function on<T>(dependency: Dependency, work: () => Promise<T>): Promise<T>
     return await work();
   } catch (error) {
     if (error instanceof TallyError || error instanceof DependencyFailure) throw error;
-    throw new DependencyFailure(dependency, `failed: ${(error as Error).message}`);
+    throw new DependencyFailure(dependency, describeFailure(error as Error));
   }
+}
+
+/** ioredis' and pg's wording, in the sentence a caller reads. */
+function describeFailure(error: Error): string {
+  const message = error?.message ?? String(error);
+  if (/Stream isn't writeable|Connection is closed|ECONNREFUSED|connect ETIMEDOUT/.test(message)) {
+    return `is unreachable (${message})`;
+  }
+  if (/timed out/i.test(message)) return `did not answer in time (${message})`;
+  return `failed (${message})`;
 }
 
 /**

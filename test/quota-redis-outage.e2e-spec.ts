@@ -1,0 +1,169 @@
+import { bootstrapQuota } from '../apps/quota/src/bootstrap';
+import { loadQuotaConfig } from '../apps/quota/src/config/quota.config';
+import { createDataSource, grantPackage, OrganizationEntity } from '@tally/database';
+import { listeningPort } from '@tally/platform';
+import { createTestContext, expectEventually, TestContext } from '@tally/testing';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import Redis from 'ioredis';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { DataSource } from 'typeorm';
+import { ulid } from 'ulid';
+
+/** A free TCP port on the loopback, for a Redis of this test's own. */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+/**
+ * Redis down or slow: admission answers within its deadline (50 ms by default), metered actions
+ * fail closed with 503 naming Redis, others fail open; Redis back (empty, without our scripts):
+ * quota recovers without a restart. The Redis stopped here is this test's own instance on a spare
+ * port, never the shared one.
+ */
+describe('quota when Redis is down or slow', () => {
+  jest.setTimeout(60_000);
+  let ctx: TestContext;
+  let app: NestFastifyApplication;
+  let db: DataSource;
+  let port: number;
+  let url: string;
+  let orgId: string;
+  const service = { 'content-type': 'application/json', 'x-service-token': 'test-service-token' };
+
+  const startRedis = () =>
+    execFileSync('redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'yes',
+      // DEBUG SLEEP stalls the server: how the test makes Redis slow.
+      '--enable-debug-command',
+      'yes',
+    ]);
+  const stopRedis = () => {
+    try {
+      execFileSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave'], { stdio: 'ignore' });
+    } catch {
+      // Already down: shutdown closes the connection before answering.
+    }
+  };
+  const redisAnswers = async () => {
+    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+    try {
+      await client.connect();
+      return (await client.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      client.disconnect();
+    }
+  };
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    port = await freePort();
+    startRedis();
+    await expectEventually(async () => expect(await redisAnswers()).toBe(true), 5_000);
+    db = await createDataSource({ url: ctx.databaseUrl, poolSize: 2 }).initialize();
+    orgId = `ORG-${ulid()}`;
+    await db.getRepository(OrganizationEntity).insert({ id: orgId, name: 'outage test', plan: 'enterprise' });
+    await grantPackage(db, { orgId, sandboxMs: 100n * 3_600_000n, agentMc: 0n, source: 'test', externalId: orgId });
+    // Default deadlines (REDIS_TIMEOUT_MS and ADMISSION_TIMEOUT_MS: 50 ms).
+    app = await bootstrapQuota(loadQuotaConfig(ctx.env({ REDIS_URL: `redis://127.0.0.1:${port}` })), {
+      shutdownHooks: false,
+    });
+    url = `http://127.0.0.1:${listeningPort(app)}`;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    if (port) stopRedis();
+    await db?.destroy();
+    await ctx?.dispose();
+  });
+
+  async function timed(action: string, params: Record<string, unknown> = {}) {
+    const started = performance.now();
+    const response = await fetch(`${url}/v1/admissions`, {
+      method: 'POST',
+      headers: service,
+      body: JSON.stringify({ orgId, keyId: 'k1', action, params, admissionId: ulid() }),
+    });
+    const body = (await response.json()) as Record<string, unknown>;
+    return { status: response.status, body, ms: performance.now() - started };
+  }
+  const create = () => timed('sandbox.create', { shape: 'small', maxLifeSeconds: 600 });
+
+  it('admits while Redis is up', async () => {
+    expect((await create()).status).toBe(200);
+  });
+
+  it('answers 503 within 100 ms while Redis is stopped, failing metered actions closed and others open', async () => {
+    stopRedis();
+    await expectEventually(async () => expect(await redisAnswers()).toBe(false), 5_000);
+    const answers = [];
+    for (let i = 0; i < 20; i++) answers.push(await create());
+    for (const answer of answers) {
+      expect(answer.status).toBe(503);
+      expect(answer.body).toMatchObject({
+        code: 'DEPENDENCY_UNAVAILABLE',
+        message: expect.stringMatching(/Redis.*sandbox\.create failed closed/),
+      });
+    }
+    const slowest = Math.max(...answers.map((answer) => answer.ms));
+    console.log(`Redis stopped: 20 admissions answered in ${answers.map((a) => a.ms.toFixed(1)).join(', ')} ms`);
+    expect(slowest).toBeLessThan(100);
+
+    const list = await timed('sandbox.list');
+    expect(list.status).toBe(200);
+    expect(list.body).toMatchObject({ admitted: true, degraded: expect.stringContaining('failed open') });
+  });
+
+  it('recovers without a restart when Redis comes back empty (cold cache, no scripts loaded)', async () => {
+    startRedis();
+    await expectEventually(async () => expect((await create()).status).toBe(200), 10_000);
+    const answer = await create();
+    expect(answer.body).toMatchObject({ admitted: true, reservedMs: '600000' });
+  });
+
+  it('answers 503 within 100 ms while Redis is up but too slow', async () => {
+    const blocker = new Redis({ port, host: '127.0.0.1' });
+    try {
+      await blocker.ping();
+      // The server stalls for 1 s: every admission meanwhile runs into its 50 ms deadline.
+      const sleeping = blocker.call('DEBUG', 'SLEEP', '1');
+      const answer = await create();
+      expect(answer.status).toBe(503);
+      expect(answer.body).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE' });
+      console.log(`Redis stalled: admission answered in ${answer.ms.toFixed(1)} ms`);
+      expect(answer.ms).toBeLessThan(100);
+      await sleeping;
+    } finally {
+      blocker.disconnect();
+    }
+    await expectEventually(async () => expect((await create()).status).toBe(200), 5_000);
+  });
+
+  it('survives a script cache flush (NOSCRIPT falls back to EVAL)', async () => {
+    const admin = new Redis({ port, host: '127.0.0.1' });
+    try {
+      await admin.script('FLUSH');
+    } finally {
+      admin.disconnect();
+    }
+    expect((await create()).status).toBe(200);
+  });
+});
