@@ -1,0 +1,151 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { base32, formatApiKey, Topics, topicName } from '@tally/contracts';
+import { createKafka } from '@tally/kafka';
+import { createTestContext, expectEventually, TestContext } from '@tally/testing';
+import { KafkaMessage } from 'kafkajs';
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { bearer, call, newOrgId, newUserId, openDatabase, startAuth, userToken, verify } from './auth-harness';
+
+/** Verify's hardening: throttling without PostgreSQL, batched lastUsedAt, the published events. */
+describe('auth: verify hardening', () => {
+  jest.setTimeout(90_000);
+  let ctx: TestContext;
+  let app: NestFastifyApplication;
+  let url: string;
+  let db: DataSource;
+  const orgId = newOrgId();
+  const owner = userToken(newUserId(), [{ orgId, role: 'owner' }]);
+  let key: { id: string; key: string };
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    ({ app, url } = await startAuth(ctx, { THROTTLE_MAX_FAILURES: '5', THROTTLE_WINDOW_SECONDS: '60' }));
+    db = await openDatabase(ctx);
+    key = (await call(url, 'POST', `/v1/orgs/${orgId}/api-keys`, { headers: bearer(owner), body: { name: 'k' } }))
+      .body as typeof key;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.destroy();
+    await ctx?.dispose();
+  });
+
+  const lookups = async (source: string): Promise<number> => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('auth_key_lookups_total') && l.includes(`source="${source}"`));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  };
+  /** A well-formed key (valid checksum) with an id nobody issued: each one is a fresh lookup. */
+  const madeUpKey = () => formatApiKey('lysk-', base32(randomBytes(10), 16), base32(randomBytes(32), 52));
+
+  it('throttles failures per source address with 429 and Retry-After, without reaching PostgreSQL', async () => {
+    const sourceAddress = '198.51.100.7';
+    for (let i = 0; i < 5; i++) {
+      const answer = await verify(url, { key: madeUpKey(), action: 'sandbox.list', orgId, sourceAddress });
+      expect(answer.body.code).toBe('INVALID_API_KEY');
+    }
+    const before = await lookups('postgres');
+    for (let i = 0; i < 20; i++) {
+      const answer = await verify(url, { key: madeUpKey(), action: 'sandbox.list', orgId, sourceAddress });
+      expect(answer.status).toBe(429);
+      expect(answer.body).toMatchObject({ code: 'RATE_LIMITED', requestId: expect.any(String) });
+      const retryAfter = Number(answer.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+    }
+    expect(await lookups('postgres')).toBe(before);
+    // Another address is not affected.
+    const other = await verify(url, { key: key.key, action: 'sandbox.list', orgId, sourceAddress: '198.51.100.8' });
+    expect(other.status).toBe(200);
+  });
+
+  it('throttles failures per key id, whatever the address', async () => {
+    const target = madeUpKey();
+    const [head] = target.split('_');
+    const guess = () => formatApiKey('lysk-', head.slice(5), base32(randomBytes(32), 52));
+    for (let i = 0; i < 5; i++) {
+      const answer = await verify(url, {
+        key: guess(),
+        action: 'sandbox.list',
+        orgId,
+        sourceAddress: `203.0.113.${i}`,
+      });
+      expect(answer.body.code).toBe('INVALID_API_KEY');
+    }
+    const answer = await verify(url, { key: guess(), action: 'sandbox.list', orgId, sourceAddress: '203.0.113.99' });
+    expect(answer).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+  });
+
+  it('writes lastUsedAt in batches, not once per verify', async () => {
+    const updates = async () =>
+      Number(
+        (
+          await db.query(
+            `SELECT pg_stat_clear_snapshot(), (SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'api_keys') AS n`,
+          )
+        )[0].n,
+      );
+    const before = await updates();
+    const started = Date.now();
+    let verified = 0;
+    while (Date.now() - started < 1_500) {
+      const batch = await Promise.all(
+        Array.from({ length: 20 }, () => verify(url, { key: key.key, action: 'sandbox.get', orgId })),
+      );
+      verified += batch.filter((answer) => answer.status === 200).length;
+    }
+    expect(verified).toBeGreaterThan(100);
+    await expectEventually(async () => {
+      const [row] = await db.query('SELECT last_used_at FROM api_keys WHERE id = $1', [key.id]);
+      expect(row.last_used_at).not.toBeNull();
+    });
+    await expectEventually(async () => expect(await updates()).toBeGreaterThan(before), 10_000, 200);
+    // LAST_USED_INTERVAL_SECONDS=1 over ~1.5 s of load: a handful of writes for hundreds of verifies.
+    expect((await updates()) - before).toBeLessThanOrEqual(4);
+  });
+
+  it('publishes verified and denied events keyed by the organization', async () => {
+    const ok = await verify(url, { key: key.key, action: 'project.list', orgId });
+    const denied = await verify(url, { key: key.key, action: 'billing.read', orgId, sourceAddress: '192.0.2.1' });
+    expect(denied.status).toBe(403);
+    const kafka = createKafka('auth-verify-test', [ctx.kafkaBrokers]);
+    const consumer = kafka.consumer({ groupId: `${ctx.topicPrefix}reader` });
+    const seen: KafkaMessage[] = [];
+    await consumer.connect();
+    await consumer.subscribe({
+      topics: [Topics.actionVerified, Topics.actionDenied].map((t) => topicName(ctx.topicPrefix, t)),
+      fromBeginning: true,
+    });
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push(message) });
+    try {
+      await expectEventually(() => {
+        const events = seen.map((m) => ({ key: m.key?.toString(), ...JSON.parse(m.value!.toString()) }));
+        expect(events).toContainEqual(
+          expect.objectContaining({
+            key: orgId,
+            id: ok.body.eventId,
+            type: 'action.verified',
+            data: expect.objectContaining({ orgId, keyId: key.id, action: 'project.list' }),
+          }),
+        );
+        expect(events).toContainEqual(
+          expect.objectContaining({
+            key: orgId,
+            type: 'action.denied',
+            data: expect.objectContaining({
+              action: 'billing.read',
+              code: 'ACTION_NOT_ALLOWED_FOR_API_KEY',
+              sourceAddress: '192.0.2.1',
+            }),
+          }),
+        );
+      }, 30_000);
+    } finally {
+      await consumer.disconnect();
+    }
+  });
+});
