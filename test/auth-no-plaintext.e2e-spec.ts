@@ -96,7 +96,7 @@ describe('auth: no plaintext key at rest', () => {
             : type === 'set'
               ? JSON.stringify(await redis.smembers(key))
               : type === 'zset'
-                ? JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES'))
+                ? JSON.stringify(await redis.zrange(key, '0', '-1', 'WITHSCORES'))
                 : type === 'list'
                   ? JSON.stringify(await redis.lrange(key, 0, -1))
                   : JSON.stringify(await redis.xrange(key, '-', '+'));

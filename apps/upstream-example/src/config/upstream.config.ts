@@ -1,0 +1,20 @@
+import { env, loadConfigOrExit } from '@tally/platform';
+
+/** The example upstream service: where auth is, and the credential it presents to auth. */
+export const upstreamEnv = {
+  HOST: env.string('address to listen on', '127.0.0.1'),
+  PORT: env.int('HTTP port', 3010, 0, 65535),
+  LOG_LEVEL: env.oneOf(
+    'pino log level',
+    ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const,
+    'info',
+  ),
+  AUTH_URL: env.url("auth's base URL", ['http', 'https']),
+  AUTH_SERVICE_TOKEN: env.string("this service's credential for auth's verify (x-service-token)"),
+  AUTH_TIMEOUT_MS: env.int('longest wait for a verify answer before failing closed', 2_000, 1, 60_000),
+};
+
+export type UpstreamConfig = { [K in keyof typeof upstreamEnv]: ReturnType<(typeof upstreamEnv)[K]['parse']> };
+
+export const loadUpstreamConfig = (source: Record<string, string | undefined> = process.env): UpstreamConfig =>
+  loadConfigOrExit(upstreamEnv, source) as UpstreamConfig;

@@ -1,0 +1,49 @@
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { TallyError } from '@tally/contracts';
+import type { FastifyRequest } from 'fastify';
+import { REQUIRED_ACTION, RequiredAction } from './required-action';
+import { VerifyClient } from './verify-client';
+
+/** The API key a request presents: `x-api-key`, else `Authorization: Bearer <key>`. */
+export function presentedApiKey(request: FastifyRequest): string | undefined {
+  const header = request.headers['x-api-key'];
+  if (typeof header === 'string' && header.trim()) return header.trim();
+  const authorization = request.headers.authorization;
+  const match = typeof authorization === 'string' ? /^Bearer\s+(\S+)$/i.exec(authorization.trim()) : null;
+  return match?.[1];
+}
+
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(VerifyClient) private readonly client: VerifyClient,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const required = this.reflector.getAllAndOverride<RequiredAction | undefined>(REQUIRED_ACTION, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (!required) return true;
+    const request = context.switchToHttp().getRequest<FastifyRequest & { tallyVerified?: unknown }>();
+    const key = presentedApiKey(request);
+    if (!key)
+      throw new TallyError('MISSING_CREDENTIALS', 'An API key is required (x-api-key or Authorization: Bearer).');
+    const params = (request.params ?? {}) as Record<string, string>;
+    const header = request.headers['x-org-id'];
+    const orgId = params[required.orgIdParam ?? 'orgId'] ?? (typeof header === 'string' ? header : undefined);
+    if (!orgId) throw new TallyError('INVALID_REQUEST', 'The organization id is missing.', { field: 'orgId' });
+    const view = { params, body: request.body };
+    request.tallyVerified = await this.client.verify({
+      key,
+      action: required.action,
+      orgId,
+      resource: required.resource?.(view),
+      params: required.params?.(view),
+      sourceAddress: request.ip,
+    });
+    return true;
+  }
+}

@@ -1,0 +1,17 @@
+import type { Action } from '@tally/contracts';
+
+/** Metadata key of `@RequireAction`. */
+export const REQUIRED_ACTION = Symbol('REQUIRED_ACTION');
+
+export interface RequireActionOptions {
+  /** Route parameter holding the organization id (default `orgId`; else the `x-org-id` header). */
+  orgIdParam?: string;
+  /** The resource the call addresses, for the verified event (e.g. the sandbox id from the route). */
+  resource?: (request: { params: Record<string, string>; body: unknown }) => { type: string; id: string } | undefined;
+  /** Action parameters for the verified event and quota (e.g. shape, maxLifeSeconds). */
+  params?: (request: { params: Record<string, string>; body: unknown }) => Record<string, unknown> | undefined;
+}
+
+export interface RequiredAction extends RequireActionOptions {
+  action: Action;
+}

@@ -1,0 +1,85 @@
+import { Logger } from '@nestjs/common';
+import { Action, ErrorCode, ErrorStatus, TallyError } from '@tally/contracts';
+
+export interface VerifyClientOptions {
+  /** Auth's base URL, e.g. http://127.0.0.1:3001 */
+  authUrl: string;
+  /** This service's credential for auth (x-service-token); never an API key. */
+  serviceToken: string;
+  /** Longest wait for auth's answer; past it the request fails closed with 503. */
+  timeoutMs?: number;
+}
+
+export interface VerifyInput {
+  key: string;
+  action: Action;
+  orgId: string;
+  resource?: { type: string; id: string };
+  params?: Record<string, unknown>;
+  /** The end user's address, for auth's failed-verification throttling. */
+  sourceAddress?: string;
+}
+
+/** Auth's 200 answer. */
+export interface VerifiedAction {
+  allowed: true;
+  orgId: string;
+  keyId: string;
+  userId: string;
+  action: Action;
+  eventId: string;
+  admissionId: string | null;
+}
+
+const isErrorCode = (value: unknown): value is ErrorCode =>
+  typeof value === 'string' && Object.prototype.hasOwnProperty.call(ErrorStatus, value);
+
+/**
+ * Calls auth's POST /v1/verify. A denial comes back as a TallyError with auth's code, message and
+ * Retry-After, so the upstream answers exactly what auth decided. Auth unreachable, slow, or
+ * refusing this service's own credential is DEPENDENCY_UNAVAILABLE: fail closed.
+ */
+export class VerifyClient {
+  private readonly logger = new Logger(VerifyClient.name);
+  private readonly url: string;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: VerifyClientOptions) {
+    this.url = `${options.authUrl.replace(/\/+$/, '')}/v1/verify`;
+    this.timeoutMs = options.timeoutMs ?? 2_000;
+  }
+
+  async verify(input: VerifyInput): Promise<VerifiedAction> {
+    let response: Response;
+    let body: unknown;
+    try {
+      response = await fetch(this.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-service-token': this.options.serviceToken },
+        body: JSON.stringify(input),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      body = await response.json();
+    } catch (error) {
+      this.logger.error({ err: error }, 'auth did not answer a verify call');
+      throw new TallyError(
+        'DEPENDENCY_UNAVAILABLE',
+        'The auth service is unavailable; request refused (failed closed).',
+      );
+    }
+    if (response.status === 200) return body as VerifiedAction;
+    const { code, message } = (body ?? {}) as { code?: unknown; message?: unknown };
+    if (!isErrorCode(code) || code === 'INTERNAL_ERROR' || code === 'MISSING_CREDENTIALS') {
+      // MISSING_CREDENTIALS from verify is about this service's own credential: our fault, not the caller's.
+      this.logger.error({ status: response.status, code }, 'auth refused a verify call');
+      throw new TallyError(
+        'DEPENDENCY_UNAVAILABLE',
+        'The auth service could not decide; request refused (failed closed).',
+      );
+    }
+    const retryAfter = Number(response.headers.get('retry-after'));
+    throw new TallyError(code, typeof message === 'string' ? message : code, {
+      retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+    });
+  }
+}
