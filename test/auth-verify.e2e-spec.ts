@@ -149,3 +149,48 @@ describe('auth: verify hardening', () => {
     }
   });
 });
+
+describe('auth: OpenAPI at /docs', () => {
+  jest.setTimeout(60_000);
+  let ctx: TestContext;
+  let app: NestFastifyApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    ({ app, url } = await startAuth(ctx));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await ctx?.dispose();
+  });
+
+  it('documents every endpoint with its statuses and the error body', async () => {
+    expect((await fetch(`${url}/docs`)).status).toBe(200);
+    const doc = (await (await fetch(`${url}/docs/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>>;
+      components: { securitySchemes: Record<string, unknown>; schemas: Record<string, { properties?: object }> };
+    };
+    const expected: Array<[string, string, string[]]> = [
+      ['/v1/verify', 'post', ['200', '400', '401', '402', '403', '404', '413', '429', '503']],
+      ['/v1/orgs/{orgId}/api-keys', 'post', ['201', '400', '401', '403', '404', '413', '503']],
+      ['/v1/orgs/{orgId}/api-keys', 'get', ['200', '400', '401', '403', '404', '503']],
+      ['/v1/orgs/{orgId}/api-keys/{keyId}', 'delete', ['204', '401', '403', '404', '503']],
+      ['/v1/authorize', 'post', ['200', '400', '401', '403', '404', '413', '503']],
+    ];
+    for (const [path, method, statuses] of expected) {
+      const operation = doc.paths[path]?.[method];
+      expect(operation ? Object.keys(operation.responses) : `${method} ${path} missing`).toEqual(
+        expect.arrayContaining(statuses),
+      );
+      for (const status of statuses.filter((s) => Number(s) >= 400)) {
+        expect(JSON.stringify(operation.responses[status].content)).toContain('#/components/schemas/ErrorBodyDto');
+      }
+    }
+    expect(Object.keys(doc.components.schemas.ErrorBodyDto.properties ?? {})).toEqual(
+      expect.arrayContaining(['code', 'message', 'requestId']),
+    );
+    expect(Object.keys(doc.components.securitySchemes)).toEqual(expect.arrayContaining(['service', 'dashboard']));
+  });
+});
