@@ -168,3 +168,125 @@ export async function readTopic(
   }
   return seen;
 }
+
+const PRICES: Record<string, string> = { micro: '0.5', small: '1', medium: '2', gpu: '12.5' };
+
+/** A small seeded PRNG (mulberry32): the same seed, the same workload and kill moments. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Workload {
+  events: RawEvent[];
+  /** `${orgId}|${kind}` → total cost in integer units (drawn + overage). */
+  expected: Map<string, bigint>;
+}
+
+/**
+ * A realistic, seeded mix of upstream events for `orgIds` with exactly known costs: agent runs
+ * (1 credit each), agent usage, sandboxes created, heartbeating and stopping at shape prices.
+ */
+export function workload(prefix: string, orgIds: string[], count: number, seed = 42): Workload {
+  const random = seededRandom(seed);
+  const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)];
+  const events: RawEvent[] = [];
+  const expected = new Map<string, bigint>();
+  const add = (orgId: string, kind: string, amount: bigint) =>
+    expected.set(`${orgId}|${kind}`, (expected.get(`${orgId}|${kind}`) ?? 0n) + amount);
+  const open = new Map<string, { orgId: string; id: string; shape: string; seq: number }>();
+  const cost = (ms: bigint, price: string) => {
+    const [whole, fraction = ''] = price.split('.');
+    const den = 10n ** BigInt(fraction.length);
+    return (ms * BigInt(whole + fraction) * 2n + den) / (den * 2n);
+  };
+  let n = 0;
+  const id = () => `w${seed}-${n++}`;
+  while (events.length < count) {
+    const orgId = pick(orgIds);
+    const roll = random();
+    if (roll < 0.25) {
+      events.push(verified(prefix, orgId, 'agent.run', {}, id()));
+      add(orgId, 'agent', 1_000n);
+    } else if (roll < 0.5) {
+      const credits = 1 + Math.floor(random() * 5_000);
+      events.push(agentUsage(prefix, orgId, credits, pick(['inference', 'tool', 'mcp_action']), id()));
+      add(orgId, 'agent', BigInt(credits));
+    } else if (roll < 0.62 || open.size === 0) {
+      const shape = pick(Object.keys(PRICES));
+      const sandboxId = `sbx-${id()}`;
+      events.push(
+        verified(
+          prefix,
+          orgId,
+          'sandbox.create',
+          {
+            params: { shape, maxLifeSeconds: 60 + Math.floor(random() * 3_600) },
+            resource: { type: 'sandbox', id: sandboxId },
+            admissionId: `adm-${sandboxId}`,
+          },
+          id(),
+        ),
+      );
+      open.set(sandboxId, { orgId, id: sandboxId, shape, seq: 0 });
+    } else {
+      const sandbox = pick([...open.values()]);
+      const stop = random() < 0.2;
+      const ms = Math.floor(random() * 120_000);
+      sandbox.seq += 1;
+      events.push(
+        sandboxUsage(
+          prefix,
+          sandbox.orgId,
+          sandbox.id,
+          stop ? 'sandbox.stopped' : 'sandbox.heartbeat',
+          ms,
+          sandbox.seq,
+          sandbox.shape,
+          id(),
+        ),
+      );
+      add(sandbox.orgId, 'sandbox', cost(BigInt(ms), PRICES[sandbox.shape]));
+      if (stop) open.delete(sandbox.id);
+    }
+  }
+  return { events, expected };
+}
+
+/** Per `${orgId}|${kind}`: what the ledger posted as cost (debits + overage, as a positive number). */
+export async function postedCosts(db: DataSource): Promise<Map<string, bigint>> {
+  const rows: { org_id: string; kind: string; total: string }[] = await db.query(
+    `SELECT org_id, kind, (-SUM(amount))::text AS total FROM ledger_entries
+      WHERE entry_type IN ('debit', 'overage') GROUP BY org_id, kind`,
+  );
+  return new Map(rows.filter((r) => r.total !== '0').map((r) => [`${r.org_id}|${r.kind}`, BigInt(r.total)]));
+}
+
+/** Non-zero expected costs, for comparing with `postedCosts`. */
+export const nonZero = (costs: Map<string, bigint>) => new Map([...costs].filter(([, v]) => v !== 0n));
+
+/** True once the group's committed offsets reach every partition's end. */
+export async function groupCaughtUp(kafka: Kafka, groupId: string, topics: string[]): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const committed = await admin.fetchOffsets({ groupId, topics });
+    for (const topic of topics) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
+      for (const end of ends) {
+        const offset = mine.find((p) => p.partition === end.partition)?.offset ?? '-1';
+        if (end.high !== '0' && BigInt(offset) < BigInt(end.high)) return false;
+      }
+    }
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}

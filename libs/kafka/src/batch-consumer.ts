@@ -47,6 +47,8 @@ export interface BatchConsumerOptions {
   maxBackoffMs?: number;
   /** Partitions whose batches are processed at the same time (each is its own transaction). */
   partitionsConsumedConcurrently?: number;
+  /** How long the group waits for a silent member (e.g. a SIGKILLed one) before rebalancing. */
+  sessionTimeoutMs?: number;
   /** Upper bound of one fetch per partition: bounds a batch (and so a transaction). */
   maxBytesPerPartition?: number;
 }
@@ -70,8 +72,8 @@ export class BatchConsumer<T> {
   ) {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
       maxWaitTimeInMs: 100,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
       retry: { retries: 10 },

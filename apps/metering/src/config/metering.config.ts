@@ -35,6 +35,7 @@ export const meteringEnv = {
   OUTBOX_POLL_MS: env.int('outbox relay poll period when idle', 250, 10, 60_000),
   CONSUMER_CONCURRENCY: env.int('partitions whose batches are posted concurrently', 4, 1, 64),
   CONSUMER_MAX_BYTES_PER_PARTITION: env.int('largest fetch per partition (bounds a batch)', 1_048_576, 1_024),
+  CONSUMER_SESSION_TIMEOUT_MS: env.int('consumer group session timeout', 30_000, 6_000, 300_000),
   CONSUMER_MAX_BACKOFF_MS: env.int('longest pause between retries of a failing batch', 5_000, 10, 600_000),
 };
 

@@ -62,6 +62,7 @@ export class MeteringConsumer
       partitionsConsumedConcurrently: this.config.CONSUMER_CONCURRENCY,
       maxBytesPerPartition: this.config.CONSUMER_MAX_BYTES_PER_PARTITION,
       maxBackoffMs: this.config.CONSUMER_MAX_BACKOFF_MS,
+      sessionTimeoutMs: this.config.CONSUMER_SESSION_TIMEOUT_MS,
       onFatal: (error) => {
         // A consumer kafkajs gave up on must not leave a zombie app up: exit and be restarted.
         this.logger.fatal({ err: error }, 'kafka consumer crashed; exiting');

@@ -68,8 +68,13 @@ export class LedgerService {
         rejected.push({ event, reason: `unknown organization ${event.orgId}`, reasonClass: 'unknown-organization' });
         return false;
       });
-      const firstSeen = await ledger.markProcessed(accepted);
-      const fresh = accepted.filter((event) => firstSeen.has(`${event.source}|${event.id}`));
+      // The same event twice in one batch is as much a duplicate as one redelivered later: only
+      // its first occurrence may be posted (the INSERT reports the key once for both).
+      const unique = new Map<string, MeteringEvent>();
+      for (const event of accepted)
+        if (!unique.has(`${event.source}|${event.id}`)) unique.set(`${event.source}|${event.id}`, event);
+      const firstSeen = await ledger.markProcessed([...unique.values()]);
+      const fresh = [...unique.values()].filter((event) => firstSeen.has(`${event.source}|${event.id}`));
       if (fresh.length === 0) return { known, applied: 0, accepted: accepted.length };
 
       const freshOrgs = [...new Set(fresh.map((event) => event.orgId))].sort();
