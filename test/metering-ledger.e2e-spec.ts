@@ -166,7 +166,11 @@ describe('metering: packages, holds and the ledger', () => {
   it('debits agent credits for agent.run and agent usage; a shortfall becomes overage and balance.depleted', async () => {
     const orgId = await seedOrg(db, { sandboxMs: 0n, agentMc: 2_000n });
     const usage = agentUsage(prefix, orgId, 2_500, 'inference');
-    await publishAll(producer, [verified(prefix, orgId, 'agent.run'), usage]);
+    // Two topics are not ordered with each other: the run is posted before the usage is sent.
+    const run = verified(prefix, orgId, 'agent.run');
+    await publishAll(producer, [run]);
+    await expectEventually(async () => expect(await processed((run.value as { id: string }).id)).toBe(true));
+    await publishAll(producer, [usage]);
     const usageId = (usage.value as { id: string }).id;
     await expectEventually(async () => expect(await processed(usageId)).toBe(true));
     const rows = await db.query(
