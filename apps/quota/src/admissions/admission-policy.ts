@@ -1,6 +1,5 @@
 import { Action, actionSpec, creditsToMilli, ErrorCode, sandboxCost, TallyError } from '@tally/contracts';
 import type { AdmissionKind } from '@tally/redis';
-import { createHash } from 'node:crypto';
 import type { ShapeSpec } from '../catalog/catalog.repository';
 
 /** How an action is admitted: what it reserves, and which Lua branch decides it. */
@@ -42,11 +41,11 @@ export const agentMinimum = (credits: string): bigint => creditsToMilli(credits,
 
 /**
  * What identifies a request under one admission id: a retry with the same id must ask for the
- * same thing, or it is a conflict rather than a replay. Short, and free of ':' (the Lua record
- * separator).
+ * same thing, or it is a conflict rather than a replay. Plain text (no hash: this runs per
+ * admission), free of ':' (the Lua record separator) because keyId and action cannot contain it.
  */
 export const fingerprint = (keyId: string, action: Action, reserveMs: bigint): string =>
-  createHash('sha1').update(`${keyId}|${action}|${reserveMs}`).digest('base64url').slice(0, 16);
+  `${keyId}|${action}|${reserveMs}`;
 
 /**
  * When Redis or PostgreSQL cannot answer in time: metered actions fail closed (503), others fail

@@ -1,8 +1,14 @@
 import { Body, Controller, Delete, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ServiceAuthGuard } from '@tally/platform';
 import { AdmissionsService } from './admissions.service';
-import { AdmissionGrantedDto, AdmissionReleasedDto, AdmissionRequestDto, ReleaseQueryDto } from './dto/admission.dto';
+import {
+  AdmissionGrantedDto,
+  AdmissionReleasedDto,
+  AdmissionRequestDto,
+  parseAdmissionRequest,
+  ReleaseQueryDto,
+} from './dto/admission.dto';
 
 @ApiTags('admissions')
 @ApiSecurity('service')
@@ -25,8 +31,10 @@ export class AdmissionsController {
   @ApiResponse({ status: 409, description: 'CONFLICT (admission id reused for another request, or released)' })
   @ApiResponse({ status: 429, description: 'RATE_LIMITED, CONCURRENT_SANDBOX_LIMIT (with Retry-After)' })
   @ApiResponse({ status: 503, description: 'DEPENDENCY_UNAVAILABLE (failed closed; says which dependency)' })
-  admit(@Body() body: AdmissionRequestDto): Promise<AdmissionGrantedDto> {
-    return this.admissions.admit(body);
+  @ApiBody({ type: AdmissionRequestDto })
+  admit(@Body() body: unknown): Promise<AdmissionGrantedDto> {
+    // `unknown` leaves the global class-validator pipe out; zod checks the body (see the DTO file).
+    return this.admissions.admit(parseAdmissionRequest(body));
   }
 
   @Delete(':admissionId')

@@ -14,7 +14,7 @@ import {
   reserveFor,
   retryAfterSeconds,
 } from './admission-policy';
-import { AdmissionGrantedDto, AdmissionReleasedDto, AdmissionRequestDto } from './dto/admission.dto';
+import { AdmissionGrantedDto, AdmissionReleasedDto, AdmissionRequest, isAdmissionId } from './dto/admission.dto';
 
 type Dependency = 'Redis' | 'PostgreSQL';
 
@@ -69,7 +69,7 @@ export class AdmissionsService {
     this.agentMinimumMc = agentMinimum(config.ADMISSION_AGENT_MINIMUM_CREDITS);
   }
 
-  async admit(request: AdmissionRequestDto): Promise<AdmissionGrantedDto> {
+  async admit(request: AdmissionRequest): Promise<AdmissionGrantedDto> {
     if (!isAction(request.action)) {
       throw new TallyError('INVALID_REQUEST', `Unknown action ${JSON.stringify(request.action)}.`, { field: 'action' });
     }
@@ -109,7 +109,7 @@ export class AdmissionsService {
   }
 
   async release(orgId: string, admissionId: string): Promise<AdmissionReleasedDto> {
-    if (!/^[\w.-]{1,128}$/.test(admissionId)) {
+    if (!isAdmissionId(admissionId)) {
       throw new TallyError('INVALID_REQUEST', 'admissionId must be 1-128 letters, digits, _ . or -', {
         field: 'admissionId',
       });
@@ -127,7 +127,7 @@ export class AdmissionsService {
     return { admissionId, orgId, releasedMs: releasedMs.toString() };
   }
 
-  private async decide(request: AdmissionRequestDto, action: Action): Promise<AdmissionGrantedDto> {
+  private async decide(request: AdmissionRequest, action: Action): Promise<AdmissionGrantedDto> {
     const kind = admissionKind(action);
     const planName = await on('PostgreSQL', () => this.catalog.orgPlan(request.orgId));
     if (planName === null) throw new TallyError('NOT_FOUND', 'No such organization.');
@@ -194,7 +194,7 @@ export class AdmissionsService {
   }
 
   private answer(
-    request: AdmissionRequestDto,
+    request: AdmissionRequest,
     action: Action,
     outcome: AdmissionOutcome,
     planName: string,
