@@ -70,7 +70,12 @@ describe('quota admissions', () => {
       // Generous deadlines: these tests are about decisions, on a shared 2-core machine; the
       // deadline itself is tested in quota-redis-outage.
       loadQuotaConfig(
-        ctx.env({ CATALOG_JSON: JSON.stringify(CATALOG), ADMISSION_TIMEOUT_MS: '3000', REDIS_TIMEOUT_MS: '2000' }),
+        ctx.env({
+          CATALOG_SOURCE: 'config',
+          CATALOG_JSON: JSON.stringify(CATALOG),
+          ADMISSION_TIMEOUT_MS: '3000',
+          REDIS_TIMEOUT_MS: '2000',
+        }),
       ),
       { shutdownHooks: false },
     );

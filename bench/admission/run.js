@@ -250,6 +250,7 @@ async function main() {
         HOST: '127.0.0.1',
         PORT: String(quotaPort),
         LOG_LEVEL: 'warn',
+        CATALOG_SOURCE: 'config',
         CATALOG_JSON: JSON.stringify(CATALOG),
         ADMISSION_HOLD_TTL_SECONDS: '60',
         ADMISSION_RECORD_TTL_SECONDS: '60',

@@ -31,8 +31,15 @@ export const quotaEnv = {
     'actions refused with 503 when Redis or PostgreSQL cannot answer; default: metered actions',
     [],
   ),
-  CATALOG_SOURCE: env.oneOf('where shapes and plans come from', ['config', 'postgres'] as const, 'config'),
-  CATALOG_JSON: env.string('the catalog (shapes, plans, rate limits) as JSON when CATALOG_SOURCE=config', ''),
+  CATALOG_SOURCE: env.oneOf(
+    "where shapes and plans come from: metering's tables, or CATALOG_JSON",
+    ['postgres', 'config'] as const,
+    'postgres',
+  ),
+  CATALOG_JSON: env.string(
+    'catalog JSON: shapes and plans when CATALOG_SOURCE=config; per-plan rate limits in either case',
+    '',
+  ),
   CATALOG_REFRESH_SECONDS: env.int('how long shapes, plans and org plans are cached in memory', 30, 1, 3_600),
 };
 
