@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { EventPublisher, OutgoingEvent } from '@tally/kafka';
+import { EventPublisher, KAFKA, OutgoingEvent } from '@tally/kafka';
 import { METRICS_REGISTRY } from '@tally/platform';
+import type { Kafka } from 'kafkajs';
 import { Counter, Registry } from 'prom-client';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
 
@@ -15,22 +16,66 @@ const MAX_BATCH = 2_000;
 const MAX_QUEUED = 200_000;
 
 /**
- * Group commit for auth's events. One idempotent producer sends one batch at a time (it allows a
- * single request in flight), so every event waiting is sent together:
- * - `sendAndWait` (metered actions): flushed at once; resolves when Kafka acknowledged it;
- * - `send` (everything else): flushed every EVENT_BATCH_MS, never delays the answer; a batch that
- *   could not be sent is counted in `auth_events_unsent_total` and logged.
+ * One idempotent producer and what waits for it. The producer allows a single request in flight,
+ * so everything queued meanwhile leaves together in the next batch (group commit).
+ */
+class Lane {
+  queue: Pending[] = [];
+  private sending?: Promise<void>;
+
+  constructor(
+    readonly publisher: EventPublisher,
+    private readonly onUnsent: (batch: Pending[], error: unknown) => void,
+  ) {}
+
+  get busy(): boolean {
+    return this.sending !== undefined;
+  }
+
+  kick(): Promise<void> {
+    this.sending ??= this.drain().finally(() => (this.sending = undefined));
+    return this.sending;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      try {
+        await this.publisher.publish(...batch.map((pending) => pending.event));
+        for (const pending of batch) pending.acked?.();
+      } catch (error) {
+        for (const pending of batch) pending.failed?.(error);
+        this.onUnsent(
+          batch.filter((pending) => !pending.failed),
+          error,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Auth's events, on two producers:
+ * - `sendAndWait` (metered actions, billed from this event): its own producer, flushed at once,
+ *   resolves when Kafka acknowledged (acks=-1), rejects after a timeout: the caller fails closed;
+ * - `send` (every other verified/denied event): flushed every EVENT_BATCH_MS on the other
+ *   producer, never delays an answer; a batch that could not be sent is counted in
+ *   `auth_events_unsent_total` and logged.
+ * Separate producers keep a large batch of the second kind from delaying the first. Ordering per
+ * organization holds within each kind (one producer, one request in flight), which is what
+ * metering relies on: it bills only the metered ones.
  */
 @Injectable()
 export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger(EventBatcher.name);
-  private queue: Pending[] = [];
-  private sending?: Promise<void>;
+  private readonly bulk: Lane;
+  private readonly urgent: Lane;
   private timer?: NodeJS.Timeout;
   private readonly unsent: Counter<'topic'>;
 
   constructor(
-    private readonly publisher: EventPublisher,
+    publisher: EventPublisher,
+    @Inject(KAFKA) kafka: Kafka,
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
@@ -40,26 +85,38 @@ export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicatio
       labelNames: ['topic'],
       registers: [registry],
     });
+    const onUnsent = (batch: Pending[], error: unknown) => {
+      if (batch.length === 0) return;
+      for (const pending of batch) this.unsent.inc({ topic: pending.event.topic });
+      this.logger.error({ err: error, dropped: batch.length }, 'could not send auth events to Kafka');
+    };
+    this.bulk = new Lane(publisher, onUnsent);
+    this.urgent = new Lane(new EventPublisher(kafka), onUnsent);
   }
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
     this.timer = setInterval(() => {
-      if (this.queue.length > 0) this.kick();
+      if (this.bulk.queue.length > 0) void this.bulk.kick();
     }, this.config.EVENT_BATCH_MS);
     this.timer.unref();
+    // Connected up front, so the first metered action does not pay for it; a broker that is
+    // down now fails metered actions closed later rather than the start.
+    await this.urgent.publisher
+      .connect()
+      .catch((error) => this.logger.warn({ err: error }, 'urgent producer not connected'));
   }
 
-  /** Drain what is queued before the producer disconnects. */
+  /** Drain what is queued before the producers disconnect. */
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.timer);
-    while (this.queue.length > 0 || this.sending) {
-      this.kick();
-      await this.sending;
+    while (this.bulk.queue.length > 0 || this.bulk.busy || this.urgent.queue.length > 0 || this.urgent.busy) {
+      await Promise.all([this.bulk.kick(), this.urgent.kick()]);
     }
   }
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    await this.urgent.publisher.disconnect().catch(() => undefined);
   }
 
   unsentCounter(): Counter<'topic'> {
@@ -67,12 +124,12 @@ export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicatio
   }
 
   send(event: OutgoingEvent): void {
-    if (this.queue.length >= MAX_QUEUED) {
+    if (this.bulk.queue.length >= MAX_QUEUED) {
       this.unsent.inc({ topic: event.topic });
       return;
     }
-    this.queue.push({ event });
-    if (this.queue.length >= MAX_BATCH) this.kick();
+    this.bulk.queue.push({ event });
+    if (this.bulk.queue.length >= MAX_BATCH) void this.bulk.kick();
   }
 
   /** Resolves once Kafka acknowledged the event (acks=-1); rejects after `timeoutMs`. */
@@ -82,7 +139,7 @@ export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicatio
         () => reject(new Error(`no acknowledgement from Kafka within ${timeoutMs} ms`)),
         timeoutMs,
       );
-      this.queue.push({
+      this.urgent.queue.push({
         event,
         acked: () => {
           clearTimeout(timer);
@@ -93,35 +150,7 @@ export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicatio
           reject(error instanceof Error ? error : new Error(String(error)));
         },
       });
-      this.kick();
+      void this.urgent.kick();
     });
-  }
-
-  private kick(): void {
-    if (this.sending) return;
-    this.sending = this.drain().finally(() => {
-      this.sending = undefined;
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.slice(0, MAX_BATCH);
-      this.queue = this.queue.slice(batch.length);
-      try {
-        await this.publisher.publish(...batch.map((pending) => pending.event));
-        for (const pending of batch) pending.acked?.();
-      } catch (error) {
-        let dropped = 0;
-        for (const pending of batch) {
-          if (pending.failed) pending.failed(error);
-          else {
-            dropped++;
-            this.unsent.inc({ topic: pending.event.topic });
-          }
-        }
-        if (dropped > 0) this.logger.error({ err: error, dropped }, 'could not send auth events to Kafka');
-      }
-    }
   }
 }

@@ -4,7 +4,6 @@ import {
   cloudEvent,
   ErrorCode,
   EventTypes,
-  hashKeySecret,
   isAction,
   isMetered,
   parseApiKey,
@@ -14,15 +13,16 @@ import {
 } from '@tally/contracts';
 import { KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
 import { timingSafeEqual } from 'node:crypto';
-import { ulid } from 'ulid';
 import { ADMISSION_CLIENT, AdmissionClient } from '../admission/admission.client';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
 import { EventBatcher } from '../events/event-batcher.service';
+import { eventId } from '../events/event-id';
 import { CachedKey, KeyCacheService } from '../key-cache/key-cache.service';
 import { decide } from '../permissions/permission-matrix';
 import { VerifyAllowedDto, VerifyRequestDto } from './dto/verify-request.dto';
 import { FailureThrottle } from './failure-throttle.service';
 import { LastUsedWriter } from './last-used.writer';
+import { SecretHasher } from './secret-hasher';
 
 /**
  * Decides whether an API key may perform an action in an organization, and publishes the
@@ -33,6 +33,7 @@ export class VerifyService {
   private readonly logger = new Logger(VerifyService.name);
   private readonly verifiedTopic: string;
   private readonly deniedTopic: string;
+  private readonly hasher: SecretHasher;
 
   constructor(
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
@@ -45,6 +46,7 @@ export class VerifyService {
   ) {
     this.verifiedTopic = topicName(kafka.topicPrefix, Topics.actionVerified);
     this.deniedTopic = topicName(kafka.topicPrefix, Topics.actionDenied);
+    this.hasher = new SecretHasher(config.API_KEY_PEPPER);
   }
 
   async verify(request: VerifyRequestDto, peerAddress: string): Promise<VerifyAllowedDto> {
@@ -68,7 +70,7 @@ export class VerifyService {
       return deny('INVALID_API_KEY', 'The API key is malformed or its checksum is wrong.');
     }
     const key = await this.keys.get(parsed.lookupId);
-    const presented = hashKeySecret(this.config.API_KEY_PEPPER, parsed.secret);
+    const presented = this.hasher.hash(parsed.secret);
     if (!key || !timingSafeEqual(presented, key.secretHash)) {
       this.throttle.record(source, parsed.lookupId);
       return deny('INVALID_API_KEY', 'The API key is not valid.');
@@ -93,12 +95,12 @@ export class VerifyService {
       admissionId = admitted.admissionId;
     }
 
-    const eventId = ulid();
+    const id = eventId();
     const event = {
       topic: this.verifiedTopic,
       key: key.orgId,
       value: cloudEvent({
-        id: eventId,
+        id,
         source: this.config.EVENT_SOURCE,
         type: EventTypes.actionVerified,
         subject: key.orgId,
@@ -122,7 +124,7 @@ export class VerifyService {
     } else {
       this.events.send(event);
     }
-    return { allowed: true, orgId: key.orgId, keyId: key.id, userId: key.createdBy, action, eventId, admissionId };
+    return { allowed: true, orgId: key.orgId, keyId: key.id, userId: key.createdBy, action, eventId: id, admissionId };
   }
 
   /** Denials are batched: they never delay the answer; unsent ones are counted and logged. */
@@ -132,7 +134,7 @@ export class VerifyService {
       topic: this.deniedTopic,
       key: subject,
       value: cloudEvent({
-        id: ulid(),
+        id: eventId(),
         source: this.config.EVENT_SOURCE,
         type: EventTypes.actionDenied,
         subject,

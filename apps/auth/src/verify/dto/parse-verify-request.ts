@@ -1,0 +1,48 @@
+import { TallyError } from '@tally/contracts';
+import { isIP } from 'node:net';
+import { VerifyRequestDto } from './verify-request.dto';
+
+const fail = (field: string, message: string): never => {
+  throw new TallyError('INVALID_REQUEST', message, { field });
+};
+
+function text(value: unknown, field: string, max: number, required: boolean): string | undefined {
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'string') return fail(field, `${field} must be a string`);
+  if (required && value.length === 0) return fail(field, `${field} should not be empty`);
+  if (value.length > max) return fail(field, `${field} must be shorter than or equal to ${max} characters`);
+  return value;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The verify body, validated by hand: the same rules as the DTO's decorators (which document it
+ * in OpenAPI), at a fraction of class-validator's cost on the hottest route. Unknown fields are
+ * dropped; the first failure names its field.
+ */
+export function parseVerifyRequest(body: unknown): VerifyRequestDto {
+  if (!isPlainObject(body)) return fail('body', 'The request body must be a JSON object.');
+  const request = new VerifyRequestDto();
+  request.key = text(body.key, 'key', 200, true)!;
+  request.action = text(body.action, 'action', 64, true)!;
+  request.orgId = text(body.orgId, 'orgId', 64, true)!;
+  if (body.resource !== undefined) {
+    if (!isPlainObject(body.resource)) return fail('resource', 'resource must be an object');
+    request.resource = {
+      type: text(body.resource.type, 'resource.type', 64, true)!,
+      id: text(body.resource.id, 'resource.id', 200, true)!,
+    };
+  }
+  if (body.params !== undefined) {
+    if (!isPlainObject(body.params)) return fail('params', 'params must be an object');
+    request.params = body.params;
+  }
+  if (body.sourceAddress !== undefined) {
+    if (typeof body.sourceAddress !== 'string' || isIP(body.sourceAddress) === 0)
+      return fail('sourceAddress', 'sourceAddress must be an ip address');
+    request.sourceAddress = body.sourceAddress;
+  }
+  return request;
+}
