@@ -12,6 +12,8 @@ import { MeteringConsumer } from './consumers/metering.consumer';
 import { ExpiryService } from './expiry/expiry.service';
 import { LedgerService } from './ledger/ledger.service';
 import { ShapeCatalog } from './ledger/shape-catalog.service';
+import { PostingObservers } from './ledger/posting-observers';
+import { opsParts } from './ops/ops.parts';
 import { OutboxRelay } from './outbox/outbox-relay.service';
 import { OutboxSignal } from './outbox/outbox-signal';
 import { PackagesController } from './packages/packages.controller';
@@ -20,6 +22,7 @@ import { PackagesService } from './packages/packages.service';
 @Module({})
 export class MeteringModule {
   static forRoot(config: MeteringConfig): DynamicModule {
+    const ops = opsParts(config);
     return {
       module: MeteringModule,
       imports: [
@@ -47,8 +50,9 @@ export class MeteringModule {
           brokers: config.KAFKA_BROKERS,
           topicPrefix: config.KAFKA_TOPIC_PREFIX,
         }),
+        ...ops.imports,
       ],
-      controllers: [PackagesController],
+      controllers: [PackagesController, ...ops.controllers],
       providers: [
         { provide: METERING_CONFIG, useValue: config },
         ShapeCatalog,
@@ -58,6 +62,8 @@ export class MeteringModule {
         OutboxRelay,
         ExpiryService,
         MeteringConsumer,
+        PostingObservers,
+        ...ops.providers,
       ],
     };
   }

@@ -4,6 +4,7 @@ import { createHttpApp } from '@tally/platform';
 import { MeteringModule } from './app.module';
 import { MeteringConfig } from './config/metering.config';
 import { CONSUMED_TOPICS } from './consumers/event-decoder';
+import { startNotifierTransport } from './notifier/notifier.transport';
 
 export async function bootstrapMetering(config: MeteringConfig, options: { shutdownHooks?: boolean } = {}) {
   // What metering reads (and their dead-letter topics) and what its outbox writes.
@@ -15,14 +16,17 @@ export async function bootstrapMetering(config: MeteringConfig, options: { shutd
       ...consumed.map(deadLetterTopic),
       topicName(config.KAFKA_TOPIC_PREFIX, Topics.ledgerPosted),
       topicName(config.KAFKA_TOPIC_PREFIX, Topics.alerts),
+      deadLetterTopic(topicName(config.KAFKA_TOPIC_PREFIX, Topics.alerts)),
     ],
     DEFAULT_PARTITIONS,
   );
-  return createHttpApp(MeteringModule.forRoot(config), {
+  const app = await createHttpApp(MeteringModule.forRoot(config), {
     title: 'Tally metering',
     description: 'Packages, the ledger and balances; ops usage queries.',
     host: config.HOST,
     port: config.PORT,
     shutdownHooks: options.shutdownHooks,
   });
+  await startNotifierTransport(app, config);
+  return app;
 }

@@ -1,5 +1,6 @@
 import { Action, creditsToMilli, isAction } from '@tally/contracts';
 import { commonEnv, ConfigError, env, EnvVar, kafkaEnv, loadConfigOrExit } from '@tally/platform';
+import { opsEnv } from '../ops/ops.config';
 
 /** `agent.run=1,sandbox.preview=0.01`: actions that cost a fixed number of agent credits. */
 const fixedCosts = (fallback: string): EnvVar<Map<Action, bigint>> => ({
@@ -26,6 +27,7 @@ const fixedCosts = (fallback: string): EnvVar<Map<Action, bigint>> => ({
 export const meteringEnv = {
   ...commonEnv,
   ...kafkaEnv,
+  ...opsEnv,
   PORT: env.int('HTTP port', 3002, 0, 65535),
   ACTION_FIXED_COSTS: fixedCosts('agent.run=1'),
   MIGRATE_ON_START: env.oneOf('apply pending migrations at start', ['true', 'false'] as const, 'true'),

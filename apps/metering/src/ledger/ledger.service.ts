@@ -11,6 +11,7 @@ import { OutboxSignal } from '../outbox/outbox-signal';
 import { isActive } from './burn-down';
 import { LedgerRepository, OutboxRow } from './ledger.repository';
 import { MeteringEvent, shapeOf } from './metering-event';
+import { PostingObservers } from './posting-observers';
 import { Depletion, holdKey, postEvents } from './posting';
 import { ShapeCatalog } from './shape-catalog.service';
 
@@ -46,6 +47,7 @@ export class LedgerService {
     private readonly balances: BalanceCache,
     private readonly shapes: ShapeCatalog,
     private readonly outbox: OutboxSignal,
+    private readonly observers: PostingObservers,
   ) {}
 
   async post(events: MeteringEvent[]): Promise<PostResult> {
@@ -103,6 +105,7 @@ export class LedgerService {
       await ledger.enqueue(
         result.depletions.map((depletion) => this.depletedAlert(depletion, packages.get(depletion.orgId) ?? [])),
       );
+      await this.observers.afterPosting({ manager, orgIds: freshOrgs, events: fresh });
       for (const overrun of result.overruns) {
         this.logger.warn(overrun, 'sandbox runtime beyond its hold: debited and flagged on the hold');
       }

@@ -14,6 +14,7 @@ import { KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
 import { DataSource } from 'typeorm';
 import { LedgerRepository } from '../ledger/ledger.repository';
 import { LedgerService, METERING_SOURCE } from '../ledger/ledger.service';
+import { PostingObservers } from '../ledger/posting-observers';
 import { OutboxSignal } from '../outbox/outbox-signal';
 import { GrantPackageDto, PackageView } from './dto/grant-package.dto';
 
@@ -43,6 +44,7 @@ export class PackagesService {
     @Inject(KAFKA_OPTIONS) private readonly kafka: KafkaModuleOptions,
     private readonly ledger: LedgerService,
     private readonly outbox: OutboxSignal,
+    private readonly observers: PostingObservers,
   ) {}
 
   async grant(orgId: string, dto: GrantPackageDto): Promise<PackageView> {
@@ -104,6 +106,7 @@ export class PackagesService {
         topicName(this.kafka.topicPrefix, Topics.ledgerPosted),
         METERING_SOURCE,
       );
+      await this.observers.afterPosting({ manager, orgIds: [orgId], events: [] });
       return { row: pkg, created: true };
     });
     if (created) {

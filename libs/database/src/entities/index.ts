@@ -9,6 +9,12 @@ import { OutboxEntity } from './outbox.entity';
 import { PlanEntity } from './plan.entity';
 import { ShapeEntity } from './shape.entity';
 import { UsageRollupEntity } from './usage-rollup.entity';
+import { AlertStateEntity } from './alert-state.entity';
+import { BalanceAlertEntity } from './balance-alert.entity';
+import { OrgResourceCountEntity } from './org-resource-count.entity';
+import { WebhookAttemptEntity } from './webhook-attempt.entity';
+import { WebhookDeliveryEntity } from './webhook-delivery.entity';
+import { WebhookEndpointEntity } from './webhook-endpoint.entity';
 
 export * from './api-key-audit.entity';
 export * from './api-key.entity';
@@ -22,6 +28,12 @@ export * from './outbox.entity';
 export * from './plan.entity';
 export * from './shape.entity';
 export * from './usage-rollup.entity';
+export * from './alert-state.entity';
+export * from './balance-alert.entity';
+export * from './org-resource-count.entity';
+export * from './webhook-attempt.entity';
+export * from './webhook-delivery.entity';
+export * from './webhook-endpoint.entity';
 
 /** Registered explicitly: bundlers break TypeORM's glob discovery. */
 export const ENTITIES = [
@@ -36,4 +48,10 @@ export const ENTITIES = [
   HoldEntity,
   UsageRollupEntity,
   OutboxEntity,
+  AlertStateEntity,
+  BalanceAlertEntity,
+  WebhookEndpointEntity,
+  WebhookDeliveryEntity,
+  WebhookAttemptEntity,
+  OrgResourceCountEntity,
 ];

@@ -1,0 +1,125 @@
+import { BalanceKind } from '@tally/contracts';
+
+/**
+ * The depletion-alert state machine, pure (no I/O, integers only). Per organization and balance
+ * kind: each threshold (a percentage of the active package total consumed; 100 means nothing is
+ * available) fires once when crossed and re-arms only when the balance is lifted back below it
+ * (a grant); the forecast alert fires once when, at the current burn rate, the balance empties
+ * within the horizon, and re-arms only when a grant lifts the remaining balance above what it was
+ * when it fired (so a wobbling burn-rate estimate never makes it fire twice).
+ */
+export interface AlertState {
+  /** Threshold percent → whether it fired since last armed, and how many times it ever fired. */
+  thresholds: Record<string, { fired: boolean; count: number }>;
+  forecastFired: boolean;
+  forecastCount: number;
+  forecastRemaining: bigint | null;
+}
+
+export interface BalanceSnapshot {
+  kind: BalanceKind;
+  /** Granted units of the packages active now. */
+  total: bigint;
+  /** Remaining units of those packages. */
+  remaining: bigint;
+  /** Consumption per hour at the current rate (integer units, rounded down). */
+  burnPerHour: bigint;
+  at: Date;
+}
+
+export interface AlertPolicy {
+  /** Integer percentages in (0, 100], e.g. [50, 80, 95, 100]. */
+  thresholds: number[];
+  forecastHorizonMs: number;
+}
+
+export type AlertDecision =
+  | { type: 'threshold'; threshold: number; sequence: number; remaining: bigint }
+  | { type: 'forecast'; sequence: number; remaining: bigint; depletionAt: Date };
+
+export const DEFAULT_THRESHOLDS = [50, 80, 95, 100];
+
+export const initialAlertState = (): AlertState => ({
+  thresholds: {},
+  forecastFired: false,
+  forecastCount: 0,
+  forecastRemaining: null,
+});
+
+/** consumed / total ≥ pct / 100, in integers; nothing granted means nothing to alert about. */
+export function thresholdCrossed(total: bigint, remaining: bigint, pct: number): boolean {
+  if (total <= 0n) return false;
+  if (pct >= 100) return remaining <= 0n;
+  const consumed = total - remaining;
+  return consumed * 100n >= BigInt(pct) * total;
+}
+
+/** When the balance runs out at this burn rate; null if it does not burn (or is already empty). */
+export function depletionTime(remaining: bigint, burnPerHour: bigint, at: Date): Date | null {
+  if (burnPerHour <= 0n || remaining <= 0n) return null;
+  const ms = (remaining * 3_600_000n) / burnPerHour;
+  // Beyond ~285,000 years Date cannot represent it; such a forecast is "never" anyway.
+  if (ms > 8_000_000_000_000_000n) return null;
+  return new Date(at.getTime() + Number(ms));
+}
+
+export function evaluateAlerts(
+  previous: AlertState,
+  snapshot: BalanceSnapshot,
+  policy: AlertPolicy,
+): { state: AlertState; alerts: AlertDecision[] } {
+  const state: AlertState = {
+    thresholds: Object.fromEntries(Object.entries(previous.thresholds).map(([k, v]) => [k, { ...v }])),
+    forecastFired: previous.forecastFired,
+    forecastCount: previous.forecastCount,
+    forecastRemaining: previous.forecastRemaining,
+  };
+  const alerts: AlertDecision[] = [];
+  for (const pct of [...policy.thresholds].sort((a, b) => a - b)) {
+    const entry = (state.thresholds[String(pct)] ??= { fired: false, count: 0 });
+    const crossed = thresholdCrossed(snapshot.total, snapshot.remaining, pct);
+    if (crossed && !entry.fired) {
+      entry.fired = true;
+      entry.count += 1;
+      alerts.push({ type: 'threshold', threshold: pct, sequence: entry.count, remaining: snapshot.remaining });
+    } else if (!crossed && entry.fired) {
+      entry.fired = false; // resolved: the balance was lifted above it, so it may fire again
+    }
+  }
+
+  const depletionAt = depletionTime(snapshot.remaining, snapshot.burnPerHour, snapshot.at);
+  const soon = depletionAt !== null && depletionAt.getTime() - snapshot.at.getTime() <= policy.forecastHorizonMs;
+  if (soon && !state.forecastFired) {
+    state.forecastFired = true;
+    state.forecastCount += 1;
+    state.forecastRemaining = snapshot.remaining;
+    alerts.push({ type: 'forecast', sequence: state.forecastCount, remaining: snapshot.remaining, depletionAt });
+  } else if (
+    !soon &&
+    state.forecastFired &&
+    state.forecastRemaining !== null &&
+    snapshot.remaining > state.forecastRemaining
+  ) {
+    state.forecastFired = false;
+    state.forecastRemaining = null;
+  }
+  return { state, alerts };
+}
+
+/**
+ * Burn rate from hourly consumption buckets, over the window that starts `windowHours` before
+ * the start of the current hour and ends at `at` (the partial current hour counts in full length).
+ * Integer units per hour, rounded down: an underestimate errs on the side of a later forecast.
+ */
+export function burnRatePerHour(buckets: { hour: Date; amount: bigint }[], at: Date, windowHours: number): bigint {
+  const hourStart = Math.floor(at.getTime() / 3_600_000) * 3_600_000;
+  const from = hourStart - windowHours * 3_600_000;
+  const span = BigInt(at.getTime() - from);
+  if (span <= 0n) return 0n;
+  let sum = 0n;
+  for (const bucket of buckets) {
+    const t = bucket.hour.getTime();
+    if (t >= from && t <= at.getTime()) sum += bucket.amount;
+  }
+  return (sum * 3_600_000n) / span;
+}

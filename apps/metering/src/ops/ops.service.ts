@@ -1,0 +1,259 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { BalanceKind, milliToCredits, msToHours, orgIdSchema, TallyError } from '@tally/contracts';
+import { DATA_SOURCE, loadOrgBalance } from '@tally/database';
+import { DataSource } from 'typeorm';
+import { burnRatePerHour, depletionTime } from '../alerts/alert-policy';
+import { ConsumerLagMonitor } from './consumer-lag.monitor';
+import { Granularity, OpsRepository, UsageGroup, UsageRow } from './ops.repository';
+
+const HOUR = 3_600_000;
+const MAX_RANGE_MS = 400 * 24 * HOUR;
+const display = (kind: BalanceKind, units: bigint) => (kind === 'sandbox' ? msToHours(units) : milliToCredits(units));
+const signed = (kind: BalanceKind, units: bigint) => (units < 0n ? `-${display(kind, -units)}` : display(kind, units));
+
+export interface UsageQuery {
+  from?: string;
+  to?: string;
+  granularity?: string;
+  groupBy?: string;
+}
+
+export interface UsageView {
+  orgId: string;
+  from: string;
+  to: string;
+  granularity: Granularity;
+  groupBy: UsageGroup | null;
+  series: UsagePoint[];
+  totals: Omit<UsagePoint, 'start' | 'group'>;
+}
+
+export interface UsagePoint {
+  start: string;
+  group: string | null;
+  events: string;
+  sandboxMs: string;
+  sandboxHours: string;
+  agentMilliCredits: string;
+  agentCredits: string;
+}
+
+const point = (row: Omit<UsageRow, 'start'> & { start: Date | null }): UsagePoint => ({
+  start: row.start?.toISOString() ?? '',
+  group: row.group,
+  events: row.events.toString(),
+  sandboxMs: row.sandboxMs.toString(),
+  sandboxHours: msToHours(row.sandboxMs),
+  agentMilliCredits: row.agentMc.toString(),
+  agentCredits: milliToCredits(row.agentMc),
+});
+
+/** Ops reads: balances with burn rate and forecast, usage series, the explained ledger, top orgs. */
+@Injectable()
+export class OpsService {
+  private readonly repo: OpsRepository;
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    private readonly lag: ConsumerLagMonitor,
+  ) {
+    this.repo = new OpsRepository(db);
+  }
+
+  async balances(orgId: string) {
+    await this.requireOrg(orgId);
+    const now = new Date();
+    const [packages, buckets, held, asOf] = await Promise.all([
+      this.repo.packages(orgId, now),
+      this.repo.recentBuckets(orgId, now, 24),
+      loadOrgBalance(this.db, orgId, now),
+      this.repo.asOf(orgId),
+    ]);
+    const kinds = {} as Record<BalanceKind, unknown>;
+    for (const kind of ['sandbox', 'agent'] as const) {
+      const granted = packages.reduce((sum, p) => sum + p.granted[kind], 0n);
+      const remaining = packages.reduce((sum, p) => sum + p.remaining[kind], 0n);
+      const heldUnits = kind === 'sandbox' ? held.heldMs : 0n;
+      const series = buckets.map((b) => ({ hour: b.hour, amount: b[kind] }));
+      const lastHour = burnRatePerHour(series, now, 1);
+      const lastDay = burnRatePerHour(series, now, 24);
+      const available = remaining - heldUnits;
+      kinds[kind] = {
+        unit: kind === 'sandbox' ? 'hours' : 'credits',
+        granted: display(kind, granted),
+        consumed: display(kind, granted - remaining),
+        held: display(kind, heldUnits),
+        available: signed(kind, available),
+        burnRatePerHour: { lastHour: display(kind, lastHour), lastDay: display(kind, lastDay) },
+        forecastDepletionAt: depletionTime(available, lastHour, now)?.toISOString() ?? null,
+      };
+    }
+    return {
+      orgId,
+      asOf,
+      pendingEvents: this.lag.pendingFor(orgId),
+      at: now.toISOString(),
+      balances: kinds,
+      packages: packages.map((p) => ({
+        id: p.id,
+        priority: p.priority,
+        sandboxHoursRemaining: msToHours(p.remaining.sandbox),
+        agentCreditsRemaining: milliToCredits(p.remaining.agent),
+        notBefore: p.notBefore?.toISOString() ?? null,
+        expiresAt: p.notAfter?.toISOString() ?? null,
+      })),
+    };
+  }
+
+  async usage(orgId: string, query: UsageQuery): Promise<UsageView> {
+    await this.requireOrg(orgId);
+    const granularity = (query.granularity ?? 'day') as Granularity;
+    if (granularity !== 'hour' && granularity !== 'day')
+      throw new TallyError('INVALID_REQUEST', 'granularity must be hour or day.', { field: 'granularity' });
+    const groupBy = (query.groupBy ?? null) as UsageGroup | null;
+    if (groupBy === ('sandbox' as UsageGroup))
+      throw new TallyError('INVALID_REQUEST', 'groupBy=sandbox is not available: roll-ups are not kept per sandbox.', {
+        field: 'groupBy',
+      });
+    if (groupBy !== null && !['key', 'action', 'shape', 'kind'].includes(groupBy))
+      throw new TallyError('INVALID_REQUEST', 'groupBy must be key, action, shape or kind.', { field: 'groupBy' });
+    const { from, to } = window(query.from, query.to, 7 * 24 * HOUR);
+    const rows = await this.repo.usage(orgId, from, to, granularity, groupBy);
+    const totals = rows.reduce(
+      (sum, r) => ({
+        events: sum.events + r.events,
+        sandboxMs: sum.sandboxMs + r.sandboxMs,
+        agentMc: sum.agentMc + r.agentMc,
+      }),
+      { events: 0n, sandboxMs: 0n, agentMc: 0n },
+    );
+    const { start: _start, group: _group, ...total } = point({ ...totals, start: null, group: null });
+    return {
+      orgId,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      granularity,
+      groupBy,
+      series: rows.map(point),
+      totals: total,
+    };
+  }
+
+  async ledger(orgId: string, query: { cursor?: string; limit?: string; kind?: string }) {
+    await this.requireOrg(orgId);
+    if (query.cursor !== undefined && !/^\d{1,19}$/.test(query.cursor))
+      throw new TallyError('INVALID_REQUEST', 'cursor must be a ledger position from nextCursor.', { field: 'cursor' });
+    const limit = intParam(query.limit, 'limit', 100, 1, 1_000);
+    const kind = kindParam(query.kind, false);
+    const rows = await this.repo.ledger(orgId, query.cursor ?? null, limit + 1, kind);
+    const page = rows.slice(0, limit);
+    return {
+      orgId,
+      entries: page.map((r) => ({
+        seq: r.seq,
+        kind: r.kind,
+        entryType: r.entryType,
+        amount: r.amount.toString(),
+        amountDisplay: signed(r.kind, r.amount),
+        packageId: r.packageId,
+        createdAt: r.createdAt.toISOString(),
+        event: {
+          source: r.eventSource,
+          id: r.eventId,
+          action: r.action,
+          keyId: r.keyId,
+          topic: r.topic,
+          partition: r.partition,
+          offset: r.offset,
+        },
+      })),
+      nextCursor: rows.length > limit ? page[page.length - 1].seq : null,
+    };
+  }
+
+  async top(query: { kind?: string; from?: string; to?: string; limit?: string }) {
+    const kind = kindParam(query.kind, true)!;
+    const limit = intParam(query.limit, 'limit', 10, 1, 1_000);
+    const { from, to } = window(query.from, query.to, 30 * 24 * HOUR);
+    const rows = await this.repo.top(kind, from, to, limit);
+    return {
+      kind,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      organizations: rows.map((r) => ({
+        orgId: r.orgId,
+        consumed: r.consumed.toString(),
+        consumedDisplay: display(kind, r.consumed),
+      })),
+    };
+  }
+
+  async stats(orgId: string) {
+    await this.requireOrg(orgId);
+    return this.repo.stats(orgId);
+  }
+
+  async alerts(orgId: string, limit?: string) {
+    await this.requireOrg(orgId);
+    const rows = await this.repo.alerts(orgId, intParam(limit, 'limit', 20, 1, 200));
+    return rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      type: r.type,
+      threshold: r.threshold,
+      data: (r.payload as { data?: unknown }).data ?? null,
+      createdAt: r.created_at.toISOString(),
+    }));
+  }
+
+  private async requireOrg(orgId: string): Promise<void> {
+    if (!orgIdSchema.safeParse(orgId).success)
+      throw new TallyError('INVALID_REQUEST', 'orgId must look like ORG-<ulid>.', { field: 'orgId' });
+    if (!(await this.repo.orgExists(orgId))) throw new TallyError('NOT_FOUND', 'No such organization.');
+  }
+}
+
+/** `[from, to)` on whole hours (roll-ups are hourly): `from` floored, `to` rounded up. */
+function window(fromRaw: string | undefined, toRaw: string | undefined, defaultSpan: number) {
+  const parse = (raw: string | undefined, field: string) => {
+    if (raw === undefined) return null;
+    const date = new Date(raw);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(date.getTime()))
+      throw new TallyError('INVALID_REQUEST', `${field} must be an ISO 8601 time.`, { field });
+    return date.getTime();
+  };
+  const toMs = parse(toRaw, 'to') ?? Date.now();
+  const fromMs = parse(fromRaw, 'from') ?? toMs - defaultSpan;
+  const from = Math.floor(fromMs / HOUR) * HOUR;
+  const to = Math.ceil(toMs / HOUR) * HOUR;
+  if (to <= from) throw new TallyError('INVALID_REQUEST', 'to must be later than from.', { field: 'to' });
+  if (to - from > MAX_RANGE_MS)
+    throw new TallyError('INVALID_REQUEST', 'The window may span at most 400 days.', { field: 'from' });
+  return { from: new Date(from), to: new Date(to) };
+}
+
+function intParam(raw: string | undefined, field: string, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max)
+    throw new TallyError('INVALID_REQUEST', `${field} must be an integer in ${min}..${max}.`, { field });
+  return value;
+}
+
+function kindParam(raw: string | undefined, required: boolean): BalanceKind | null {
+  if (raw === undefined && !required) return null;
+  if (raw !== 'sandbox' && raw !== 'agent')
+    throw new TallyError('INVALID_REQUEST', 'kind must be sandbox or agent.', { field: 'kind' });
+  return raw;
+}
+
+/** CSV of a usage series (RFC 4180 quoting for the group column). */
+export function usageCsv(view: UsageView): string {
+  const quote = (value: string | null) => (value === null ? '' : `"${value.replaceAll('"', '""')}"`);
+  const lines = ['start,group,events,sandbox_ms,sandbox_hours,agent_milli_credits,agent_credits'];
+  for (const p of view.series)
+    lines.push(
+      [p.start, quote(p.group), p.events, p.sandboxMs, p.sandboxHours, p.agentMilliCredits, p.agentCredits].join(','),
+    );
+  return `${lines.join('\r\n')}\r\n`;
+}
