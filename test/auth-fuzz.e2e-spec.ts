@@ -106,9 +106,15 @@ describe('auth: fuzzed bodies never cause a 500', () => {
   it('answers 400 with the field to bodies with wrong types', async () => {
     await fc.assert(
       fc.asyncProperty(endpoint, wrongTypes, async (target, body) => {
-        const answer = await send(target, JSON.stringify(body));
+        const raw = JSON.stringify(body);
+        const answer = await send(target, raw);
         expect(answer.status).toBe(400);
-        expect(answer.body).toMatchObject({ code: 'INVALID_REQUEST', field: expect.any(String) });
+        // Fastify refuses prototype-poisoning keys while parsing, before any field is looked at.
+        const poisoned = /"(__proto__|constructor)"/.test(raw);
+        expect(answer.body).toMatchObject({
+          code: 'INVALID_REQUEST',
+          ...(poisoned ? {} : { field: expect.any(String) }),
+        });
         expect(isErrorBody(answer)).toBe(true);
       }),
       { numRuns: 350 },

@@ -48,6 +48,8 @@ describe('auth: verify hardening', () => {
       const answer = await verify(url, { key: madeUpKey(), action: 'sandbox.list', orgId, sourceAddress });
       expect(answer.body.code).toBe('INVALID_API_KEY');
     }
+    // Warm the key into the cache first: the hot path must refuse a throttled address too.
+    expect((await verify(url, { key: key.key, action: 'sandbox.list', orgId })).status).toBe(200);
     const before = await lookups('postgres');
     for (let i = 0; i < 20; i++) {
       const answer = await verify(url, { key: madeUpKey(), action: 'sandbox.list', orgId, sourceAddress });
@@ -58,6 +60,9 @@ describe('auth: verify hardening', () => {
       expect(retryAfter).toBeLessThanOrEqual(60);
     }
     expect(await lookups('postgres')).toBe(before);
+    // A valid (cached) key does not lift the throttle for that address.
+    const valid = await verify(url, { key: key.key, action: 'sandbox.list', orgId, sourceAddress });
+    expect(valid).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
     // Another address is not affected.
     const other = await verify(url, { key: key.key, action: 'sandbox.list', orgId, sourceAddress: '198.51.100.8' });
     expect(other.status).toBe(200);

@@ -143,6 +143,24 @@ function cannon(
   });
 }
 
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+function cpuMs(pid) {
+  try {
+    const fields = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 100 Hz ticks
+  } catch {
+    return NaN;
+  }
+}
+
+/** Runs a scenario and adds the server's CPU time per request (independent of machine contention). */
+async function measured(pid, label, scenario) {
+  const before = cpuMs(pid);
+  const result = await scenario();
+  const used = cpuMs(pid) - before;
+  return { ...summary(label, result), 'server CPU µs/req': Math.round((used * 1000) / result.requests.total) };
+}
+
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 /** 90% non-metered and 10% metered at a fixed total rate: two cannons side by side. */
@@ -220,21 +238,14 @@ async function main() {
     await cannon(bare.url, keys, orgId, { connections: 10, duration: 3, rate: 1000 });
 
     console.log(`fixed rate ${RATE}/s for ${DURATION}s ...`);
-    results.push(summary(`bare Fastify, ${RATE}/s fixed`, await mixed(bare.url, keys, orgId, RATE, DURATION)));
-    results.push(summary(`auth verify, ${RATE}/s fixed`, await mixed(authUrl, keys, orgId, RATE, DURATION)));
+    const bareFixed = () => mixed(bare.url, keys, orgId, RATE, DURATION);
+    const authFixed = () => mixed(authUrl, keys, orgId, RATE, DURATION);
+    results.push(await measured(bare.child.pid, `bare Fastify, ${RATE}/s fixed`, bareFixed));
+    results.push(await measured(auth.pid, `auth verify, ${RATE}/s fixed`, authFixed));
     console.log(`highest rate, ${MAX_DURATION}s each ...`);
-    results.push(
-      summary(
-        'bare Fastify, unthrottled',
-        await cannon(bare.url, keys, orgId, { connections: 32, duration: MAX_DURATION }),
-      ),
-    );
-    results.push(
-      summary(
-        'auth verify, unthrottled',
-        await cannon(authUrl, keys, orgId, { connections: 32, duration: MAX_DURATION }),
-      ),
-    );
+    const unthrottled = (url) => () => cannon(url, keys, orgId, { connections: 32, duration: MAX_DURATION });
+    results.push(await measured(bare.child.pid, 'bare Fastify, unthrottled', unthrottled(bare.url)));
+    results.push(await measured(auth.pid, 'auth verify, unthrottled', unthrottled(authUrl)));
     const metrics = await (await fetch(`${authUrl}/metrics`)).text();
     const unsent = metrics.split('\n').filter((l) => l.startsWith('auth_events_unsent_total'));
     console.log(`auth_events_unsent_total: ${unsent.length ? unsent.join('; ') : '0'}`);

@@ -105,6 +105,14 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
     return this.lookups;
   }
 
+  /** The key as this instance holds it now, without I/O; undefined when not cached (or cached as absent). */
+  peek(id: string): CachedKey | undefined {
+    const hit = this.local.get(id);
+    if (!hit || hit.expiresAt <= Date.now() || !hit.value) return undefined;
+    this.lookups.inc({ source: 'local' });
+    return hit.value;
+  }
+
   /** The key with this lookup id, or null if there is none. */
   get(id: string): Promise<CachedKey | null> {
     const hit = this.local.get(id);

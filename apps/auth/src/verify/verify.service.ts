@@ -63,21 +63,28 @@ export class VerifyService {
 
     // Checksum first: a malformed or made-up key costs no lookup.
     const parsed = parseApiKey(this.config.API_KEY_PREFIX, request.key);
-    const wait = await this.throttle.retryAfter(source, parsed?.lookupId);
-    if (wait > 0) return deny('RATE_LIMITED', 'Too many failed verifications; retry later.', undefined, wait);
-    if (!parsed) {
-      this.throttle.record(source);
-      return deny('INVALID_API_KEY', 'The API key is malformed or its checksum is wrong.');
-    }
-    const key = await this.keys.get(parsed.lookupId);
-    const presented = this.hasher.hash(parsed.secret);
-    if (!key || !timingSafeEqual(presented, key.secretHash)) {
-      this.throttle.record(source, parsed.lookupId);
-      return deny('INVALID_API_KEY', 'The API key is not valid.');
-    }
-    if (key.revoked) {
-      this.throttle.record(source, parsed.lookupId);
-      return deny('API_KEY_REVOKED', 'The API key has been revoked.', key);
+    const known = this.throttle.knownRetryAfter(source, parsed?.lookupId);
+    if (known > 0) return deny('RATE_LIMITED', 'Too many failed verifications; retry later.', undefined, known);
+    const presented = parsed ? this.hasher.hash(parsed.secret) : undefined;
+    // Hot path: a live key in this instance's cache with the right secret needs neither Redis nor
+    // PostgreSQL (throttled callers were refused just above, from the broadcast throttle state).
+    let key: CachedKey | null | undefined = parsed ? this.keys.peek(parsed.lookupId) : undefined;
+    if (!key || key.revoked || !timingSafeEqual(presented!, key.secretHash)) {
+      const wait = await this.throttle.retryAfter(source, parsed?.lookupId);
+      if (wait > 0) return deny('RATE_LIMITED', 'Too many failed verifications; retry later.', undefined, wait);
+      if (!parsed) {
+        this.throttle.record(source);
+        return deny('INVALID_API_KEY', 'The API key is malformed or its checksum is wrong.');
+      }
+      key = await this.keys.get(parsed.lookupId);
+      if (!key || !timingSafeEqual(presented!, key.secretHash)) {
+        this.throttle.record(source, parsed.lookupId);
+        return deny('INVALID_API_KEY', 'The API key is not valid.');
+      }
+      if (key.revoked) {
+        this.throttle.record(source, parsed.lookupId);
+        return deny('API_KEY_REVOKED', 'The API key has been revoked.', key);
+      }
     }
     this.lastUsed.touch(key.id);
     // Another org's resources look exactly like ones that do not exist.
