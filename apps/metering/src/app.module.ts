@@ -42,6 +42,8 @@ export class MeteringModule {
         DatabaseModule.forRoot({
           url: config.DATABASE_URL,
           applicationName: 'tally-metering',
+          // One connection per partition batch in flight, plus the relay, expiry and HTTP.
+          poolSize: config.CONSUMER_CONCURRENCY + 4,
           migrate: config.MIGRATE_ON_START === 'true',
         }),
         RedisModule.forRoot({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX }),

@@ -51,6 +51,8 @@ export interface BatchConsumerOptions {
   sessionTimeoutMs?: number;
   /** Upper bound of one fetch per partition: bounds a batch (and so a transaction). */
   maxBytesPerPartition?: number;
+  /** Upper bound of one fetch in total: bounds the consumer's memory. */
+  maxBytes?: number;
 }
 
 /**
@@ -76,6 +78,7 @@ export class BatchConsumer<T> {
       heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
       maxWaitTimeInMs: 100,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+      maxBytes: options.maxBytes ?? 10 * 1024 * 1024,
       retry: { retries: 10 },
     });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {

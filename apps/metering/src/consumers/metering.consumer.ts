@@ -61,6 +61,7 @@ export class MeteringConsumer
       topics: CONSUMED_TOPICS.map((topic) => topicName(prefix, topic)),
       partitionsConsumedConcurrently: this.config.CONSUMER_CONCURRENCY,
       maxBytesPerPartition: this.config.CONSUMER_MAX_BYTES_PER_PARTITION,
+      maxBytes: this.config.CONSUMER_MAX_BYTES,
       maxBackoffMs: this.config.CONSUMER_MAX_BACKOFF_MS,
       sessionTimeoutMs: this.config.CONSUMER_SESSION_TIMEOUT_MS,
       onFatal: (error) => {
