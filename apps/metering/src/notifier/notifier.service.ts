@@ -42,6 +42,8 @@ export class NotifierService implements OnApplicationBootstrap, BeforeApplicatio
       labelNames: ['outcome'],
       registers: [registry],
     });
+    // Every outcome exported from the start, so increase() sees the first one.
+    for (const outcome of ['delivered', 'retry', 'failed', 'endpoint_dead']) this.outcomes.labels(outcome).inc(0);
   }
 
   get repository(): WebhookRepository {
