@@ -144,6 +144,13 @@ describe('quota admissions', () => {
     expect(a).toMatchObject({ admitted: true, reservedMs: '3600000', reservedHours: '1', replay: false });
     expect(b).toMatchObject({ ...a, replay: true });
     expect(await redis.hlen(balanceKeys(ctx.redisPrefix, orgId).provisional)).toBe(1);
+    const balance = await fetch(`${url}/v1/orgs/${orgId}/balances`, { headers: service });
+    expect(await balance.json()).toMatchObject({
+      sandboxHours: '10',
+      heldMs: '0',
+      provisionalMs: '3600000',
+      availableSandboxHours: '9',
+    });
 
     const other = await admit({
       orgId,

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { msToHours, milliToCredits, orgIdSchema, TallyError } from '@tally/contracts';
 import { DATA_SOURCE, loadOrgBalance } from '@tally/database';
-import { BalanceCache, CachedBalance } from '@tally/redis';
+import { AdmissionCache, BalanceCache, CachedBalance } from '@tally/redis';
 import { DataSource } from 'typeorm';
 
 export interface BalanceView {
@@ -10,6 +10,13 @@ export interface BalanceView {
   agentCredits: string;
   sandboxMs: string;
   agentMilliCredits: string;
+  /** Sandbox-ms held: durable holds (PostgreSQL) and quota's provisional holds. */
+  heldMs: string;
+  provisionalMs: string;
+  /** What a new sandbox.create can reserve: sandboxMs - heldMs - provisionalMs. */
+  availableSandboxMs: string;
+  availableSandboxHours: string;
+  runningSandboxes: number;
   /** Ledger position the answer reflects. */
   version: string;
   source: 'cache' | 'database';
@@ -20,6 +27,7 @@ export interface BalanceView {
 export class BalancesService {
   constructor(
     private readonly cache: BalanceCache,
+    private readonly admissions: AdmissionCache,
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
   ) {}
 
@@ -27,20 +35,33 @@ export class BalancesService {
     if (!orgIdSchema.safeParse(orgId).success) {
       throw new TallyError('INVALID_REQUEST', 'orgId must look like ORG-<ulid>.', { field: 'orgId' });
     }
-    const cached = await this.cache.get(orgId);
-    if (cached) return view(orgId, cached, 'cache');
+    const [cached, provisional] = await Promise.all([this.cache.get(orgId), this.admissions.provisional(orgId)]);
+    if (cached) return view(orgId, cached, provisional.totalMs, 'cache');
     const loaded = await loadOrgBalance(this.dataSource, orgId, new Date());
     await this.cache.apply(orgId, loaded);
-    return view(orgId, loaded, 'database');
+    return view(orgId, loaded, provisional.totalMs, 'database');
   }
 }
 
-const view = (orgId: string, balance: CachedBalance, source: BalanceView['source']): BalanceView => ({
-  orgId,
-  sandboxHours: msToHours(balance.sandboxMs),
-  agentCredits: milliToCredits(balance.agentMc),
-  sandboxMs: balance.sandboxMs.toString(),
-  agentMilliCredits: balance.agentMc.toString(),
-  version: balance.version.toString(),
-  source,
-});
+function view(
+  orgId: string,
+  balance: CachedBalance,
+  provisionalMs: bigint,
+  source: BalanceView['source'],
+): BalanceView {
+  const available = balance.sandboxMs - balance.heldMs - provisionalMs;
+  return {
+    orgId,
+    sandboxHours: msToHours(balance.sandboxMs),
+    agentCredits: milliToCredits(balance.agentMc),
+    sandboxMs: balance.sandboxMs.toString(),
+    agentMilliCredits: balance.agentMc.toString(),
+    heldMs: balance.heldMs.toString(),
+    provisionalMs: provisionalMs.toString(),
+    availableSandboxMs: available.toString(),
+    availableSandboxHours: msToHours(available),
+    runningSandboxes: balance.runningSandboxes,
+    version: balance.version.toString(),
+    source,
+  };
+}
