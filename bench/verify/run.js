@@ -207,6 +207,25 @@ const summary = (label, r) => ({
   ...(r.parts ? { 'p99 non-metered / metered ms': `${r.parts.nonMeteredP99} / ${r.parts.meteredP99}` } : {}),
 });
 
+/** The run's topics and Redis keys go with it: the broker and Redis are shared. */
+async function cleanUp() {
+  const { Kafka, logLevel } = require('kafkajs');
+  const kafkaAdmin = new Kafka({ brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }).admin();
+  await kafkaAdmin.connect();
+  const topics = (await kafkaAdmin.listTopics()).filter((topic) => topic.startsWith(`${run}.`));
+  if (topics.length) await kafkaAdmin.deleteTopics({ topics });
+  await kafkaAdmin.disconnect();
+  const Redis = require('ioredis');
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${run}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+}
+
 async function main() {
   await admin(`CREATE DATABASE "${database}"`);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
@@ -254,6 +273,7 @@ async function main() {
     bare.child.kill('SIGTERM');
     await new Promise((r) => auth.once('exit', r));
     await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => undefined);
+    await cleanUp().catch((error) => console.error(`cleanup: ${error.message}`));
   }
   console.log(`\nmachine: ${os.cpus().length} cores (${os.cpus()[0].model}), load average before: ${LOAD}`);
   console.table(results);
