@@ -1,0 +1,166 @@
+import { createTestContext, expectEventually, TestContext } from '@tally/testing';
+import Redis from 'ioredis';
+import { AdmissionCache, AdmissionInput } from './admission-cache';
+import { BalanceCache, balanceKeys } from './balance-cache';
+
+const HOUR = 3_600_000n;
+
+/** The admission and snapshot scripts against a real Redis: holds, expiry, settlement, rate. */
+describe('AdmissionCache (Lua on a real Redis)', () => {
+  let ctx: TestContext;
+  let redis: Redis;
+  let admissions: AdmissionCache;
+  let balances: BalanceCache;
+  let org = 0;
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    redis = new Redis(ctx.redisUrl);
+    admissions = new AdmissionCache(redis, ctx.redisPrefix);
+    balances = new BalanceCache(redis, ctx.redisPrefix);
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await ctx?.dispose();
+  });
+
+  /** A fresh org id with a cached balance. */
+  async function orgWith(sandboxMs: bigint, extra: { heldMs?: bigint; running?: number; agentMc?: bigint } = {}) {
+    const orgId = `ORG-01JTEST${String(org++).padStart(19, '0')}`;
+    await balances.apply(orgId, {
+      sandboxMs,
+      agentMc: extra.agentMc ?? 0n,
+      heldMs: extra.heldMs ?? 0n,
+      runningSandboxes: extra.running ?? 0,
+      version: 1n,
+    });
+    return orgId;
+  }
+
+  let sequence = 0;
+  const input = (orgId: string, extra: Partial<AdmissionInput> = {}): AdmissionInput => ({
+    orgId,
+    keyId: 'k1',
+    admissionId: `adm-${sequence++}`,
+    kind: 'create',
+    fingerprint: 'k1|sandbox.create|3600000',
+    reserveMs: HOUR,
+    holdTtlMs: 60_000,
+    recordTtlMs: 60_000,
+    planTier: 0,
+    requiredTier: 0,
+    concurrentLimit: -1,
+    agentMinimumMc: 0n,
+    orgRatePerSecond: 0,
+    keyRatePerSecond: 0,
+    ...extra,
+  });
+
+  it('answers MISS when the balance is not cached (cold cache), without holding anything', async () => {
+    const orgId = 'ORG-01JCOLD0000000000000000000';
+    expect(await admissions.admit(input(orgId))).toEqual({ outcome: 'MISS' });
+    expect(await admissions.provisional(orgId)).toEqual({ totalMs: 0n, holds: 0, creates: 0 });
+  });
+
+  it('counts durable holds and provisional holds against the balance', async () => {
+    const orgId = await orgWith(2n * HOUR, { heldMs: HOUR });
+    expect(await admissions.admit(input(orgId))).toMatchObject({ outcome: 'ADMIT', reservedMs: HOUR, replay: false });
+    expect(await admissions.admit(input(orgId))).toEqual({ outcome: 'INSUFFICIENT_SANDBOX_HOURS', availableMs: 0n });
+    expect(await admissions.provisional(orgId)).toEqual({ totalMs: HOUR, holds: 1, creates: 1 });
+  });
+
+  it('releases expired provisional holds inside the next decision', async () => {
+    const orgId = await orgWith(HOUR);
+    expect(await admissions.admit(input(orgId, { holdTtlMs: 50 }))).toMatchObject({ outcome: 'ADMIT' });
+    expect(await admissions.admit(input(orgId))).toMatchObject({ outcome: 'INSUFFICIENT_SANDBOX_HOURS' });
+    await expectEventually(async () =>
+      expect(await admissions.admit(input(orgId))).toMatchObject({ outcome: 'ADMIT' }),
+    );
+    expect(await admissions.provisional(orgId)).toEqual({ totalMs: HOUR, holds: 1, creates: 1 });
+  });
+
+  it('settles provisional holds when metering applies a snapshot with them as durable holds', async () => {
+    const orgId = await orgWith(2n * HOUR);
+    const first = input(orgId);
+    await admissions.admit(first);
+    // Metering: the verified event made it durable (held_ms up, one running) in one newer snapshot.
+    await balances.apply(orgId, { sandboxMs: 2n * HOUR, agentMc: 0n, heldMs: HOUR, runningSandboxes: 1, version: 2n }, [
+      first.admissionId,
+    ]);
+    expect(await admissions.provisional(orgId)).toEqual({ totalMs: 0n, holds: 0, creates: 0 });
+    expect(await admissions.admit(input(orgId))).toMatchObject({ outcome: 'ADMIT' });
+    expect(await admissions.admit(input(orgId))).toEqual({ outcome: 'INSUFFICIENT_SANDBOX_HOURS', availableMs: 0n });
+    // A replay of the settled admission answers the same, and holds nothing more.
+    expect(await admissions.admit(first)).toMatchObject({ outcome: 'ADMIT', replay: true });
+    expect((await admissions.provisional(orgId)).totalMs).toBe(HOUR);
+  });
+
+  it('counts running and starting sandboxes against the concurrency limit; extensions do not count', async () => {
+    const orgId = await orgWith(100n * HOUR, { running: 1 });
+    expect(await admissions.admit(input(orgId, { concurrentLimit: 2 }))).toMatchObject({ outcome: 'ADMIT' });
+    expect(await admissions.admit(input(orgId, { concurrentLimit: 2 }))).toEqual({
+      outcome: 'CONCURRENT_SANDBOX_LIMIT',
+      running: 1,
+      provisional: 1,
+      limit: 2,
+    });
+    expect(await admissions.admit(input(orgId, { concurrentLimit: 2, kind: 'extend' }))).toMatchObject({
+      outcome: 'ADMIT',
+    });
+  });
+
+  it('releases a hold once and tombstones the id', async () => {
+    const orgId = await orgWith(HOUR);
+    const request = input(orgId);
+    await admissions.admit(request);
+    expect(await admissions.release(orgId, request.admissionId, 60_000)).toEqual({ releasedMs: HOUR, known: true });
+    expect(await admissions.release(orgId, request.admissionId, 60_000)).toEqual({ releasedMs: 0n, known: true });
+    expect(await admissions.admit(request)).toEqual({ outcome: 'RELEASED' });
+    expect(await admissions.release(orgId, 'never-admitted', 60_000)).toEqual({ releasedMs: 0n, known: false });
+    expect(await admissions.admit(input(orgId, { admissionId: 'never-admitted' }))).toEqual({ outcome: 'RELEASED' });
+  });
+
+  it('limits the rate per key and per org (GCRA, one second of burst), without charging replays', async () => {
+    const orgId = await orgWith(0n);
+    const none = (keyId: string, admissionId?: string) =>
+      admissions.admit(
+        input(orgId, {
+          kind: 'none',
+          keyId,
+          orgRatePerSecond: 5,
+          keyRatePerSecond: 3,
+          reserveMs: 0n,
+          ...(admissionId ? { admissionId } : {}),
+        }),
+      );
+    const outcomes = [];
+    for (let i = 0; i < 3; i++) outcomes.push((await none('a', `same-${orgId}-${i}`)).outcome);
+    // Replays of admitted ids spend no token.
+    for (let i = 0; i < 3; i++) outcomes.push((await none('a', `same-${orgId}-${i}`)).outcome);
+    outcomes.push((await none('a')).outcome);
+    expect(outcomes).toEqual(['ADMIT', 'ADMIT', 'ADMIT', 'ADMIT', 'ADMIT', 'ADMIT', 'RATE_LIMITED']);
+    expect(await none('b')).toMatchObject({ outcome: 'ADMIT' });
+    expect(await none('b')).toMatchObject({ outcome: 'ADMIT' });
+    const limited = await none('c');
+    expect(limited).toMatchObject({ outcome: 'RATE_LIMITED', scope: 'organization' });
+    expect(limited.outcome === 'RATE_LIMITED' && limited.waitMs).toBeGreaterThan(0);
+    expect(limited.outcome === 'RATE_LIMITED' && limited.waitMs).toBeLessThanOrEqual(200);
+  });
+
+  it('stores GCRA times as exact integers (no %.14g rounding of microsecond epochs)', async () => {
+    const orgId = await orgWith(0n);
+    await admissions.admit(input(orgId, { kind: 'none', reserveMs: 0n, orgRatePerSecond: 10, keyRatePerSecond: 10 }));
+    const stored = await redis.get(balanceKeys(ctx.redisPrefix, orgId).orgRate);
+    expect(stored).toMatch(/^\d{16}$/);
+  });
+
+  it('checks the agent minimum and the plan tier', async () => {
+    const orgId = await orgWith(HOUR, { agentMc: 999n });
+    expect(await admissions.admit(input(orgId, { kind: 'agent', reserveMs: 0n, agentMinimumMc: 1000n }))).toEqual({
+      outcome: 'INSUFFICIENT_AGENT_CREDITS',
+      availableMc: 999n,
+    });
+    expect(await admissions.admit(input(orgId, { requiredTier: 1 }))).toEqual({ outcome: 'PLAN_TIER_TOO_LOW' });
+  });
+});
