@@ -58,8 +58,9 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   /** Publishes and deletes one batch of outbox rows; returns how many. */
   async relayOnce(): Promise<number> {
     return this.dataSource.transaction(async (manager) => {
-      const rows: { id: string; topic: string; message_key: string; payload: unknown }[] = await manager.query(
-        `SELECT id, topic, message_key, payload FROM outbox ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+      // payload::text: relayed as the bytes PostgreSQL holds, never parsed and re-serialized here.
+      const rows: { id: string; topic: string; message_key: string; payload: string }[] = await manager.query(
+        `SELECT id, topic, message_key, payload::text AS payload FROM outbox ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
       );
       if (rows.length === 0) return 0;
       await this.publisher.publish(
