@@ -33,6 +33,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 10);
 const ORGS = Number(process.env.BENCH_ORGS ?? 200);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+// Which phases run (all by default): http, raw, httpMax, rawMax, httpFloor.
+const PHASES = (process.env.BENCH_PHASES ?? 'http,raw,httpMax,rawMax,httpFloor').split(',');
 const BASE_DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const TOKEN = 'bench-service-token';
 const PREFIX = 'bench:';
@@ -151,6 +153,17 @@ async function httpRun(url, orgIds, { rate, seconds }) {
   };
 }
 
+/** The framework's floor: quota's GET /health/live (no guard, no Redis), unthrottled. */
+async function floorRun(url, seconds) {
+  const latencies = [];
+  const instance = autocannon({ url: `${url}/health/live`, connections: CONNECTIONS, duration: seconds });
+  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (statusCode === 200) latencies.push(responseTime);
+  });
+  const result = await instance;
+  return summary(latencies, seconds, result.errors + result.timeouts + result.non2xx);
+}
+
 /** The same script without HTTP: AdmissionCache.admit through one ioredis client. */
 async function rawRun(cache, orgIds, { rate, seconds, concurrency = CONNECTIONS }) {
   const latencies = [];
@@ -229,6 +242,9 @@ async function main() {
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   let quota;
   const report = {
+    loadAverageBefore: require('node:os')
+      .loadavg()
+      .map((value) => Number(value.toFixed(2))),
     machine: `${require('node:os').cpus().length} cores`,
     rate: RATE,
     seconds: SECONDS,
@@ -280,15 +296,26 @@ async function main() {
         .match(/process_id:(\d+)/)[1],
     );
     const pids = { quota: quota.pid, bench: process.pid, redis: redisPid };
-    report.http = await phase(pids, () => httpRun(url, orgIds, { rate: RATE, seconds: SECONDS }));
+    if (PHASES.includes('http'))
+      report.http = await phase(pids, () => httpRun(url, orgIds, { rate: RATE, seconds: SECONDS }));
     console.error(`http @${RATE}/s`, report.http);
-    report.raw = await phase(pids, () => rawRun(cache, orgIds, { rate: RATE, seconds: Math.min(SECONDS, 10) }));
+    if (PHASES.includes('raw'))
+      report.raw = await phase(pids, () => rawRun(cache, orgIds, { rate: RATE, seconds: Math.min(SECONDS, 10) }));
     console.error(`raw @${RATE}/s`, report.raw);
-    report.httpMax = await phase(pids, () => httpRun(url, orgIds, { seconds: MAX_SECONDS }));
+    if (PHASES.includes('httpMax'))
+      report.httpMax = await phase(pids, () => httpRun(url, orgIds, { seconds: MAX_SECONDS }));
     console.error('http max', report.httpMax);
-    report.rawMax = await phase(pids, () => rawRun(cache, orgIds, { seconds: MAX_SECONDS, concurrency: 64 }));
+    if (PHASES.includes('rawMax'))
+      report.rawMax = await phase(pids, () => rawRun(cache, orgIds, { seconds: MAX_SECONDS, concurrency: 64 }));
     console.error('raw max', report.rawMax);
-    report.pass = report.http.p99 <= 3 && report.http.errors === 0 && report.http.perSecond >= RATE * 0.98;
+    if (PHASES.includes('httpFloor')) report.httpFloor = await phase(pids, () => floorRun(url, MAX_SECONDS));
+    console.error('http floor (GET /health/live)', report.httpFloor);
+    report.pass = Boolean(
+      report.http && report.http.p99 <= 3 && report.http.errors === 0 && report.http.perSecond >= RATE * 0.98,
+    );
+    report.loadAverageAfter = require('node:os')
+      .loadavg()
+      .map((value) => Number(value.toFixed(2)));
     redis.disconnect();
   } finally {
     quota?.kill('SIGTERM');
