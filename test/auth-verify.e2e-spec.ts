@@ -4,6 +4,7 @@ import { createKafka } from '@tally/kafka';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { KafkaMessage } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { bearer, call, newOrgId, newUserId, openDatabase, startAuth, userToken, verify } from './auth-harness';
 
@@ -197,5 +198,53 @@ describe('auth: OpenAPI at /docs', () => {
       expect.arrayContaining(['code', 'message', 'requestId']),
     );
     expect(Object.keys(doc.components.securitySchemes)).toEqual(expect.arrayContaining(['service', 'dashboard']));
+  });
+});
+
+describe('auth: PostgreSQL gone', () => {
+  jest.setTimeout(60_000);
+  let ctx: TestContext;
+  let app: NestFastifyApplication;
+  let url: string;
+  const orgId = newOrgId();
+  const owner = userToken(newUserId(), [{ orgId, role: 'owner' }]);
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    ({ app, url } = await startAuth(ctx));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await ctx?.dispose();
+  });
+
+  it('keeps verifying cached keys, and fails closed with 503 for what needs the database', async () => {
+    const created = await call(url, 'POST', `/v1/orgs/${orgId}/api-keys`, {
+      headers: bearer(owner),
+      body: { name: 'k' },
+    });
+    const key = created.body.key as string;
+    expect((await verify(url, { key, action: 'sandbox.list', orgId })).status).toBe(200);
+
+    // The database disappears under the running app: no new connections, the open ones terminated.
+    const name = new URL(ctx.databaseUrl).pathname.slice(1);
+    const admin = new Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    await admin.query(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS false`);
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [name]);
+
+    expect((await verify(url, { key, action: 'sandbox.list', orgId })).status).toBe(200);
+    const unknown = `${key.split('_')[0].slice(0, -1)}${key.split('_')[0].at(-1) === 'a' ? 'b' : 'a'}`;
+    const [, secret] = key.split('_');
+    const other = formatApiKey('lysk-', unknown.slice(5), secret);
+    const answer = await verify(url, { key: other, action: 'sandbox.list', orgId });
+    expect(answer).toMatchObject({ status: 503, body: { code: 'DEPENDENCY_UNAVAILABLE' } });
+    const listing = await call(url, 'GET', `/v1/orgs/${orgId}/api-keys`, { headers: bearer(owner) });
+    expect(listing).toMatchObject({ status: 503, body: { code: 'DEPENDENCY_UNAVAILABLE' } });
+
+    // Let dispose() drop it.
+    await admin.query(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS true`);
+    await admin.end();
   });
 });

@@ -4,11 +4,28 @@ import { createHttpApp } from '@tally/platform';
 import { AuthModule, AuthModuleOptions } from './app.module';
 import { AuthConfig } from './config/auth.config';
 
+/**
+ * Creating topics is idempotent, and a loaded broker sometimes answers the metadata that follows
+ * a creation with "does not host this topic-partition" for a while: try again before giving up.
+ */
+async function withRetries<T>(work: () => Promise<T>, attempts = 4, delayMs = 1_000): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delayMs * attempt));
+    }
+  }
+}
+
 export async function bootstrapAuth(config: AuthConfig, options: { shutdownHooks?: boolean } & AuthModuleOptions = {}) {
   const topics = [Topics.actionVerified, Topics.actionDenied].map((topic) =>
     topicName(config.KAFKA_TOPIC_PREFIX, topic),
   );
-  await ensureTopics(createKafka('tally-auth-setup', config.KAFKA_BROKERS), topics, DEFAULT_PARTITIONS);
+  await withRetries(() =>
+    ensureTopics(createKafka('tally-auth-setup', config.KAFKA_BROKERS), topics, DEFAULT_PARTITIONS),
+  );
   return createHttpApp(AuthModule.forRoot(config, { admissionClient: options.admissionClient }), {
     title: 'Tally auth',
     description:

@@ -25,6 +25,15 @@ const summary = (key: ApiKeyEntity): ApiKeySummaryDto => ({
   lastUsedAt: key.lastUsedAt ? key.lastUsedAt.toISOString() : null,
 });
 
+/** PostgreSQL failures become 503 (logged with their cause); domain errors pass through. */
+function unavailable(logger: Logger, what: string) {
+  return (error: unknown): never => {
+    if (error instanceof TallyError) throw error;
+    logger.error({ err: error }, `${what} failed`);
+    throw new TallyError('DEPENDENCY_UNAVAILABLE', `Could not ${what}: the database is unavailable.`);
+  };
+}
+
 /**
  * Key management for dashboard users. A user sees and revokes their own keys; owners and admins
  * may list and revoke every key of the org (audited); members may not create keys. An org the
@@ -60,27 +69,29 @@ export class ApiKeysService {
     this.require(role, 'api_key.create');
     const issued = generateApiKey(this.config.API_KEY_PREFIX);
     const createdAt = new Date();
-    await this.dataSource.transaction(async (manager) => {
-      await manager.insert(ApiKeyEntity, {
-        id: issued.lookupId,
-        orgId,
-        createdBy: user.userId,
-        name,
-        displayPrefix: issued.displayPrefix,
-        secretHash: hashKeySecret(this.config.API_KEY_PEPPER, issued.secret),
-        createdAt,
-      });
-      await manager.insert(ApiKeyAuditEntity, {
-        id: ulid(),
-        orgId,
-        keyId: issued.lookupId,
-        action: 'create',
-        actorUserId: user.userId,
-        actorRole: role,
-        keyOwnerId: user.userId,
-        ...origin,
-      });
-    });
+    await this.dataSource
+      .transaction(async (manager) => {
+        await manager.insert(ApiKeyEntity, {
+          id: issued.lookupId,
+          orgId,
+          createdBy: user.userId,
+          name,
+          displayPrefix: issued.displayPrefix,
+          secretHash: hashKeySecret(this.config.API_KEY_PEPPER, issued.secret),
+          createdAt,
+        });
+        await manager.insert(ApiKeyAuditEntity, {
+          id: ulid(),
+          orgId,
+          keyId: issued.lookupId,
+          action: 'create',
+          actorUserId: user.userId,
+          actorRole: role,
+          keyOwnerId: user.userId,
+          ...origin,
+        });
+      })
+      .catch(unavailable(this.logger, 'create the key'));
     return {
       id: issued.lookupId,
       key: issued.plaintext,
@@ -99,11 +110,13 @@ export class ApiKeysService {
     if (scope === 'org' && role === 'member') {
       throw new TallyError('ROLE_FORBIDDEN', "Listing other users' keys needs the admin or owner role.");
     }
-    const rows = await this.keys.find({
-      where: { orgId, revokedAt: IsNull(), ...(scope === 'mine' ? { createdBy: user.userId } : {}) },
-      order: { createdAt: 'DESC' },
-      take: 1_000,
-    });
+    const rows = await this.keys
+      .find({
+        where: { orgId, revokedAt: IsNull(), ...(scope === 'mine' ? { createdBy: user.userId } : {}) },
+        order: { createdAt: 'DESC' },
+        take: 1_000,
+      })
+      .catch(unavailable(this.logger, 'list the keys'));
     return { items: rows.map(summary) };
   }
 
@@ -114,31 +127,33 @@ export class ApiKeysService {
   async revoke(user: DashboardUser, orgId: string, keyId: string, origin: RequestOrigin): Promise<void> {
     const role = this.roleIn(user, orgId);
     this.require(role, 'api_key.delete');
-    const revoked = await this.dataSource.transaction(async (manager) => {
-      const key = await manager.findOne(ApiKeyEntity, {
-        where: { id: keyId, orgId },
-        lock: { mode: 'pessimistic_write' },
-      });
-      if (!key) throw new TallyError('NOT_FOUND', 'No such API key.');
-      if (key.createdBy !== user.userId && role === 'member') {
-        throw new TallyError('ROLE_FORBIDDEN', "Revoking another user's key needs the admin or owner role.");
-      }
-      if (key.revokedAt) return key;
-      key.revokedAt = new Date();
-      key.revokedBy = user.userId;
-      await manager.update(ApiKeyEntity, { id: key.id }, { revokedAt: key.revokedAt, revokedBy: user.userId });
-      await manager.insert(ApiKeyAuditEntity, {
-        id: ulid(),
-        orgId,
-        keyId: key.id,
-        action: 'revoke',
-        actorUserId: user.userId,
-        actorRole: role,
-        keyOwnerId: key.createdBy,
-        ...origin,
-      });
-      return key;
-    });
+    const revoked = await this.dataSource
+      .transaction(async (manager) => {
+        const key = await manager.findOne(ApiKeyEntity, {
+          where: { id: keyId, orgId },
+          lock: { mode: 'pessimistic_write' },
+        });
+        if (!key) throw new TallyError('NOT_FOUND', 'No such API key.');
+        if (key.createdBy !== user.userId && role === 'member') {
+          throw new TallyError('ROLE_FORBIDDEN', "Revoking another user's key needs the admin or owner role.");
+        }
+        if (key.revokedAt) return key;
+        key.revokedAt = new Date();
+        key.revokedBy = user.userId;
+        await manager.update(ApiKeyEntity, { id: key.id }, { revokedAt: key.revokedAt, revokedBy: user.userId });
+        await manager.insert(ApiKeyAuditEntity, {
+          id: ulid(),
+          orgId,
+          keyId: key.id,
+          action: 'revoke',
+          actorUserId: user.userId,
+          actorRole: role,
+          keyOwnerId: key.createdBy,
+          ...origin,
+        });
+        return key;
+      })
+      .catch(unavailable(this.logger, 'revoke the key'));
     try {
       await this.cache.broadcastRevoked({
         id: revoked.id,

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { TallyError } from '@tally/contracts';
 import { ApiKeyEntity, DATA_SOURCE } from '@tally/database';
 import { METRICS_REGISTRY } from '@tally/platform';
 import { REDIS } from '@tally/redis';
@@ -165,7 +166,16 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
     }
     if (value === undefined) {
       this.lookups.inc({ source: 'postgres' });
-      const row = await this.keys.findOneBy({ id });
+      let row: ApiKeyEntity | null;
+      try {
+        row = await this.keys.findOneBy({ id });
+      } catch (error) {
+        this.logger.error({ err: error }, 'key lookup failed in PostgreSQL');
+        throw new TallyError(
+          'DEPENDENCY_UNAVAILABLE',
+          'PostgreSQL is unavailable and the key is not cached: it cannot be checked (failed closed).',
+        );
+      }
       value = row ? fromRow(row) : null;
       if (value) {
         // NX: a revocation written meanwhile must win over this possibly older read.
