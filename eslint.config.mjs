@@ -2,7 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const APPS = ['auth', 'metering', 'quota'];
+const APPS = ['auth', 'metering', 'quota', 'upstream-example'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tally/**', 'scripts/kafka/**'] },
