@@ -108,7 +108,11 @@ describe('quota when Redis is down or slow', () => {
   const create = () => timed('sandbox.create', { shape: 'small', maxLifeSeconds: 600 });
 
   it('admits while Redis is up', async () => {
-    expect((await create()).status).toBe(200);
+    // The first admission of the org loads it from PostgreSQL; on a loaded machine that can take
+    // longer than the 50 ms deadline (503), and the load still fills the cache for the retry.
+    await expectEventually(async () => expect((await create()).status).toBe(200), 10_000);
+    const warm = await create();
+    expect(warm.status).toBe(200);
   });
 
   it('answers 503 within 100 ms while Redis is stopped, failing metered actions closed and others open', async () => {

@@ -75,7 +75,8 @@ export class AdmissionsService {
     }
     const action: Action = request.action;
     try {
-      return await this.withinDeadline(this.decide(request, action));
+      const budget = { expired: false };
+      return await this.withinDeadline(this.decide(request, action, budget), budget);
     } catch (error) {
       if (!(error instanceof DependencyFailure)) throw error;
       const open = failsOpen(
@@ -127,7 +128,15 @@ export class AdmissionsService {
     return { admissionId, orgId, releasedMs: releasedMs.toString() };
   }
 
-  private async decide(request: AdmissionRequest, action: Action): Promise<AdmissionGrantedDto> {
+  /**
+   * `budget.expired` turns true when the caller has already been answered 503: the work goes on
+   * (a cold load still fills the cache for the retry) but takes no hold nobody will hear of.
+   */
+  private async decide(
+    request: AdmissionRequest,
+    action: Action,
+    budget: { expired: boolean },
+  ): Promise<AdmissionGrantedDto> {
     const kind = admissionKind(action);
     const planName = await on('PostgreSQL', () => this.catalog.orgPlan(request.orgId));
     if (planName === null) throw new TallyError('NOT_FOUND', 'No such organization.');
@@ -168,10 +177,14 @@ export class AdmissionsService {
       orgRatePerSecond: plan.orgRequestsPerSecond,
       keyRatePerSecond: plan.keyRequestsPerSecond,
     };
-    let outcome = await on('Redis', () => this.admissions.admit(input));
+    const admit = () => {
+      if (budget.expired) throw new DependencyFailure('Redis', 'or PostgreSQL answered after the deadline');
+      return on('Redis', () => this.admissions.admit(input));
+    };
+    let outcome = await admit();
     if (outcome.outcome === 'MISS') {
       await this.loadCold(request.orgId);
-      outcome = await on('Redis', () => this.admissions.admit(input));
+      outcome = await admit();
       if (outcome.outcome === 'MISS') throw new DependencyFailure('Redis', 'lost the balance just loaded');
     }
     return this.answer(request, action, outcome, planName, plan.tier, requiredTier, reserveMs);
@@ -256,15 +269,17 @@ export class AdmissionsService {
     }
   }
 
-  private withinDeadline<T>(work: Promise<T>): Promise<T> {
+  private withinDeadline<T>(work: Promise<T>, budget: { expired: boolean } = { expired: false }): Promise<T> {
     const timeoutMs = this.config.ADMISSION_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new DependencyFailure('Redis', `or PostgreSQL did not answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+      timer = setTimeout(() => {
+        budget.expired = true;
+        reject(new DependencyFailure('Redis', `or PostgreSQL did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
     });
+    // The work may still fail after the deadline answered: nobody waits for it any more.
+    work.catch(() => undefined);
     return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
   }
 }
