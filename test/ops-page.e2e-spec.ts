@@ -13,6 +13,43 @@ import { DataSource } from 'typeorm';
 import { publishAll, sandboxUsage, seedOrg } from './metering-harness';
 
 const CHROMIUM = '/usr/bin/chromium';
+
+/** Decodes a PNG in the browser and counts pixels of the chart colours (plain JS, runs in the page). */
+const PIXEL_CHECK = String.raw`async ({ data, chart, usage, centres }) => {
+        const img = new Image();
+        img.src = 'data:image/png;base64,' + data;
+        await img.decode();
+        const canvas = document.createElement('canvas');
+        canvas.width = img.width;
+        canvas.height = img.height;
+        const g = canvas.getContext('2d');
+        g.drawImage(img, 0, 0);
+        const near = (x, y, rgb) => {
+          const [r, gg, b] = g.getImageData(x, y, 1, 1).data;
+          return Math.abs(r - rgb[0]) + Math.abs(gg - rgb[1]) + Math.abs(b - rgb[2]) < 60;
+        };
+        const count = (box, rgb) => {
+          const d = g.getImageData(
+            Math.round(box.x),
+            Math.round(box.y),
+            Math.round(box.width),
+            Math.round(box.height),
+          ).data;
+          let n = 0;
+          for (let i = 0; i < d.length; i += 4)
+            if (Math.abs(d[i] - rgb[0]) + Math.abs(d[i + 1] - rgb[1]) + Math.abs(d[i + 2] - rgb[2]) < 60) n++;
+          return n;
+        };
+        const blue = [0x09, 0x69, 0xda];
+        const green = [0x1a, 0x7f, 0x37];
+        return {
+          size: [img.width, img.height],
+          lineInChart: count(chart, blue),
+          barsInUsage: count(usage, green),
+          blueOutsideCharts: count({ x: 0, y: 0, width: img.width, height: Math.round(chart.y) }, blue),
+          pointsDrawn: centres.filter((c) => near(c.x, c.y, blue)).length,
+        };
+      }`;
 const DAY = 86_400_000;
 
 /**
@@ -136,51 +173,23 @@ describe('ops page in headless Chromium', () => {
     const centres = await page.$$eval('#burndown circle.point', (nodes) =>
       nodes.map((n) => {
         const r = n.getBoundingClientRect();
+        const view = globalThis as unknown as { scrollX: number; scrollY: number };
         return {
-          x: Math.round(r.x + r.width / 2 + window.scrollX),
-          y: Math.round(r.y + r.height / 2 + window.scrollY),
+          x: Math.round(r.x + r.width / 2 + view.scrollX),
+          y: Math.round(r.y + r.height / 2 + view.scrollY),
         };
       }),
     );
     const checker = await browser.newPage();
-    const result = await checker.evaluate(
-      async ({ data, chart, usage, centres }) => {
-        const img = new Image();
-        img.src = `data:image/png;base64,${data}`;
-        await img.decode();
-        const canvas = document.createElement('canvas');
-        canvas.width = img.width;
-        canvas.height = img.height;
-        const g = canvas.getContext('2d')!;
-        g.drawImage(img, 0, 0);
-        const near = (x: number, y: number, rgb: number[]) => {
-          const [r, gg, b] = g.getImageData(x, y, 1, 1).data;
-          return Math.abs(r - rgb[0]) + Math.abs(gg - rgb[1]) + Math.abs(b - rgb[2]) < 60;
-        };
-        const count = (box: { x: number; y: number; width: number; height: number }, rgb: number[]) => {
-          const d = g.getImageData(
-            Math.round(box.x),
-            Math.round(box.y),
-            Math.round(box.width),
-            Math.round(box.height),
-          ).data;
-          let n = 0;
-          for (let i = 0; i < d.length; i += 4)
-            if (Math.abs(d[i] - rgb[0]) + Math.abs(d[i + 1] - rgb[1]) + Math.abs(d[i + 2] - rgb[2]) < 60) n++;
-          return n;
-        };
-        const blue = [0x09, 0x69, 0xda];
-        const green = [0x1a, 0x7f, 0x37];
-        return {
-          size: [img.width, img.height],
-          lineInChart: count(chart, blue),
-          barsInUsage: count(usage, green),
-          blueOutsideCharts: count({ x: 0, y: 0, width: img.width, height: Math.round(chart.y) }, blue),
-          pointsDrawn: centres.filter((c) => near(c.x, c.y, blue)).length,
-        };
-      },
-      { data: png.toString('base64'), chart, usage, centres },
-    );
+    // Runs in the page (DOM types are not in this project's lib): passed as source text.
+    const args = { data: png.toString('base64'), chart, usage, centres };
+    const result = (await checker.evaluate(`(${PIXEL_CHECK})(${JSON.stringify(args)})`)) as {
+      size: number[];
+      lineInChart: number;
+      barsInUsage: number;
+      blueOutsideCharts: number;
+      pointsDrawn: number;
+    };
     expect(result.size[0]).toBeGreaterThan(700);
     expect(result.pointsDrawn).toBe(centres.length); // every data point is drawn where the DOM says
     expect(result.lineInChart).toBeGreaterThan(1_500); // a 3 px line across ~650 px, plus the points

@@ -1,6 +1,14 @@
 import { bootstrapMetering } from '../apps/metering/src/bootstrap';
 import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
-import { cloudEvent, EventTypes, Topics, topicName, UsageEventTypes } from '@tally/contracts';
+import {
+  cloudEvent,
+  EventTypes,
+  milliToCredits,
+  msToHours,
+  Topics,
+  topicName,
+  UsageEventTypes,
+} from '@tally/contracts';
 import { createKafka } from '@tally/kafka';
 import { listeningPort } from '@tally/platform';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
@@ -160,6 +168,16 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
           const { status, body } = await get(`/v1/orgs/${orgId}/usage?${query}`);
           expect(status).toBe(200);
           const fromApi = new Map<string, bigint>();
+          // The display decimals (formatted by PostgreSQL) agree with the contracts' formatting.
+          for (const p of body.series as {
+            sandboxMs: string;
+            sandboxHours: string;
+            agentMilliCredits: string;
+            agentCredits: string;
+          }[]) {
+            expect(p.sandboxHours).toBe(msToHours(BigInt(p.sandboxMs)));
+            expect(p.agentCredits).toBe(milliToCredits(BigInt(p.agentMilliCredits)));
+          }
           for (const p of body.series as {
             start: string;
             group: string | null;
@@ -219,8 +237,15 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
     expect(seen).toHaveLength(n);
     expect(seen.reduce((s, e) => s + BigInt(e.amount), 0n).toString()).toBe(total);
     expect(new Set(seen.map((e) => e.seq)).size).toBe(n);
-    const debit = seen.find((e) => known.has(e.event.id))!;
-    expect(debit.event.topic).toContain('usage.');
+    // Every debit names the Kafka message that caused it.
+    const debits = seen.filter((e) => known.has(e.event.id)) as unknown as {
+      event: { topic: string | null; partition: number | null; offset: string | null };
+    }[];
+    expect(debits.length).toBeGreaterThan(100);
+    for (const d of debits) {
+      expect(d.event.topic).toMatch(/(usage\.(agent|sandbox)|auth\.action\.verified)\.v1$/);
+      expect(d.event.offset).toMatch(/^\d+$/);
+    }
     expect((await get(`/v1/orgs/${orgId}/ledger?cursor=abc`)).status).toBe(400);
   });
 

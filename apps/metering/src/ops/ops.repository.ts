@@ -7,12 +7,15 @@ export type UsageGroup = 'key' | 'action' | 'shape' | 'kind';
 /** Roll-up column per groupBy value (a whitelist: never interpolate user input). */
 const GROUP_COLUMN: Record<UsageGroup, string> = { key: 'key_id', action: 'action', shape: 'shape', kind: 'kind' };
 
-export interface UsageRow {
-  start: Date;
+/** One point of a usage series: integer units and their display decimals, all strings. */
+export interface UsagePointRow {
+  start: string;
   group: string | null;
-  events: bigint;
-  sandboxMs: bigint;
-  agentMc: bigint;
+  events: string;
+  sandboxMs: string;
+  sandboxHours: string;
+  agentMilliCredits: string;
+  agentCredits: string;
 }
 
 export interface LedgerRow {
@@ -39,23 +42,29 @@ export class OpsRepository {
     return (await this.db.query('SELECT 1 FROM organizations WHERE id = $1', [orgId])).length === 1;
   }
 
+  /**
+   * The series, formatted by PostgreSQL: a 90-day hourly series is 2,160 points, and building
+   * them from bigints in JavaScript cost more than the query. The decimals are exact `numeric`
+   * arithmetic (never floats), rounded half-up to 6 places for hours like `msToHours`.
+   */
   async usage(orgId: string, from: Date, to: Date, granularity: Granularity, groupBy: UsageGroup | null) {
     const group = groupBy ? GROUP_COLUMN[groupBy] : 'NULL::text';
-    const rows: { start: Date; grp: string | null; events: string; sandbox: string; agent: string }[] =
-      await this.db.query(
-        `SELECT date_trunc($4, hour, 'UTC') AS start, ${group} AS grp, SUM(event_count)::text AS events,
-                SUM(sandbox_ms)::text AS sandbox, SUM(agent_mc)::text AS agent
-           FROM usage_rollups WHERE org_id = $1 AND hour >= $2 AND hour < $3
-          GROUP BY 1, 2 ORDER BY 1, 2`,
-        [orgId, from, to, granularity],
-      );
-    return rows.map((r): UsageRow => ({
-      start: r.start,
-      group: r.grp,
-      events: BigInt(r.events),
-      sandboxMs: BigInt(r.sandbox),
-      agentMc: BigInt(r.agent),
-    }));
+    // Roll-up hours are already whole hours: grouping by the column itself lets PostgreSQL
+    // aggregate in index order (no hash, no sort) for the hourly series.
+    const bucket = granularity === 'hour' ? 'hour' : `date_trunc('day', hour, 'UTC')`;
+    const rows: UsagePointRow[] = await this.db.query(
+      `SELECT to_char(start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS start, grp AS "group",
+              events::text AS events, sandbox::text AS "sandboxMs",
+              trim_scale(round(sandbox::numeric / 3600000, 6))::text AS "sandboxHours",
+              agent::text AS "agentMilliCredits", trim_scale(agent::numeric / 1000)::text AS "agentCredits"
+         FROM (SELECT ${bucket} AS start, ${group} AS grp, SUM(event_count) AS events,
+                      SUM(sandbox_ms) AS sandbox, SUM(agent_mc) AS agent
+                 FROM usage_rollups WHERE org_id = $1 AND hour >= $2 AND hour < $3
+                GROUP BY 1, 2) AS s
+        ORDER BY s.start, s.grp`,
+      [orgId, from, to],
+    );
+    return rows;
   }
 
   async packages(orgId: string, at: Date) {

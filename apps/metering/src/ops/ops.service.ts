@@ -4,7 +4,7 @@ import { DATA_SOURCE, loadOrgBalance } from '@tally/database';
 import { DataSource } from 'typeorm';
 import { burnRatePerHour, depletionTime } from '../alerts/alert-policy';
 import { ConsumerLagMonitor } from './consumer-lag.monitor';
-import { Granularity, OpsRepository, UsageGroup, UsageRow } from './ops.repository';
+import { Granularity, OpsRepository, UsageGroup, UsagePointRow } from './ops.repository';
 
 const HOUR = 3_600_000;
 const MAX_RANGE_MS = 400 * 24 * HOUR;
@@ -28,25 +28,7 @@ export interface UsageView {
   totals: Omit<UsagePoint, 'start' | 'group'>;
 }
 
-export interface UsagePoint {
-  start: string;
-  group: string | null;
-  events: string;
-  sandboxMs: string;
-  sandboxHours: string;
-  agentMilliCredits: string;
-  agentCredits: string;
-}
-
-const point = (row: Omit<UsageRow, 'start'> & { start: Date | null }): UsagePoint => ({
-  start: row.start?.toISOString() ?? '',
-  group: row.group,
-  events: row.events.toString(),
-  sandboxMs: row.sandboxMs.toString(),
-  sandboxHours: msToHours(row.sandboxMs),
-  agentMilliCredits: row.agentMc.toString(),
-  agentCredits: milliToCredits(row.agentMc),
-});
+export type UsagePoint = UsagePointRow;
 
 /** Ops reads: balances with burn rate and forecast, usage series, the explained ledger, top orgs. */
 @Injectable()
@@ -118,24 +100,29 @@ export class OpsService {
     if (groupBy !== null && !['key', 'action', 'shape', 'kind'].includes(groupBy))
       throw new TallyError('INVALID_REQUEST', 'groupBy must be key, action, shape or kind.', { field: 'groupBy' });
     const { from, to } = window(query.from, query.to, 7 * 24 * HOUR);
-    const rows = await this.repo.usage(orgId, from, to, granularity, groupBy);
-    const totals = rows.reduce(
-      (sum, r) => ({
-        events: sum.events + r.events,
-        sandboxMs: sum.sandboxMs + r.sandboxMs,
-        agentMc: sum.agentMc + r.agentMc,
-      }),
-      { events: 0n, sandboxMs: 0n, agentMc: 0n },
-    );
-    const { start: _start, group: _group, ...total } = point({ ...totals, start: null, group: null });
+    const series = await this.repo.usage(orgId, from, to, granularity, groupBy);
+    let events = 0n;
+    let sandboxMs = 0n;
+    let agentMc = 0n;
+    for (const p of series) {
+      events += BigInt(p.events);
+      sandboxMs += BigInt(p.sandboxMs);
+      agentMc += BigInt(p.agentMilliCredits);
+    }
     return {
       orgId,
       from: from.toISOString(),
       to: to.toISOString(),
       granularity,
       groupBy,
-      series: rows.map(point),
-      totals: total,
+      series,
+      totals: {
+        events: events.toString(),
+        sandboxMs: sandboxMs.toString(),
+        sandboxHours: msToHours(sandboxMs),
+        agentMilliCredits: agentMc.toString(),
+        agentCredits: milliToCredits(agentMc),
+      },
     };
   }
 
