@@ -265,6 +265,36 @@ describe('quota admissions', () => {
     expect((await create(orgId)).status).toBe(402);
   });
 
+  it('rebuilds running sandboxes and durable holds from PostgreSQL after a Redis loss', async () => {
+    const orgId = await org('free', 2n * HOUR_MS);
+    // Two sandboxes running (metering's durable holds), 1.5 h reserved, 0.25 h of it captured.
+    for (const [sandboxId, reserved, captured] of [
+      ['sbx-1', 3_600_000, 900_000],
+      ['sbx-2', 1_800_000, 0],
+    ] as const) {
+      await db.query(
+        `INSERT INTO holds (org_id, sandbox_id, shape, price_per_hour, admission_id, reserved_ms, captured_ms,
+                            status, expires_at, version)
+         VALUES ($1, $2, 'small', '1', NULL, $3, $4, 'active', now() + interval '1 hour', 1)`,
+        [orgId, sandboxId, reserved, captured],
+      );
+    }
+    // Nothing of this org in Redis (as after a restart): the first decision loads it.
+    expect(await redis.exists(balanceKeys(ctx.redisPrefix, orgId).balance)).toBe(0);
+    const third = await create(orgId);
+    expect(third.status).toBe(429);
+    expect(await third.json()).toMatchObject({
+      code: 'CONCURRENT_SANDBOX_LIMIT',
+      message: 'Plan free allows 2 concurrent sandboxes; 2 are running and 0 starting.',
+    });
+    const extend = await admit({ orgId, action: 'sandbox.extend', params: { shape: 'small', extendSeconds: 3600 } });
+    expect(extend.status).toBe(402);
+    // 2 h - (1 h - 0.25 h) - 0.5 h held = 0.75 h.
+    expect(await extend.json()).toMatchObject({
+      message: 'sandbox.extend needs 1 sandbox hours reserved; 0.75 are available.',
+    });
+  });
+
   it('answers 404 for an organization PostgreSQL does not know and 400 for a malformed request', async () => {
     const missing = await create(`ORG-${ulid()}`);
     expect(missing.status).toBe(404);
