@@ -17,6 +17,7 @@ import { EventBatcher } from './events/event-batcher.service';
 import { KeyCacheService } from './key-cache/key-cache.service';
 import { FailureThrottle } from './verify/failure-throttle.service';
 import { LastUsedWriter } from './verify/last-used.writer';
+import { VerifyFastRoute } from './verify/verify-fast-route';
 import { VerifyController } from './verify/verify.controller';
 import { VerifyService } from './verify/verify.service';
 
@@ -50,6 +51,7 @@ export class AuthModule {
       EventBatcher,
       ApiKeysService,
       VerifyService,
+      VerifyFastRoute,
     ];
     return {
       module: AuthModule,
