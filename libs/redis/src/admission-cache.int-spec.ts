@@ -122,11 +122,12 @@ describe('AdmissionCache (Lua on a real Redis)', () => {
   });
 
   it('limits the rate per key and per org (GCRA, one second of burst), without charging replays', async () => {
-    const orgId = await orgWith(0n);
+    const orgId = await orgWith(0n, { agentMc: 1_000n });
+    // agent.run: metered (so replays are remembered) and holds nothing.
     const none = (keyId: string, admissionId?: string) =>
       admissions.admit(
         input(orgId, {
-          kind: 'none',
+          kind: 'agent',
           keyId,
           orgRatePerSecond: 5,
           keyRatePerSecond: 3,
@@ -146,6 +147,13 @@ describe('AdmissionCache (Lua on a real Redis)', () => {
     expect(limited).toMatchObject({ outcome: 'RATE_LIMITED', scope: 'organization' });
     expect(limited.outcome === 'RATE_LIMITED' && limited.waitMs).toBeGreaterThan(0);
     expect(limited.outcome === 'RATE_LIMITED' && limited.waitMs).toBeLessThanOrEqual(200);
+  });
+
+  it('keeps no replay record for a rate-only admission', async () => {
+    const orgId = await orgWith(0n);
+    const request = input(orgId, { kind: 'none', reserveMs: 0n, orgRatePerSecond: 0, keyRatePerSecond: 0 });
+    expect(await admissions.admit(request)).toMatchObject({ outcome: 'ADMIT', replay: false });
+    expect(await redis.exists(balanceKeys(ctx.redisPrefix, orgId).admission(request.admissionId))).toBe(0);
   });
 
   it('stores GCRA times as exact integers (no %.14g rounding of microsecond epochs)', async () => {

@@ -52,6 +52,7 @@ return written
  *       11 org emission interval µs (0: unlimited), 12 org burst tolerance µs,
  *       13 key emission interval µs (0: unlimited), 14 key burst tolerance µs,
  *       15 how many expired holds to purge at most
+ * Only metered admissions (create, extend, agent) leave a record for replays.
  * Replies (first element is the outcome):
  *   ADMIT reserved expiresAtMs replay(0|1) | MISS | CONFLICT | RELEASED
  *   RATE_LIMITED waitMs scope | PLAN_TIER_TOO_LOW | CONCURRENT_SANDBOX_LIMIT running provisional limit
@@ -126,7 +127,11 @@ if reserve > 0 then
   redis.call('INCRBY', KEYS[5], int(reserve))
   if kind == 'create' then redis.call('SADD', KEYS[4], id) end
 end
-redis.call('SET', KEYS[6], ARGV[3] .. ':admitted:' .. int(reserve) .. ':' .. int(expires), 'PX', ARGV[6])
+-- Metered admissions are remembered for replays; a rate-only one has nothing to replay (no hold,
+-- no balance read), and at gateway volume its record would be most of Redis's memory.
+if metered then
+  redis.call('SET', KEYS[6], ARGV[3] .. ':admitted:' .. int(reserve) .. ':' .. int(expires), 'PX', ARGV[6])
+end
 return {'ADMIT', int(reserve), int(expires), '0'}
 `;
 

@@ -47,9 +47,12 @@ export class CatalogService {
     }
     try {
       const value = await loading;
-      // Bounded: a long-lived instance sees many orgs; dropping the oldest costs one query.
-      if (this.orgPlans.size >= 100_000) this.orgPlans.delete(this.orgPlans.keys().next().value!);
-      this.orgPlans.set(orgId, { value, loadedAt: Date.now() });
+      // An unknown org is not remembered: it may be created the next moment. Bounded: a
+      // long-lived instance sees many orgs; dropping the oldest costs one query.
+      if (value !== null) {
+        if (this.orgPlans.size >= 100_000) this.orgPlans.delete(this.orgPlans.keys().next().value!);
+        this.orgPlans.set(orgId, { value, loadedAt: Date.now() });
+      }
       return value;
     } catch (error) {
       if (cached) return cached.value;
