@@ -154,6 +154,16 @@ function rssMb(pid) {
   }
 }
 
+/** User + system CPU seconds of a process so far (from /proc, clock ticks of 10 ms). */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 async function groupLag(admin, groupId) {
   let lag = 0n;
   const topics = Object.values(TOPICS).map(topic);
@@ -235,9 +245,14 @@ async function main() {
     partitionsConsumedConcurrently: 4,
     eachBatch: async ({ batch }) => {
       // From the first batch to the last: one fetch can carry most of a small backlog.
+      if (!rawMarks.start) rawMarks.cpu = process.cpuUsage();
       rawStarted();
       rawCount += batch.messages.length;
-      if (rawCount >= EVENTS && !rawMarks.end) rawMarks.end = performance.now();
+      if (rawCount >= EVENTS && !rawMarks.end) {
+        rawMarks.end = performance.now();
+        const used = process.cpuUsage(rawMarks.cpu);
+        rawMarks.cpuUsPerEvent = (used.user + used.system) / EVENTS;
+      }
     },
   });
   while (!rawMarks.end) await sleep(20);
@@ -269,8 +284,14 @@ async function main() {
   const marks = {};
   for (;;) {
     const n = await count();
-    if (n >= EVENTS * 0.05 && !marks.start) marks.start = performance.now();
-    if (n >= EVENTS * 0.95 && !marks.end) marks.end = performance.now();
+    if (n >= EVENTS * 0.05 && !marks.start) {
+      marks.start = performance.now();
+      marks.cpuStart = cpuSeconds(child.pid);
+    }
+    if (n >= EVENTS * 0.95 && !marks.end) {
+      marks.end = performance.now();
+      marks.cpuEnd = cpuSeconds(child.pid);
+    }
     if (n >= EVENTS) break;
     await sleep(50);
   }
@@ -357,6 +378,12 @@ async function main() {
     rawConsumeRate: Math.round(rawRate),
     meteringRate: Math.round(meteringRate),
     ratioToRaw: Number((meteringRate / rawRate).toFixed(3)),
+    rawCpuUsPerEvent: Math.round(rawMarks.cpuUsPerEvent),
+    meteringCpuUsPerEvent: Math.round(((marks.cpuEnd - marks.cpuStart) * 1e6) / (EVENTS * 0.9)),
+    loadAverage: require('node:os')
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
     fixedRateTarget: RATE,
     fixedRateAchieved: Math.round(sent / elapsed),
     lateTicks,

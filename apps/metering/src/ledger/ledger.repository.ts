@@ -33,22 +33,44 @@ export class LedgerRepository {
     return new Set(rows.map((row) => row.id));
   }
 
-  /** Records events as processed; returns the `source|id` of those seen for the first time. */
-  async markProcessed(events: EventRef[]): Promise<Set<string>> {
-    if (events.length === 0) return new Set();
-    const rows: { source: string; id: string }[] = await this.tx.query(
-      `INSERT INTO processed_events (source, id, topic, partition, kafka_offset)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])
-       ON CONFLICT DO NOTHING RETURNING source, id`,
+  /**
+   * `lockOrganizations` and `markProcessed` in one round trip: locks the orgs (id order), then
+   * records as processed the events of the orgs that exist. Returns the existing orgs and the
+   * `source|id` of the events seen for the first time.
+   */
+  async lockAndMarkProcessed(
+    orgIds: string[],
+    events: (EventRef & { orgId: string })[],
+  ): Promise<{ known: Set<string>; firstSeen: Set<string> }> {
+    if (orgIds.length === 0) return { known: new Set(), firstSeen: new Set() };
+    const rows: { k: 'o' | 'e'; a: string; b: string | null }[] = await this.tx.query(
+      `WITH locked AS (SELECT id FROM organizations WHERE id = ANY($1::varchar[]) ORDER BY id FOR UPDATE),
+            ins AS (
+              INSERT INTO processed_events (source, id, topic, partition, kafka_offset)
+              SELECT v.source, v.id, v.topic, v.partition, v.kafka_offset
+                FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::varchar[])
+                       AS v(source, id, topic, partition, kafka_offset, org_id)
+               WHERE v.org_id IN (SELECT id FROM locked)
+              ON CONFLICT DO NOTHING RETURNING source, id)
+       SELECT 'o' AS k, id AS a, NULL::text AS b FROM locked
+       UNION ALL SELECT 'e', source, id FROM ins`,
       [
+        orgIds,
         events.map((e) => e.source),
         events.map((e) => e.id),
         events.map((e) => e.topic),
         events.map((e) => e.partition),
         events.map((e) => e.offset),
+        events.map((e) => e.orgId),
       ],
     );
-    return new Set(rows.map((row) => `${row.source}|${row.id}`));
+    const known = new Set<string>();
+    const firstSeen = new Set<string>();
+    for (const row of rows) {
+      if (row.k === 'o') known.add(row.a);
+      else firstSeen.add(`${row.a}|${row.b}`);
+    }
+    return { known, firstSeen };
   }
 
   /** The orgs' packages, locked until the transaction ends. */
@@ -80,20 +102,6 @@ export class LedgerRepository {
       });
     }
     return byOrg;
-  }
-
-  async saveRemainders(packages: PackageBalance[]): Promise<void> {
-    if (packages.length === 0) return;
-    await this.tx.query(
-      `UPDATE packages p SET sandbox_ms_remaining = v.sandbox, agent_mc_remaining = v.agent
-         FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS v(id, sandbox, agent)
-        WHERE p.id = v.id`,
-      [
-        packages.map((p) => p.id),
-        packages.map((p) => p.remaining.sandbox.toString()),
-        packages.map((p) => p.remaining.agent.toString()),
-      ],
-    );
   }
 
   /** The holds of these (org, sandbox) pairs, locked. */
@@ -137,38 +145,6 @@ export class LedgerRepository {
     }));
   }
 
-  /** Writes changed holds; each takes a fresh ledger-sequence value as its version. */
-  async saveHolds(holds: HoldState[]): Promise<void> {
-    if (holds.length === 0) return;
-    await this.tx.query(
-      `INSERT INTO holds (org_id, sandbox_id, shape, price_per_hour, admission_id, reserved_ms, captured_ms, overrun_ms,
-                          placed, status, last_sequence, expires_at, released_at, version)
-       SELECT v.*, nextval('${LEDGER_SEQUENCE}')
-         FROM unnest($1::varchar[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[],
-                     $9::boolean[], $10::text[], $11::int[], $12::timestamptz[], $13::timestamptz[]) AS v
-       ON CONFLICT (org_id, sandbox_id) DO UPDATE SET
-         shape = excluded.shape, price_per_hour = excluded.price_per_hour, admission_id = excluded.admission_id,
-         reserved_ms = excluded.reserved_ms, captured_ms = excluded.captured_ms, overrun_ms = excluded.overrun_ms,
-         placed = excluded.placed, status = excluded.status, last_sequence = excluded.last_sequence,
-         expires_at = excluded.expires_at, released_at = excluded.released_at, version = excluded.version`,
-      [
-        holds.map((h) => h.orgId),
-        holds.map((h) => h.sandboxId),
-        holds.map((h) => h.shape),
-        holds.map((h) => h.pricePerHour),
-        holds.map((h) => h.admissionId),
-        holds.map((h) => h.reservedMs.toString()),
-        holds.map((h) => h.capturedMs.toString()),
-        holds.map((h) => overrun(h).toString()),
-        holds.map((h) => h.placed),
-        holds.map((h) => h.status),
-        holds.map((h) => h.lastSequence),
-        holds.map((h) => h.expiresAt),
-        holds.map((h) => h.releasedAt),
-      ],
-    );
-  }
-
   /**
    * Appends ledger entries and, in the same statement, their `ledger.posted` outbox rows: an
    * entry and its event can never disagree.
@@ -207,35 +183,93 @@ export class LedgerRepository {
     );
   }
 
-  async upsertRollups(lines: RollupLine[]): Promise<void> {
-    if (lines.length === 0) return;
-    await this.tx.query(
-      `INSERT INTO usage_rollups (org_id, hour, key_id, action, shape, kind, event_count, sandbox_ms, agent_mc)
-       SELECT * FROM unnest($1::varchar[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
-                            $7::bigint[], $8::bigint[], $9::bigint[])
-       ON CONFLICT (org_id, hour, key_id, action, shape, kind) DO UPDATE SET
-         event_count = usage_rollups.event_count + excluded.event_count,
-         sandbox_ms = usage_rollups.sandbox_ms + excluded.sandbox_ms,
-         agent_mc = usage_rollups.agent_mc + excluded.agent_mc`,
-      [
-        lines.map((l) => l.orgId),
-        lines.map((l) => l.hour),
-        lines.map((l) => l.keyId),
-        lines.map((l) => l.action),
-        lines.map((l) => l.shape),
-        lines.map((l) => l.kind),
-        lines.map((l) => l.count.toString()),
-        lines.map((l) => l.sandboxMs.toString()),
-        lines.map((l) => l.agentMc.toString()),
-      ],
-    );
-  }
-
-  async enqueue(rows: OutboxRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.tx.query(
-      `INSERT INTO outbox (topic, message_key, payload) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])`,
-      [rows.map((r) => r.topic), rows.map((r) => r.key), rows.map((r) => JSON.stringify(r.payload))],
-    );
+  /**
+   * Everything a posting writes, in one statement of data-modifying CTEs (one round trip instead
+   * of five): package remainders, holds (each taking a fresh ledger-sequence value as its
+   * version), ledger entries with their outbox rows (as `append`), roll-ups, alerts.
+   */
+  async writePosting(posting: {
+    packages: PackageBalance[];
+    holds: HoldState[];
+    entries: LedgerLine[];
+    rollups: RollupLine[];
+    outbox: OutboxRow[];
+    ledgerTopic: string;
+    source: string;
+  }): Promise<void> {
+    const params: unknown[] = [];
+    const p = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const ctes: string[] = [];
+    const { packages, holds, entries, rollups, outbox } = posting;
+    if (packages.length) {
+      ctes.push(`w_packages AS (
+        UPDATE packages p SET sandbox_ms_remaining = v.sandbox, agent_mc_remaining = v.agent
+          FROM unnest(${p(packages.map((x) => x.id))}::uuid[], ${p(packages.map((x) => x.remaining.sandbox.toString()))}::bigint[],
+                      ${p(packages.map((x) => x.remaining.agent.toString()))}::bigint[]) AS v(id, sandbox, agent)
+         WHERE p.id = v.id)`);
+    }
+    if (holds.length) {
+      ctes.push(`w_holds AS (
+        INSERT INTO holds (org_id, sandbox_id, shape, price_per_hour, admission_id, reserved_ms, captured_ms, overrun_ms,
+                           placed, status, last_sequence, expires_at, released_at, version)
+        SELECT v.*, nextval('${LEDGER_SEQUENCE}')
+          FROM unnest(${p(holds.map((h) => h.orgId))}::varchar[], ${p(holds.map((h) => h.sandboxId))}::text[],
+                      ${p(holds.map((h) => h.shape))}::text[], ${p(holds.map((h) => h.pricePerHour))}::text[],
+                      ${p(holds.map((h) => h.admissionId))}::text[], ${p(holds.map((h) => h.reservedMs.toString()))}::bigint[],
+                      ${p(holds.map((h) => h.capturedMs.toString()))}::bigint[], ${p(holds.map((h) => overrun(h).toString()))}::bigint[],
+                      ${p(holds.map((h) => h.placed))}::boolean[], ${p(holds.map((h) => h.status))}::text[],
+                      ${p(holds.map((h) => h.lastSequence))}::int[], ${p(holds.map((h) => h.expiresAt))}::timestamptz[],
+                      ${p(holds.map((h) => h.releasedAt))}::timestamptz[]) AS v
+        ON CONFLICT (org_id, sandbox_id) DO UPDATE SET
+          shape = excluded.shape, price_per_hour = excluded.price_per_hour, admission_id = excluded.admission_id,
+          reserved_ms = excluded.reserved_ms, captured_ms = excluded.captured_ms, overrun_ms = excluded.overrun_ms,
+          placed = excluded.placed, status = excluded.status, last_sequence = excluded.last_sequence,
+          expires_at = excluded.expires_at, released_at = excluded.released_at, version = excluded.version)`);
+    }
+    if (entries.length) {
+      ctes.push(`w_ledger AS (
+        INSERT INTO ledger_entries (org_id, package_id, kind, entry_type, amount, event_source, event_id, action, key_id)
+        SELECT * FROM unnest(${p(entries.map((e) => e.orgId))}::varchar[], ${p(entries.map((e) => e.packageId))}::uuid[],
+                             ${p(entries.map((e) => e.kind))}::text[], ${p(entries.map((e) => e.entryType))}::text[],
+                             ${p(entries.map((e) => e.amount.toString()))}::bigint[], ${p(entries.map((e) => e.eventSource))}::text[],
+                             ${p(entries.map((e) => e.eventId))}::text[], ${p(entries.map((e) => e.action))}::text[],
+                             ${p(entries.map((e) => e.keyId))}::text[])
+        ON CONFLICT DO NOTHING
+        RETURNING seq, org_id, package_id, kind, entry_type, amount, event_source, event_id, action, key_id, created_at)`);
+      ctes.push(`w_ledger_outbox AS (
+        INSERT INTO outbox (topic, message_key, payload)
+        SELECT ${p(posting.ledgerTopic)}::text, org_id, jsonb_build_object(
+                 'specversion', '1.0', 'id', 'ledger-' || seq, 'source', ${p(posting.source)}::text, 'type', 'ledger.posted',
+                 'subject', org_id, 'datacontenttype', 'application/json',
+                 'time', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                 'data', jsonb_build_object('seq', seq::text, 'orgId', org_id, 'packageId', package_id, 'kind', kind,
+                   'entryType', entry_type, 'amount', amount::text, 'eventSource', event_source, 'eventId', event_id,
+                   'action', action, 'keyId', key_id))
+          FROM w_ledger ORDER BY seq)`);
+    }
+    if (rollups.length) {
+      ctes.push(`w_rollups AS (
+        INSERT INTO usage_rollups (org_id, hour, key_id, action, shape, kind, event_count, sandbox_ms, agent_mc)
+        SELECT * FROM unnest(${p(rollups.map((l) => l.orgId))}::varchar[], ${p(rollups.map((l) => l.hour))}::timestamptz[],
+                             ${p(rollups.map((l) => l.keyId))}::text[], ${p(rollups.map((l) => l.action))}::text[],
+                             ${p(rollups.map((l) => l.shape))}::text[], ${p(rollups.map((l) => l.kind))}::text[],
+                             ${p(rollups.map((l) => l.count.toString()))}::bigint[], ${p(rollups.map((l) => l.sandboxMs.toString()))}::bigint[],
+                             ${p(rollups.map((l) => l.agentMc.toString()))}::bigint[])
+        ON CONFLICT (org_id, hour, key_id, action, shape, kind) DO UPDATE SET
+          event_count = usage_rollups.event_count + excluded.event_count,
+          sandbox_ms = usage_rollups.sandbox_ms + excluded.sandbox_ms,
+          agent_mc = usage_rollups.agent_mc + excluded.agent_mc)`);
+    }
+    if (outbox.length) {
+      ctes.push(`w_alerts AS (
+        INSERT INTO outbox (topic, message_key, payload)
+        SELECT * FROM unnest(${p(outbox.map((r) => r.topic))}::text[], ${p(outbox.map((r) => r.key))}::text[],
+                             ${p(outbox.map((r) => JSON.stringify(r.payload)))}::jsonb[]))`);
+    }
+    if (ctes.length === 0) return;
+    await this.tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
   }
 }

@@ -64,19 +64,20 @@ export class LedgerService {
     const orgIds = [...new Set(priced.map((event) => event.orgId))].sort();
     const outcome = await this.dataSource.transaction(async (manager) => {
       const ledger = new LedgerRepository(manager);
-      const known = await ledger.lockOrganizations(orgIds);
+      // The same event twice in one batch is as much a duplicate as one redelivered later: only
+      // its first occurrence may be posted (the INSERT reports the key once for both).
+      const unique = new Map<string, MeteringEvent>();
+      for (const event of priced)
+        if (!unique.has(`${event.source}|${event.id}`)) unique.set(`${event.source}|${event.id}`, event);
+      const { known, firstSeen } = await ledger.lockAndMarkProcessed(orgIds, [...unique.values()]);
       const accepted = priced.filter((event) => {
         if (known.has(event.orgId)) return true;
         rejected.push({ event, reason: `unknown organization ${event.orgId}`, reasonClass: 'unknown-organization' });
         return false;
       });
-      // The same event twice in one batch is as much a duplicate as one redelivered later: only
-      // its first occurrence may be posted (the INSERT reports the key once for both).
-      const unique = new Map<string, MeteringEvent>();
-      for (const event of accepted)
-        if (!unique.has(`${event.source}|${event.id}`)) unique.set(`${event.source}|${event.id}`, event);
-      const firstSeen = await ledger.markProcessed([...unique.values()]);
-      const fresh = [...unique.values()].filter((event) => firstSeen.has(`${event.source}|${event.id}`));
+      const fresh = [...unique.values()].filter(
+        (event) => known.has(event.orgId) && firstSeen.has(`${event.source}|${event.id}`),
+      );
       if (fresh.length === 0) return { known, applied: 0, accepted: accepted.length };
 
       const freshOrgs = [...new Set(fresh.map((event) => event.orgId))].sort();
@@ -97,14 +98,17 @@ export class LedgerService {
         holdGraceMs: this.config.HOLD_GRACE_SECONDS * 1000,
       });
 
-      const allPackages = [...packages.values()].flat();
-      await ledger.saveRemainders(allPackages.filter((p) => result.touchedPackages.has(p.id)));
-      await ledger.saveHolds([...holds.values()].filter((h) => h.dirty));
-      await ledger.append(result.entries, topicName(this.kafka.topicPrefix, Topics.ledgerPosted), METERING_SOURCE);
-      await ledger.upsertRollups(result.rollups);
-      await ledger.enqueue(
-        result.depletions.map((depletion) => this.depletedAlert(depletion, packages.get(depletion.orgId) ?? [])),
-      );
+      await ledger.writePosting({
+        packages: [...packages.values()].flat().filter((p) => result.touchedPackages.has(p.id)),
+        holds: [...holds.values()].filter((h) => h.dirty),
+        entries: result.entries,
+        rollups: result.rollups,
+        outbox: result.depletions.map((depletion) =>
+          this.depletedAlert(depletion, packages.get(depletion.orgId) ?? []),
+        ),
+        ledgerTopic: topicName(this.kafka.topicPrefix, Topics.ledgerPosted),
+        source: METERING_SOURCE,
+      });
       await this.observers.afterPosting({ manager, orgIds: freshOrgs, events: fresh });
       for (const overrun of result.overruns) {
         this.logger.warn(overrun, 'sandbox runtime beyond its hold: debited and flagged on the hold');
