@@ -263,6 +263,11 @@ describe('quota admissions', () => {
     await redis.del(keys.balance);
     expect((await create(orgId)).status).toBe(200);
     expect((await create(orgId)).status).toBe(402);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/quota_cold_loads_total\{service="quota"\} [1-9]/);
+    expect(metrics).toMatch(
+      /quota_admissions_total\{action="sandbox.create",outcome="INSUFFICIENT_SANDBOX_HOURS",service="quota"\} [1-9]/,
+    );
   });
 
   it('rebuilds running sandboxes and durable holds from PostgreSQL after a Redis loss', async () => {

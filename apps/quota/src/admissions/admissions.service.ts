@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Action, isAction, milliToCredits, msToHours, TallyError } from '@tally/contracts';
 import { DATA_SOURCE, loadOrgBalances } from '@tally/database';
+import { METRICS_REGISTRY } from '@tally/platform';
 import { AdmissionCache, AdmissionOutcome, BalanceCache } from '@tally/redis';
+import { Counter, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { CatalogService } from '../catalog/catalog.service';
 import { QUOTA_CONFIG, QuotaConfig } from '../config/quota.config';
@@ -58,6 +60,9 @@ export class AdmissionsService {
   private readonly logger = new Logger(AdmissionsService.name);
   private readonly agentMinimumMc: bigint;
   private readonly coldLoads = new Map<string, Promise<void>>();
+  /** Decisions by action and outcome (ADMIT, REPLAY, a denial code, FAILED_OPEN, DEPENDENCY_UNAVAILABLE). */
+  private readonly decisions: Counter<'action' | 'outcome'>;
+  private readonly coldLoadCount: Counter;
 
   constructor(
     @Inject(QUOTA_CONFIG) private readonly config: QuotaConfig,
@@ -65,8 +70,20 @@ export class AdmissionsService {
     private readonly admissions: AdmissionCache,
     private readonly balances: BalanceCache,
     private readonly catalog: CatalogService,
+    @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     this.agentMinimumMc = agentMinimum(config.ADMISSION_AGENT_MINIMUM_CREDITS);
+    this.decisions = new Counter({
+      name: 'quota_admissions_total',
+      help: 'Admission decisions by action and outcome',
+      labelNames: ['action', 'outcome'],
+      registers: [registry],
+    });
+    this.coldLoadCount = new Counter({
+      name: 'quota_cold_loads_total',
+      help: 'Organizations loaded from PostgreSQL because Redis had no balance for them',
+      registers: [registry],
+    });
   }
 
   async admit(request: AdmissionRequest): Promise<AdmissionGrantedDto> {
@@ -76,9 +93,14 @@ export class AdmissionsService {
     const action: Action = request.action;
     try {
       const budget = { expired: false };
-      return await this.withinDeadline(this.decide(request, action, budget), budget);
+      const granted = await this.withinDeadline(this.decide(request, action, budget), budget);
+      this.decisions.inc({ action, outcome: granted.replay ? 'REPLAY' : 'ADMIT' });
+      return granted;
     } catch (error) {
-      if (!(error instanceof DependencyFailure)) throw error;
+      if (!(error instanceof DependencyFailure)) {
+        if (error instanceof TallyError) this.decisions.inc({ action, outcome: error.code });
+        throw error;
+      }
       const open = failsOpen(
         action,
         this.config.ADMISSION_FAIL_OPEN_ACTIONS,
@@ -88,6 +110,7 @@ export class AdmissionsService {
         { orgId: request.orgId, action, dependency: error.dependency, reason: error.reason, failedOpen: open },
         'admission could not be decided',
       );
+      this.decisions.inc({ action, outcome: open ? 'FAILED_OPEN' : 'DEPENDENCY_UNAVAILABLE' });
       if (!open) {
         throw new TallyError(
           'DEPENDENCY_UNAVAILABLE',
@@ -195,6 +218,7 @@ export class AdmissionsService {
     let loading = this.coldLoads.get(orgId);
     if (!loading) {
       loading = (async () => {
+        this.coldLoadCount.inc();
         const snapshot = await on('PostgreSQL', async () =>
           (await loadOrgBalances(this.dataSource, [orgId], new Date())).get(orgId),
         );
