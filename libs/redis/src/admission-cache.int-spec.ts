@@ -108,6 +108,14 @@ describe('AdmissionCache (Lua on a real Redis)', () => {
     expect(await admissions.admit(input(orgId, { concurrentLimit: 2, kind: 'extend' }))).toMatchObject({
       outcome: 'ADMIT',
     });
+    // A create that costs nothing still counts as starting.
+    const free = await orgWith(0n);
+    expect(await admissions.admit(input(free, { concurrentLimit: 1, reserveMs: 0n }))).toMatchObject({
+      outcome: 'ADMIT',
+    });
+    expect(await admissions.admit(input(free, { concurrentLimit: 1, reserveMs: 0n }))).toMatchObject({
+      outcome: 'CONCURRENT_SANDBOX_LIMIT',
+    });
   });
 
   it('releases a hold once and tombstones the id', async () => {

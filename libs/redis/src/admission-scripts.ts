@@ -120,7 +120,9 @@ elseif kind == 'agent' then
 end
 
 local expires = 0
-if reserve > 0 then
+-- Every create is held, even one that costs nothing (a free shape): it still counts against the
+-- concurrency limit until it runs.
+if kind == 'create' or kind == 'extend' then
   expires = now_ms + tonumber(ARGV[5])
   redis.call('HSET', KEYS[2], id, int(reserve))
   redis.call('ZADD', KEYS[3], int(expires), id)
