@@ -5,7 +5,7 @@ import { loadQuotaConfig } from '../apps/quota/src/config/quota.config';
 import { DEFAULT_KEY_PREFIX } from '@tally/contracts';
 import { DemoOrganization, seedDemoOrganization } from '@tally/database';
 import { listeningPort } from '@tally/platform';
-import { AdmissionClient } from '@tally/quota-client';
+import { AdmissionClient, admissionDecider } from '@tally/quota-client';
 import { balanceKeys } from '@tally/redis';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -43,7 +43,11 @@ describe('quota through auth', () => {
       agentMc: 0n,
     });
     // Each app is closed in afterAll even when a later one fails to boot.
-    const quota = await bootstrapQuota(loadQuotaConfig(ctx.env()), { shutdownHooks: false });
+    // Generous deadlines: this test is about the decision's path, on a shared machine.
+    const quota = await bootstrapQuota(
+      loadQuotaConfig(ctx.env({ ADMISSION_TIMEOUT_MS: '3000', REDIS_TIMEOUT_MS: '2000' })),
+      { shutdownHooks: false },
+    );
     apps.push(quota);
     const metering = await bootstrapMetering(loadMeteringConfig(ctx.env()), { shutdownHooks: false });
     apps.push(metering);
@@ -55,10 +59,7 @@ describe('quota through auth', () => {
     const auth = await bootstrapAuth(loadAuthConfig(env), {
       shutdownHooks: false,
       // auth's admission seam, fed by the shared client (libs/quota-client).
-      admissionClient: {
-        admit: (request) =>
-          client.decide({ orgId: request.orgId, keyId: request.keyId, action: request.action, params: request.params }),
-      },
+      admissionClient: admissionDecider(client),
     });
     apps.push(auth);
     authUrl = `http://127.0.0.1:${listeningPort(auth)}`;

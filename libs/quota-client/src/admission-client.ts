@@ -153,3 +153,18 @@ export class AdmissionClient {
     );
   }
 }
+
+/**
+ * The shape auth's verify expects of its admission seam (`admit` answering a decision, never
+ * throwing a denial): `bootstrapAuth(config, { admissionClient: admissionDecider(client) })`.
+ */
+export const admissionDecider = (client: AdmissionClient) => ({
+  admit: (request: AdmissionRequest & { resource?: unknown }): Promise<AdmissionDecision> =>
+    client.decide({
+      orgId: request.orgId,
+      keyId: request.keyId,
+      action: request.action,
+      params: request.params,
+      admissionId: request.admissionId,
+    }),
+});
