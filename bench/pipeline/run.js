@@ -10,7 +10,8 @@
 // → Redis balance reflects it (polled every 5 ms), p50/p99; metering RSS sampled throughout.
 // Env: BENCH_EVENTS (100000), BENCH_RATE (2000), BENCH_SECONDS (30), BENCH_ORGS (1000),
 // DATABASE_URL (a scratch database is created on that server), REDIS_URL, KAFKA_BROKERS,
-// BENCH_METERING_NODE_OPTIONS (e.g. --max-old-space-size=160: a heap cap for the metering process).
+// BENCH_METERING_NODE_OPTIONS (e.g. --max-old-space-size=160: a heap cap for the metering process),
+// CONSUMER_CONCURRENCY (passed to metering: partition batches in flight).
 /* global performance, URL, setInterval, clearInterval */
 'use strict';
 const { spawn } = require('node:child_process');
@@ -275,6 +276,7 @@ async function main() {
       LOG_LEVEL: 'warn',
       EXPIRY_INTERVAL_MS: '0',
       ...(process.env.BENCH_METERING_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_METERING_NODE_OPTIONS } : {}),
+      ...(process.env.CONSUMER_CONCURRENCY ? { CONSUMER_CONCURRENCY: process.env.CONSUMER_CONCURRENCY } : {}),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -398,7 +400,16 @@ async function main() {
 
   child.kill('SIGTERM');
   await new Promise((done) => child.once('exit', done));
-  await kadmin.deleteTopics({ topics: [...consumed, ...consumed.map((t) => `${t}.dlq`)] }).catch(() => undefined);
+  await kadmin
+    .deleteTopics({
+      topics: [
+        ...consumed,
+        ...consumed.map((t) => `${t}.dlq`),
+        topic('metering.ledger.v1'),
+        topic('metering.alerts.v1'),
+      ],
+    })
+    .catch(() => undefined);
   await kadmin.disconnect();
   await producer.disconnect();
   redis.disconnect();

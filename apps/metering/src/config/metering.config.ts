@@ -35,7 +35,7 @@ export const meteringEnv = {
   EXPIRY_INTERVAL_MS: env.int('period of the package/hold expiry job (0 = off)', 30_000, 0, 3_600_000),
   OUTBOX_RELAY: env.oneOf('relay the outbox to Kafka from this instance', ['true', 'false'] as const, 'true'),
   OUTBOX_POLL_MS: env.int('outbox relay poll period when idle', 250, 10, 60_000),
-  CONSUMER_CONCURRENCY: env.int('partitions whose batches are posted concurrently', 6, 1, 64),
+  CONSUMER_CONCURRENCY: env.int('partitions whose batches are posted concurrently', 12, 1, 64),
   CONSUMER_MAX_BYTES_PER_PARTITION: env.int('largest fetch per partition (bounds a batch)', 524_288, 1_024),
   CONSUMER_MAX_BYTES: env.int('largest fetch in total (bounds the memory of a fetch)', 8_388_608, 1_024),
   CONSUMER_SESSION_TIMEOUT_MS: env.int('consumer group session timeout', 30_000, 6_000, 300_000),
