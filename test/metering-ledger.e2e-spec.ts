@@ -294,4 +294,25 @@ describe('metering: packages, holds and the ledger', () => {
     expect(report.drift).toEqual([]);
     expect(await processedCount(db)).toBeGreaterThan(0);
   });
+
+  it('forfeits each expired remainder exactly once when several expiry runs overlap (as several instances would)', async () => {
+    const notAfter = new Date(Date.now() + 60_000);
+    const orgIds = await Promise.all(
+      Array.from({ length: 5 }, () => seedOrg(db, { sandboxMs: 1_000n, agentMc: 2_000n, notAfter })),
+    );
+    const expiry = app.get(ExpiryService);
+    const later = new Date(Date.now() + 7_200_000);
+    await Promise.all([expiry.runOnce(later), expiry.runOnce(later), expiry.runOnce(later)]);
+    await expiry.runOnce(later); // whatever a run skipped (SKIP LOCKED) is taken by the next one
+    const rows = await db.query(
+      `SELECT COUNT(*)::int AS n, SUM(amount)::text AS total FROM ledger_entries
+        WHERE org_id = ANY($1::varchar[]) AND entry_type = 'forfeit'`,
+      [orgIds],
+    );
+    expect(rows).toEqual([{ n: 10, total: String(-5 * 3_000) }]);
+    for (const orgId of orgIds) {
+      const report = await reconcile(db, redis, cache, { orgId, now: later });
+      expect(report.invariant).toEqual([]);
+    }
+  });
 });
