@@ -7,7 +7,7 @@
 // Env: BENCH_RATE (3000), BENCH_SECONDS (30), BENCH_MAX_SECONDS (10), BENCH_ORGS (200),
 // BENCH_CONNECTIONS (32), DATABASE_URL (a scratch database is created on that server).
 // Targets 127.0.0.1 only: its own redis-server on a spare port, quota on a spare port.
-/* global performance, URL, fetch */
+/* global performance, URL, fetch, Buffer */
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
 const { createServer } = require('node:net');
@@ -33,8 +33,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 10);
 const ORGS = Number(process.env.BENCH_ORGS ?? 200);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-// Which phases run (all by default): http, raw, httpMax, rawMax, httpFloor.
-const PHASES = (process.env.BENCH_PHASES ?? 'http,raw,httpMax,rawMax,httpFloor').split(',');
+// Which phases run (all by default): open, http, raw, httpMax, rawMax, httpFloor.
+const PHASES = (process.env.BENCH_PHASES ?? 'open,http,raw,httpMax,rawMax,httpFloor').split(',');
 const BASE_DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const TOKEN = 'bench-service-token';
 const PREFIX = 'bench:';
@@ -151,6 +151,70 @@ async function httpRun(url, orgIds, { rate, seconds }) {
     autocannonP99: result.latency.p99,
     statuses: result.statusCodeStats,
   };
+}
+
+/**
+ * Open-loop HTTP at a fixed rate: requests leave on schedule (every millisecond, those due), on
+ * up to CONNECTIONS_OPEN keep-alive sockets, whatever the answers do. autocannon's fixed rate
+ * releases each connection's quota in bursts at every second boundary and cannot exceed
+ * connections / latency, so its percentiles measure its own bursts; it is kept for the
+ * unthrottled phases.
+ */
+async function httpOpenLoop(url, orgIds, { rate, seconds }) {
+  const http = require('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Number(process.env.BENCH_OPEN_SOCKETS ?? 64) });
+  const target = new URL(`${url}/v1/admissions`);
+  const latencies = [];
+  const statuses = {};
+  let errors = 0;
+  const one = () =>
+    new Promise((done) => {
+      const payload = body(orgIds);
+      const started = performance.now();
+      const request = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(payload),
+            'x-service-token': TOKEN,
+          },
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => {
+            statuses[response.statusCode] = (statuses[response.statusCode] ?? 0) + 1;
+            if (response.statusCode === 200) latencies.push(performance.now() - started);
+            else errors++;
+            done();
+          });
+        },
+      );
+      request.on('error', () => {
+        errors++;
+        done();
+      });
+      request.end(payload);
+    });
+  const pending = new Set();
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  let sent = 0;
+  while (performance.now() < end) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate);
+    for (; sent < due; sent++) {
+      const p = one().finally(() => pending.delete(p));
+      pending.add(p);
+    }
+    await sleep(1);
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  return { ...summary(latencies, seconds, errors), sent, statuses };
 }
 
 /** The framework's floor: quota's GET /health/live (no guard, no Redis), unthrottled. */
@@ -296,6 +360,9 @@ async function main() {
         .match(/process_id:(\d+)/)[1],
     );
     const pids = { quota: quota.pid, bench: process.pid, redis: redisPid };
+    if (PHASES.includes('open'))
+      report.open = await phase(pids, () => httpOpenLoop(url, orgIds, { rate: RATE, seconds: SECONDS }));
+    console.error(`http open loop @${RATE}/s`, report.open);
     if (PHASES.includes('http'))
       report.http = await phase(pids, () => httpRun(url, orgIds, { rate: RATE, seconds: SECONDS }));
     console.error(`http @${RATE}/s`, report.http);

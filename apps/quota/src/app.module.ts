@@ -4,6 +4,7 @@ import { PlatformModule } from '@tally/platform';
 import { REDIS, RedisModule, redisHealth } from '@tally/redis';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
+import { AdmissionsFastRoute } from './admissions/admissions-fast-route';
 import { AdmissionsController } from './admissions/admissions.controller';
 import { AdmissionsService } from './admissions/admissions.service';
 import { BalancesController } from './balances/balances.controller';
@@ -52,6 +53,7 @@ export class QuotaModule {
         },
         CatalogService,
         AdmissionsService,
+        AdmissionsFastRoute,
         BalancesService,
       ],
     };
