@@ -44,11 +44,10 @@ export class AlertService implements PostingObserver, OnModuleInit {
     const now = new Date();
     const orgs = orgIds.map((orgId) => ({ orgId, at: clock.get(orgId) ?? now }));
     const repo = new AlertStateRepository(manager);
-    const [totals, buckets, states] = await Promise.all([
-      repo.activeTotals(orgs),
-      repo.recentBuckets(orgs, 1),
-      repo.load(orgIds),
-    ]);
+    // One transaction is one connection: queries run one after another (pg deprecates overlapping them).
+    const totals = await repo.activeTotals(orgs);
+    const buckets = await repo.recentBuckets(orgs, 1);
+    const states = await repo.load(orgIds);
     const at = new Map(orgs.map((o) => [o.orgId, o.at]));
     const changed: { orgId: string; kind: BalanceKind; state: ReturnType<typeof initialAlertState> }[] = [];
     const raised: StoredAlert[] = [];
