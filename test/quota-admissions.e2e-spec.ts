@@ -205,6 +205,16 @@ describe('quota admissions', () => {
     const unknown = await admit({ orgId: poor, action: 'sandbox.create', params: { shape: 'huge' } });
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({ code: 'INVALID_REQUEST', field: 'params.shape' });
+    // What metering needs to place the durable hold is required here too.
+    const noShape = await admit({ orgId: rich, action: 'sandbox.create', params: { maxLifeSeconds: 60 } });
+    expect(await noShape.json()).toMatchObject({
+      code: 'INVALID_REQUEST',
+      field: 'params.shape',
+      message: 'params.shape is required for sandbox.create.',
+    });
+    const noLife = await admit({ orgId: rich, action: 'sandbox.create', params: { shape: 'small' } });
+    expect(noLife.status).toBe(400);
+    expect(await noLife.json()).toMatchObject({ field: 'params.maxLifeSeconds' });
   });
 
   it('reserves an extension without counting it as a new sandbox', async () => {

@@ -68,7 +68,12 @@ describe('AdmissionClient against quota', () => {
       status: 402,
       message: 'sandbox.create needs 1 sandbox hours reserved; 0.5 are available.',
     });
-    const decision = await client.decide({ orgId, keyId: 'k1', action: 'sandbox.create', params: { shape: 'gpu' } });
+    const decision = await client.decide({
+      orgId,
+      keyId: 'k1',
+      action: 'sandbox.create',
+      params: { shape: 'gpu', maxLifeSeconds: 60 },
+    });
     expect(decision).toMatchObject({ admitted: false, code: 'PLAN_TIER_TOO_LOW' });
     const bad = await client
       .admit({ orgId, keyId: 'k1', action: 'sandbox.create', params: { shape: 'nope' } })

@@ -35,14 +35,14 @@ describe('admission policy', () => {
     );
   });
 
-  it('takes maxLifeSeconds for create (default when absent) and requires extendSeconds for extend', () => {
-    expect(reservedSeconds('create', {}, 3_600)).toBe(3_600);
-    expect(reservedSeconds('create', { maxLifeSeconds: 60 }, 3_600)).toBe(60);
-    expect(reservedSeconds('extend', { extendSeconds: 900 }, 3_600)).toBe(900);
-    for (const bad of [{ maxLifeSeconds: 1.5 }, { maxLifeSeconds: 0 }, { maxLifeSeconds: '60' }]) {
-      expect(() => reservedSeconds('create', bad, 3_600)).toThrow(TallyError);
+  it('requires maxLifeSeconds for create and extendSeconds (or seconds) for extend, as metering does', () => {
+    expect(reservedSeconds('create', { maxLifeSeconds: 60 })).toBe(60);
+    expect(reservedSeconds('extend', { extendSeconds: 900 })).toBe(900);
+    expect(reservedSeconds('extend', { seconds: 300 })).toBe(300);
+    for (const bad of [{}, { maxLifeSeconds: 1.5 }, { maxLifeSeconds: 0 }, { maxLifeSeconds: '60' }]) {
+      expect(() => reservedSeconds('create', bad)).toThrow(TallyError);
     }
-    expect(() => reservedSeconds('extend', {}, 3_600)).toThrow(/extendSeconds/);
+    expect(() => reservedSeconds('extend', {})).toThrow(/extendSeconds/);
   });
 
   it('fails metered actions closed and others open, unless configured per action', () => {

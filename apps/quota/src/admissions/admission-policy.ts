@@ -14,17 +14,19 @@ export function admissionKind(action: Action): AdmissionKind {
 
 const MAX_SECONDS = 30 * 86_400;
 
-/** Seconds to reserve: sandbox.create's maxLifeSeconds, sandbox.extend's extendSeconds. */
-export function reservedSeconds(kind: 'create' | 'extend', params: Record<string, unknown>, fallback: number): number {
+/**
+ * Seconds to reserve: sandbox.create's maxLifeSeconds, sandbox.extend's extendSeconds (or
+ * seconds). Required, with the same names metering reads from the verified event: an admission
+ * metering would refuse to hold must not be admitted either.
+ */
+export function reservedSeconds(kind: 'create' | 'extend', params: Record<string, unknown>): number {
   const field = kind === 'create' ? 'maxLifeSeconds' : 'extendSeconds';
-  const value = params[field] ?? (kind === 'create' ? fallback : undefined);
+  const value = kind === 'create' ? params.maxLifeSeconds : (params.extendSeconds ?? params.seconds);
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_SECONDS) {
     throw new TallyError(
       'INVALID_REQUEST',
       `params.${field} must be a whole number of seconds from 1 to ${MAX_SECONDS}.`,
-      {
-        field: `params.${field}`,
-      },
+      { field: `params.${field}` },
     );
   }
   return value;

@@ -171,15 +171,19 @@ export class AdmissionsService {
     let requiredTier = 0;
     if (kind === 'create' || kind === 'extend') {
       const params = request.params ?? {};
-      const shapeName = params.shape ?? this.config.ADMISSION_DEFAULT_SHAPE;
+      // sandbox.create must name its shape (metering prices the durable hold with it); an
+      // extension is priced by the sandbox's shape, which the caller may not repeat.
+      const shapeName = kind === 'extend' ? (params.shape ?? this.config.ADMISSION_DEFAULT_SHAPE) : params.shape;
       const shape =
         typeof shapeName === 'string' ? await on('PostgreSQL', () => this.catalog.shape(shapeName)) : undefined;
       if (!shape) {
-        throw new TallyError('INVALID_REQUEST', `Unknown sandbox shape ${JSON.stringify(shapeName)}.`, {
-          field: 'params.shape',
-        });
+        const problem =
+          shapeName === undefined
+            ? `params.shape is required for ${action}.`
+            : `Unknown sandbox shape ${JSON.stringify(shapeName)}.`;
+        throw new TallyError('INVALID_REQUEST', problem, { field: 'params.shape' });
       }
-      const seconds = reservedSeconds(kind, params, this.config.ADMISSION_DEFAULT_MAX_LIFE_SECONDS);
+      const seconds = reservedSeconds(kind, params);
       reserveMs = reserveFor(seconds, shape);
       requiredTier = shape.requiredPlanTier;
     }

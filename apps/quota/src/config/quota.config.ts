@@ -15,13 +15,10 @@ export const quotaEnv = {
     7 * 86_400,
   ),
   ADMISSION_AGENT_MINIMUM_CREDITS: env.string('agent credits an org needs left to start agent.run (decimal)', '1'),
-  ADMISSION_DEFAULT_MAX_LIFE_SECONDS: env.int(
-    'maxLifeSeconds reserved when sandbox.create does not say',
-    3_600,
-    1,
-    30 * 86_400,
+  ADMISSION_DEFAULT_SHAPE: env.string(
+    'shape assumed when sandbox.extend does not say (sandbox.create must name its shape)',
+    'small',
   ),
-  ADMISSION_DEFAULT_SHAPE: env.string('shape assumed when sandbox.create/extend does not say', 'small'),
   ADMISSION_CONCURRENT_RETRY_AFTER_SECONDS: env.int('Retry-After of CONCURRENT_SANDBOX_LIMIT', 5, 1, 3_600),
   ADMISSION_FAIL_OPEN_ACTIONS: env.list(
     'actions admitted (degraded) when Redis or PostgreSQL cannot answer; default: non-metered actions',
