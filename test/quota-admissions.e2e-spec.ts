@@ -327,6 +327,16 @@ describe('quota admissions', () => {
     });
   });
 
+  it('documents the admission endpoints in OpenAPI, error statuses included', async () => {
+    const document = (await (await fetch(`${url}/docs/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    expect(Object.keys(document.paths['/v1/admissions'].post.responses).sort()).toEqual(
+      ['200', '400', '401', '402', '403', '404', '409', '429', '503'].sort(),
+    );
+    expect(document.paths['/v1/admissions/{admissionId}'].delete.responses).toHaveProperty('200');
+  });
+
   it('answers 404 for an organization PostgreSQL does not know and 400 for a malformed request', async () => {
     const missing = await create(`ORG-${ulid()}`);
     expect(missing.status).toBe(404);
