@@ -21,6 +21,8 @@ export SERVICE_TOKENS="${SERVICE_TOKENS:-dev-service-token}"
 export API_KEY_PEPPER="${API_KEY_PEPPER:-dev-only-pepper-change-me-0123456789abcdef}"
 export LOG_LEVEL="${LOG_LEVEL:-info}"
 export AUTH_PORT="${AUTH_PORT:-3001}" METERING_PORT="${METERING_PORT:-3002}" QUOTA_PORT="${QUOTA_PORT:-3003}"
+# auth asks quota before every metered action (sandbox.create, sandbox.extend, agent.run).
+export QUOTA_URL="${QUOTA_URL:-http://127.0.0.1:$QUOTA_PORT}"
 APPS=(auth metering quota)
 NODE="$ROOT/node_modules/.bin/node"
 

@@ -5,7 +5,6 @@ import { loadQuotaConfig } from '../apps/quota/src/config/quota.config';
 import { DEFAULT_KEY_PREFIX } from '@tally/contracts';
 import { DemoOrganization, seedDemoOrganization } from '@tally/database';
 import { listeningPort } from '@tally/platform';
-import { AdmissionClient, admissionDecider } from '@tally/quota-client';
 import { balanceKeys } from '@tally/redis';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -51,16 +50,11 @@ describe('quota through auth', () => {
     apps.push(quota);
     const metering = await bootstrapMetering(loadMeteringConfig(ctx.env()), { shutdownHooks: false });
     apps.push(metering);
-    const client = new AdmissionClient({
-      baseUrl: `http://127.0.0.1:${listeningPort(quota)}`,
-      serviceToken: 'test-service-token',
-      timeoutMs: 2_000,
-    });
-    const auth = await bootstrapAuth(loadAuthConfig(env), {
-      shutdownHooks: false,
-      // auth's admission seam, fed by the shared client (libs/quota-client).
-      admissionClient: admissionDecider(client),
-    });
+    // auth is wired to quota by configuration alone, as `npm start` and docker-compose do.
+    const auth = await bootstrapAuth(
+      loadAuthConfig({ ...env, QUOTA_URL: `http://127.0.0.1:${listeningPort(quota)}`, QUOTA_TIMEOUT_MS: '2000' }),
+      { shutdownHooks: false },
+    );
     apps.push(auth);
     authUrl = `http://127.0.0.1:${listeningPort(auth)}`;
     meteringUrl = `http://127.0.0.1:${listeningPort(metering)}`;

@@ -2,6 +2,7 @@ import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { DATA_SOURCE, DatabaseModule, postgresHealth } from '@tally/database';
 import { KAFKA, KafkaModule, kafkaHealth } from '@tally/kafka';
 import { PlatformModule } from '@tally/platform';
+import { AdmissionClient as QuotaAdmissionClient, admissionDecider } from '@tally/quota-client';
 import { REDIS, RedisModule, redisHealth } from '@tally/redis';
 import type Redis from 'ioredis';
 import { Kafka } from 'kafkajs';
@@ -22,9 +23,21 @@ import { VerifyController } from './verify/verify.controller';
 import { VerifyService } from './verify/verify.service';
 
 export interface AuthModuleOptions {
-  /** Quota's admission for metered actions (issue 5); admits everything by default. */
+  /** Overrides the admission seam (tests); by default quota at QUOTA_URL, or admit-all without it. */
   admissionClient?: AdmissionClient;
 }
+
+/** Quota decides metered actions when QUOTA_URL is set; otherwise they are admitted (no holds). */
+const defaultAdmissionClient = (config: AuthConfig): AdmissionClient =>
+  config.QUOTA_URL
+    ? admissionDecider(
+        new QuotaAdmissionClient({
+          baseUrl: config.QUOTA_URL,
+          serviceToken: config.QUOTA_SERVICE_TOKEN || config.SERVICE_TOKENS[0],
+          timeoutMs: config.QUOTA_TIMEOUT_MS,
+        }),
+      )
+    : new AdmitAllAdmissionClient();
 
 const jwtVerifier = (config: AuthConfig) =>
   new JwtVerifier({
@@ -42,7 +55,7 @@ export class AuthModule {
   static forRoot(config: AuthConfig, options: AuthModuleOptions = {}): DynamicModule {
     const providers: Provider[] = [
       { provide: AUTH_CONFIG, useValue: config },
-      { provide: ADMISSION_CLIENT, useValue: options.admissionClient ?? new AdmitAllAdmissionClient() },
+      { provide: ADMISSION_CLIENT, useValue: options.admissionClient ?? defaultAdmissionClient(config) },
       { provide: JwtVerifier, useFactory: () => jwtVerifier(config) },
       DashboardUserGuard,
       KeyCacheService,

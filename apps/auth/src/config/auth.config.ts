@@ -47,6 +47,11 @@ export const authEnv = {
   LAST_USED_INTERVAL_SECONDS: env.int('lastUsedAt: at most one write per key per this many seconds', 60, 1),
   EVENT_BATCH_MS: env.int('non-metered events are flushed to Kafka at least this often', 50, 1, 10_000),
   EVENT_ACK_TIMEOUT_MS: env.int('metered actions wait at most this long for Kafka', 3_000, 100, 60_000),
+
+  // Admission of metered actions by quota. Without QUOTA_URL every metered action is admitted.
+  QUOTA_URL: env.string('quota base URL asked before metered actions, e.g. http://127.0.0.1:3003', ''),
+  QUOTA_SERVICE_TOKEN: env.string('credential auth presents to quota (default: the first SERVICE_TOKENS)', ''),
+  QUOTA_TIMEOUT_MS: env.int('longest wait for quota before failing closed', 150, 10, 10_000),
 };
 
 export type AuthConfig = { [K in keyof typeof authEnv]: ReturnType<(typeof authEnv)[K]['parse']> };
@@ -54,6 +59,9 @@ export const AUTH_CONFIG = Symbol('AUTH_CONFIG');
 
 /** Rules between variables, checked after each one parsed on its own. */
 export function checkAuthConfig(config: AuthConfig): AuthConfig {
+  if (config.QUOTA_URL && !/^https?:\/\/[^\s]+$/.test(config.QUOTA_URL)) {
+    throw new ConfigError('QUOTA_URL', `must be an http(s) URL, got ${JSON.stringify(config.QUOTA_URL)}`);
+  }
   if (config.JWT_ALGORITHM !== 'HS256') {
     if (!config.JWT_PUBLIC_KEY && !config.JWT_PUBLIC_KEY_FILE)
       throw new ConfigError('JWT_PUBLIC_KEY', `or JWT_PUBLIC_KEY_FILE is required with ${config.JWT_ALGORITHM}`);
