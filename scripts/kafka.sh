@@ -7,7 +7,7 @@
 # Environment:
 #   KAFKA_PORT             PLAINTEXT listener port           (default 9092)
 #   KAFKA_CONTROLLER_PORT  CONTROLLER listener port          (default KAFKA_PORT+1)
-#   KAFKA_HEAP_OPTS        JVM heap                          (default -Xms256m -Xmx512m)
+#   KAFKA_HEAP_OPTS        JVM heap                          (default -Xms256m -Xmx1g)
 #   KAFKA_READY_TIMEOUT    seconds start waits for readiness (default 90)
 #   TALLY_CACHE            jar cache root                    (default ~/.cache/tally)
 #   TALLY_STATE            state root (data, logs, pid)      (default ~/.cache/tally/state)
@@ -30,7 +30,7 @@ KAFKA_SUPPORT_DIR="$SCRIPT_DIR/kafka"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_HOST=127.0.0.1
-KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
 KAFKA_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-90}"
 CACHE_ROOT="${TALLY_CACHE:-$HOME/.cache/tally}"
 STATE_ROOT="${TALLY_STATE:-$HOME/.cache/tally/state}"

@@ -1,4 +1,6 @@
 import { createDataSource, runMigrations } from '@tally/database';
+import { createKafka, deleteTopicsWithPrefix } from '@tally/kafka';
+import Redis from 'ioredis';
 import { Client } from 'pg';
 import { ulid } from 'ulid';
 
@@ -68,7 +70,25 @@ export async function createTestContext(): Promise<TestContext> {
       ...extra,
     }),
     async dispose() {
-      // Best effort: a leftover database costs disk, never correctness (names are unique).
+      // Best effort: leftovers cost disk and broker memory, never correctness (names are unique).
+      // Topics matter most: a broker that keeps every test run's partitions runs out of heap.
+      await deleteTopicsWithPrefix(createKafka('test-cleanup', [context.kafkaBrokers]), context.topicPrefix).catch(
+        () => undefined,
+      );
+      const redis = new Redis(context.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      try {
+        await redis.connect();
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${context.redisPrefix}*`, 'COUNT', 1000);
+          if (keys.length) await redis.del(...keys);
+          cursor = next;
+        } while (cursor !== '0');
+      } catch {
+        // Redis may be the thing a test stopped; nothing to clean then.
+      } finally {
+        redis.disconnect();
+      }
       const client = new Client({ connectionString: baseUrl });
       await client.connect();
       await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => undefined);
