@@ -2,7 +2,7 @@ import { reconcile } from '../apps/metering/src/reconcile/reconcile';
 import { createDataSource } from '@tally/database';
 import { createKafka } from '@tally/kafka';
 import { BalanceCache, createRedis } from '@tally/redis';
-import { createTestContext, expectEventually, TestContext } from '@tally/testing';
+import { createTestContext, expectEventually, freePort, TestContext } from '@tally/testing';
 import type Redis from 'ioredis';
 import { ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -32,9 +32,9 @@ describe('metering: SIGKILL at random moments', () => {
   let child: ChildProcess | undefined;
   let output = '';
 
-  const start = () => {
+  const start = async () => {
     const env = ctx.env({
-      PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
+      PORT: String(await freePort()),
       EXPIRY_INTERVAL_MS: '0',
       CONSUMER_SESSION_TIMEOUT_MS: '6000',
       LOG_LEVEL: 'warn',
@@ -74,7 +74,7 @@ describe('metering: SIGKILL at random moments', () => {
     const kills: { at: number; processed: number }[] = [];
 
     for (let k = 0; k < KILLS; k++) {
-      const proc = start();
+      const proc = await start();
       const before = await processedCount(db);
       await publishAll(producer, events.slice(k * size, (k + 1) * size));
       // Kill once a seeded random share of this part has been posted: mid-stream, by construction.
@@ -93,7 +93,7 @@ describe('metering: SIGKILL at random moments', () => {
     }
     expect(kills).toHaveLength(KILLS);
 
-    const last = start();
+    const last = await start();
     await publishAll(producer, events.slice(KILLS * size));
     await expectEventually(async () => expect(await processedCount(db)).toBe(EVENTS), 180_000, 250);
     expect(await postedCosts(db)).toEqual(nonZero(expected));

@@ -1,4 +1,4 @@
-import { createTestContext, expectEventually, TestContext } from '@tally/testing';
+import { createTestContext, expectEventually, freePort, TestContext } from '@tally/testing';
 import { ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
@@ -43,7 +43,7 @@ describe('app processes', () => {
   });
 
   it('metering becomes ready, then drains and exits 0 on SIGTERM', async () => {
-    const port = String(20_000 + Math.floor(Math.random() * 20_000));
+    const port = String(await freePort());
     const started = run('metering', ctx.env({ PORT: port, LOG_LEVEL: 'info' }));
     await expectEventually(
       async () => {

@@ -1,3 +1,4 @@
 export * from './expect-eventually';
 export * from './services';
 export * from './test-context';
+export * from './free-port';
