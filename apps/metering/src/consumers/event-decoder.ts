@@ -33,6 +33,28 @@ const positiveSeconds = z.union([
 
 const reject = (reasonClass: string, reason: string): Decoded<MeteringEvent> => ({ ok: false, reason, reasonClass });
 
+interface Envelope {
+  source: string;
+  id: string;
+  time: string;
+  subject: string;
+  data: { orgId: string };
+}
+
+/** Validates against the topic's schema; the subject (the Kafka key's org) must be data's org. */
+function parseWith<T extends Envelope>(
+  schema: { safeParse(value: unknown): z.ZodSafeParseResult<T> },
+  json: unknown,
+  what: string,
+): { event: T } | { rejected: Decoded<MeteringEvent> } {
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) return { rejected: reject('schema', `not ${what} event: ${describeIssues(parsed.error)}`) };
+  if (parsed.data.subject !== parsed.data.data.orgId) {
+    return { rejected: reject('schema', 'subject and data.orgId differ') };
+  }
+  return { event: parsed.data };
+}
+
 /**
  * Turns one raw message into a metering event, or says why it is poison: unparseable, an
  * unknown (major) version, or the wrong schema. Pure and synchronous; organizations and shapes
@@ -58,27 +80,26 @@ export function decodeMeteringEvent(message: KafkaMessage, topic: string): Decod
   if (major !== null && major !== SUPPORTED_MAJOR) {
     return reject('version', `unknown major schema version v${major} (this consumer reads v${SUPPORTED_MAJOR})`);
   }
-  const ref = (source: string, id: string, time: string, orgId: string) => ({
-    source,
-    id,
+  const ref = (event: Envelope) => ({
+    source: event.source,
+    id: event.id,
     topic,
     partition: 0,
     offset: '0',
-    orgId,
-    at: new Date(time),
+    orgId: event.data.orgId,
+    at: new Date(event.time),
   });
 
   if (base === Topics.usageSandbox) {
-    const parsed = sandboxUsageEvent.safeParse(json);
-    if (!parsed.success) return reject('schema', `not a ${base} event: ${describeIssues(parsed.error)}`);
-    const { data } = parsed.data;
-    if (parsed.data.subject !== data.orgId) return reject('schema', 'subject and data.orgId differ');
+    const parsed = parseWith(sandboxUsageEvent, json, `a ${base}`);
+    if ('rejected' in parsed) return parsed.rejected;
+    const { data } = parsed.event;
     return {
       ok: true,
       value: {
-        ...ref(parsed.data.source, parsed.data.id, parsed.data.time, data.orgId),
+        ...ref(parsed.event),
         kind: 'sandbox',
-        type: parsed.data.type,
+        type: parsed.event.type,
         sandboxId: data.sandboxId,
         shape: data.shape,
         runtimeMs: data.runtimeMs,
@@ -87,14 +108,13 @@ export function decodeMeteringEvent(message: KafkaMessage, topic: string): Decod
     };
   }
   if (base === Topics.usageAgent) {
-    const parsed = agentUsageEvent.safeParse(json);
-    if (!parsed.success) return reject('schema', `not a ${base} event: ${describeIssues(parsed.error)}`);
-    const { data } = parsed.data;
-    if (parsed.data.subject !== data.orgId) return reject('schema', 'subject and data.orgId differ');
+    const parsed = parseWith(agentUsageEvent, json, `a ${base}`);
+    if ('rejected' in parsed) return parsed.rejected;
+    const { data } = parsed.event;
     return {
       ok: true,
       value: {
-        ...ref(parsed.data.source, parsed.data.id, parsed.data.time, data.orgId),
+        ...ref(parsed.event),
         kind: 'agent',
         runId: data.runId,
         credits: data.credits,
@@ -103,19 +123,18 @@ export function decodeMeteringEvent(message: KafkaMessage, topic: string): Decod
     };
   }
 
-  const parsed = actionVerifiedEvent.safeParse(json);
-  if (!parsed.success) return reject('schema', `not an ${base} event: ${describeIssues(parsed.error)}`);
-  const { data } = parsed.data;
-  if (parsed.data.subject !== data.orgId) return reject('schema', 'subject and data.orgId differ');
+  const parsed = parseWith(actionVerifiedEvent, json, `an ${base}`);
+  if ('rejected' in parsed) return parsed.rejected;
+  const { data } = parsed.event;
   const params = data.params ?? {};
   const sandboxAction = data.action.startsWith('sandbox.');
   const sandboxId = sandboxAction
     ? ((data.resource?.type === 'sandbox' ? data.resource.id : undefined) ??
       (typeof params.sandboxId === 'string' && params.sandboxId ? params.sandboxId : undefined) ??
-      (data.action === 'sandbox.create' ? (data.admissionId ?? `${parsed.data.source}/${parsed.data.id}`) : null))
+      (data.action === 'sandbox.create' ? (data.admissionId ?? `${parsed.event.source}/${parsed.event.id}`) : null))
     : null;
   const event: ActionEvent = {
-    ...ref(parsed.data.source, parsed.data.id, parsed.data.time, data.orgId),
+    ...ref(parsed.event),
     kind: 'action',
     action: data.action,
     keyId: data.keyId,
