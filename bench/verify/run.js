@@ -1,7 +1,8 @@
 /* global URL, fetch, setTimeout */
 // Verify benchmark: auth (built, as its own process, with PostgreSQL, Redis and Kafka on this
-// machine) under autocannon at a fixed rate, 90% non-metered / 10% metered actions; then the
-// highest rate it reaches; each beside a bare Fastify route measured in the same run.
+// machine) at a fixed rate, open loop (bench/lib/open-loop.js), 90% non-metered / 10% metered
+// actions; then the highest rate it reaches (autocannon, closed loop); each beside a bare Fastify
+// route measured in the same run.
 //
 //   npm run build && node_modules/.bin/node bench/verify/run.js [--rate 2000] [--duration 30] [--max-duration 10]
 //
@@ -11,6 +12,7 @@ const { fork, spawn } = require('node:child_process');
 const { resolve } = require('node:path');
 const os = require('node:os');
 const { Client } = require('pg');
+const { openLoop } = require('../lib/open-loop');
 
 const ROOT = resolve(__dirname, '../..');
 const NODE = resolve(ROOT, 'node_modules/.bin/node');
@@ -161,39 +163,38 @@ async function measured(pid, label, scenario) {
   return { ...summary(label, result), 'server CPU µs/req': Math.round((used * 1000) / result.requests.total) };
 }
 
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-
-/** 90% non-metered and 10% metered at a fixed total rate: two cannons side by side. */
+/**
+ * 90% non-metered and 10% metered at a fixed total rate, open loop (bench/lib/open-loop.js):
+ * every 10th request is metered, answered only after Kafka acknowledged its event.
+ */
 async function mixed(url, keys, orgId, rate, duration) {
-  const [plain, metered] = await Promise.all([
-    cannon(
-      url,
-      keys,
-      orgId,
-      { connections: 45, duration, rate: rate * 0.9 },
-      (n) => NON_METERED[n % NON_METERED.length],
-    ),
-    cannon(url, keys, orgId, { connections: 15, duration, rate: rate * 0.1 }, (n) => METERED[n % METERED.length]),
-  ]);
-  const all = [...plain.latencies, ...metered.latencies].sort((a, b) => a - b);
+  const result = await openLoop({
+    origin: url,
+    path: '/v1/verify',
+    headers: { 'content-type': 'application/json', 'x-service-token': SERVICE_TOKEN },
+    rate,
+    seconds: duration,
+    next: (n) => {
+      const metered = n % 10 === 0;
+      const action = metered ? METERED[(n / 10) % METERED.length] : NON_METERED[n % NON_METERED.length];
+      return {
+        body: JSON.stringify({ key: keys[n % keys.length], action, orgId }),
+        tag: metered ? 'metered' : 'plain',
+      };
+    },
+  });
+  const non2xx = Object.entries(result.statuses)
+    .filter(([status]) => Number(status) >= 300)
+    .reduce((sum, [, n]) => sum + n, 0);
   return {
-    requests: {
-      average: plain.requests.average + metered.requests.average,
-      total: plain.requests.total + metered.requests.total,
-    },
-    latency: {
-      p50: round(percentile(all, 50)),
-      p99: round(percentile(all, 99)),
-      max: round(all[all.length - 1]),
-    },
-    non2xx: plain.non2xx + metered.non2xx,
-    errors: plain.errors + metered.errors,
-    timeouts: plain.timeouts + metered.timeouts,
-    parts: { nonMeteredP99: plain.latency.p99, meteredP99: metered.latency.p99 },
+    requests: { average: result.perSecond, total: result.sent },
+    latency: { p50: result.p50, p99: result.p99, max: result.max },
+    non2xx,
+    errors: result.errors - non2xx,
+    timeouts: 0,
+    parts: { nonMeteredP99: result.p99ByTag.plain, meteredP99: result.p99ByTag.metered },
   };
 }
-
-const round = (ms) => Math.round(ms * 100) / 100;
 
 const summary = (label, r) => ({
   scenario: label,

@@ -3,14 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import type { Registry } from 'prom-client';
 import { TallyErrorFilter } from './http/error-filter';
+import { BODY_LIMIT_BYTES, HotRoutes, requestId } from './http/hot-routes';
 import { tallyValidationPipe } from './http/validation';
 import { METRICS_REGISTRY, httpRequestHistogram } from './metrics/metrics';
-
-export const BODY_LIMIT_BYTES = 64 * 1024;
 
 export interface HttpAppOptions {
   title: string;
@@ -25,15 +23,20 @@ export interface HttpAppOptions {
 
 /** Builds a Fastify-backed Nest app with the conventions every Tally HTTP API shares. */
 export async function createHttpApp(module: Type<unknown> | object, options: HttpAppOptions) {
+  // Filled once the app exists: its providers register the hot routes (see HotRoutes).
+  const hot: { routes?: HotRoutes } = {};
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     // One request id for the log line, the error body and the response header.
     genReqId: (req: IncomingMessage) => {
-      const incoming = req.headers['x-request-id'];
-      const id = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+      const id = requestId(req.headers);
       req.headers['x-request-id'] = id;
       return id;
     },
+    serverFactory: (fastifyHandler: RequestListener) =>
+      createServer((req, res) => {
+        if (!hot.routes?.handle(req, res)) fastifyHandler(req, res);
+      }),
   });
   const app = await NestFactory.create<NestFastifyApplication>(module as Type<unknown>, adapter, {
     bufferLogs: true,
@@ -45,6 +48,7 @@ export async function createHttpApp(module: Type<unknown> | object, options: Htt
 
   const fastify = app.getHttpAdapter().getInstance();
   const latency = httpRequestHistogram(app.get<Registry>(METRICS_REGISTRY));
+  hot.routes = app.get(HotRoutes).observeWith(latency);
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -2,6 +2,7 @@ export * from './bootstrap';
 export * from './config/env';
 export * from './health/health.controller';
 export * from './http/error-filter';
+export * from './http/hot-routes';
 export * from './http/service-auth.guard';
 export * from './http/validation';
 export * from './logging/logging';

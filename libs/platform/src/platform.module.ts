@@ -1,5 +1,6 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { HealthController, HEALTH_INDICATORS } from './health/health.controller';
+import { HotRoutes } from './http/hot-routes';
 import { ServiceAuthGuard, SERVICE_TOKENS } from './http/service-auth.guard';
 import { loggingModule } from './logging/logging';
 import { createMetricsRegistry, METRICS_REGISTRY, MetricsController } from './metrics/metrics';
@@ -26,8 +27,9 @@ export class PlatformModule {
         { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry(options.service) },
         { ...options.healthIndicators, provide: HEALTH_INDICATORS } as Provider,
         ServiceAuthGuard,
+        HotRoutes,
       ],
-      exports: [SERVICE_TOKENS, METRICS_REGISTRY, ServiceAuthGuard],
+      exports: [SERVICE_TOKENS, METRICS_REGISTRY, ServiceAuthGuard, HotRoutes],
     };
   }
 }

@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import { TallyError } from '@tally/contracts';
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 
 export const SERVICE_TOKENS = Symbol('SERVICE_TOKENS');
 
@@ -20,14 +21,18 @@ export class ServiceAuthGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const presented = serviceCredential(request);
+    this.check(context.switchToHttp().getRequest<FastifyRequest>().headers);
+    return true;
+  }
+
+  /** Throws MISSING_CREDENTIALS unless the headers carry a known service token. */
+  check(headers: IncomingHttpHeaders): void {
+    const presented = serviceCredential(headers);
     if (!presented) throw new TallyError('MISSING_CREDENTIALS', 'A service credential is required (x-service-token).');
     const digest = this.digest(presented);
     let match = false;
     for (const known of this.digests) match = timingSafeEqual(known, digest) || match;
     if (!match) throw new TallyError('MISSING_CREDENTIALS', 'The service credential is not valid.');
-    return true;
   }
 
   private digest(token: string): Buffer {
@@ -35,7 +40,7 @@ export class ServiceAuthGuard implements CanActivate {
   }
 }
 
-export function serviceCredential(request: FastifyRequest): string | undefined {
-  const header = request.headers['x-service-token'];
+export function serviceCredential(headers: IncomingHttpHeaders): string | undefined {
+  const header = headers['x-service-token'];
   return typeof header === 'string' && header.length > 0 ? header : undefined;
 }
