@@ -6,7 +6,7 @@ import { DEFAULT_KEY_PREFIX } from '@tally/contracts';
 import { DemoOrganization, seedDemoOrganization } from '@tally/database';
 import { listeningPort } from '@tally/platform';
 import { balanceKeys } from '@tally/redis';
-import { createTestContext, expectEventually, TestContext } from '@tally/testing';
+import { createTestContext, expectEventually, startPrivateKafka, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
@@ -122,5 +122,44 @@ describe('quota through auth', () => {
     const next = await createSandbox();
     expect(next.status).toBe(402);
     expect(next.body).toMatchObject({ message: expect.stringContaining('0.5 are available') });
+  });
+
+  it("releases quota's provisional hold when Kafka does not acknowledge the metered event (503)", async () => {
+    // A second auth on a Kafka of this test's own, frozen once auth is up: quota admits, the
+    // verified event is never acknowledged, and the action is refused (failed closed).
+    const kafka = await startPrivateKafka();
+    const stranded = await bootstrapAuth(
+      loadAuthConfig({
+        ...authEnv(ctx),
+        KAFKA_BROKERS: kafka.brokers,
+        EVENT_ACK_TIMEOUT_MS: '500',
+        QUOTA_URL: `http://127.0.0.1:${listeningPort(apps[0])}`,
+        QUOTA_TIMEOUT_MS: '2000',
+      }),
+      { shutdownHooks: false },
+    ).catch(async (error: unknown) => {
+      await kafka.dispose();
+      throw error;
+    });
+    try {
+      kafka.freeze();
+      const keys = balanceKeys(ctx.redisPrefix, demo.orgId);
+      const heldBefore = Number((await redis.get(keys.provisionalTotal)) ?? '0');
+      const refused = await verify(`http://127.0.0.1:${listeningPort(stranded)}`, {
+        key: demo.apiKey,
+        action: 'sandbox.extend',
+        orgId: demo.orgId,
+        params: { shape: 'small', extendSeconds: 60 },
+      });
+      expect(refused).toMatchObject({ status: 503, body: { code: 'DEPENDENCY_UNAVAILABLE' } });
+      // Without the release the minute would stay held until the provisional hold's TTL.
+      await expectEventually(async () => {
+        expect(Number((await redis.get(keys.provisionalTotal)) ?? '0')).toBe(heldBefore);
+      }, 5_000);
+    } finally {
+      kafka.thaw();
+      await stranded.close();
+      await kafka.dispose();
+    }
   });
 });

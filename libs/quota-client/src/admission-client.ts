@@ -167,4 +167,5 @@ export const admissionDecider = (client: AdmissionClient) => ({
       params: request.params,
       admissionId: request.admissionId,
     }),
+  release: (orgId: string, admissionId: string): Promise<unknown> => client.release(orgId, admissionId),
 });

@@ -2,3 +2,4 @@ export * from './expect-eventually';
 export * from './services';
 export * from './test-context';
 export * from './free-port';
+export * from './private-kafka';

@@ -19,6 +19,8 @@ export type AdmissionDecision =
  */
 export interface AdmissionClient {
   admit(request: AdmissionRequest): Promise<AdmissionDecision>;
+  /** Drops the provisional hold of an admitted action that was refused after all (no Kafka ack). */
+  release(orgId: string, admissionId: string): Promise<unknown>;
 }
 
 export const ADMISSION_CLIENT = Symbol('ADMISSION_CLIENT');
@@ -26,5 +28,9 @@ export const ADMISSION_CLIENT = Symbol('ADMISSION_CLIENT');
 export class AdmitAllAdmissionClient implements AdmissionClient {
   async admit(): Promise<AdmissionDecision> {
     return { admitted: true, admissionId: null };
+  }
+
+  async release(): Promise<void> {
+    // Nothing was held.
   }
 }

@@ -123,6 +123,7 @@ export class VerifyService {
           { err: error, orgId: key.orgId, action },
           'metered action refused: Kafka did not acknowledge',
         );
+        if (admissionId) this.releaseHold(key.orgId, admissionId);
         throw new TallyError(
           'DEPENDENCY_UNAVAILABLE',
           'Kafka is unavailable, so the metered action cannot be recorded; refused (failed closed).',
@@ -132,6 +133,16 @@ export class VerifyService {
       this.events.send(event);
     }
     return { allowed: true, orgId: key.orgId, keyId: key.id, userId: key.createdBy, action, eventId: id, admissionId };
+  }
+
+  /**
+   * The action was admitted by quota but refused here: its provisional hold would otherwise block
+   * budget until its TTL. Best effort (the TTL is the safety net), without delaying the answer.
+   */
+  private releaseHold(orgId: string, admissionId: string): void {
+    this.admission.release(orgId, admissionId).catch((error: unknown) => {
+      this.logger.warn({ err: error, orgId, admissionId }, 'could not release the hold of a refused action');
+    });
   }
 
   /** Denials are batched: they never delay the answer; unsent ones are counted and logged. */
