@@ -40,7 +40,10 @@ async function openLoop({ origin, path, headers, rate, seconds, next, connection
   const latencies = [];
   const byTag = {};
   const statuses = {};
+  // Worst latency per 100 ms of send time: tells a few stalls from a steady queue.
+  const worstByWindow = new Map();
   let errors = 0;
+  let runStart = 0;
   const one = async (n) => {
     const { body, tag } = next(n);
     const started = performance.now();
@@ -52,6 +55,8 @@ async function openLoop({ origin, path, headers, rate, seconds, next, connection
         const latency = performance.now() - started;
         latencies.push(latency);
         if (tag) (byTag[tag] ??= []).push(latency);
+        const window = Math.floor((started - runStart) / 100);
+        worstByWindow.set(window, Math.max(worstByWindow.get(window) ?? 0, latency));
       } else {
         errors++;
       }
@@ -61,6 +66,7 @@ async function openLoop({ origin, path, headers, rate, seconds, next, connection
   };
   const pending = new Set();
   const started = performance.now();
+  runStart = started;
   const end = started + seconds * 1000;
   let sent = 0;
   while (performance.now() < end) {
@@ -73,6 +79,7 @@ async function openLoop({ origin, path, headers, rate, seconds, next, connection
   }
   await Promise.all(pending);
   await pool.close();
+  const slowWindows = [...worstByWindow.values()].filter((worst) => worst > 10).length;
   const tags = Object.fromEntries(Object.entries(byTag).map(([tag, list]) => [tag, latencySummary(list).p99]));
   return {
     sent,
@@ -82,6 +89,8 @@ async function openLoop({ origin, path, headers, rate, seconds, next, connection
     errors,
     statuses,
     p99ByTag: tags,
+    /** How many of the run's 100 ms windows saw an answer slower than 10 ms. */
+    slowWindows: `${slowWindows} of ${worstByWindow.size}`,
   };
 }
 

@@ -193,6 +193,7 @@ async function mixed(url, keys, orgId, rate, duration) {
     errors: result.errors - non2xx,
     timeouts: 0,
     parts: { nonMeteredP99: result.p99ByTag.plain, meteredP99: result.p99ByTag.metered },
+    slowWindows: result.slowWindows,
   };
 }
 
@@ -206,6 +207,7 @@ const summary = (label, r) => ({
   'non-2xx': r.non2xx,
   errors: r.errors + r.timeouts,
   ...(r.parts ? { 'p99 non-metered / metered ms': `${r.parts.nonMeteredP99} / ${r.parts.meteredP99}` } : {}),
+  ...(r.slowWindows ? { '100 ms windows with an answer > 10 ms': r.slowWindows } : {}),
 });
 
 /** The run's topics and Redis keys go with it: the broker and Redis are shared. */
@@ -269,6 +271,9 @@ async function main() {
     const metrics = await (await fetch(`${authUrl}/metrics`)).text();
     const unsent = metrics.split('\n').filter((l) => l.startsWith('auth_events_unsent_total'));
     console.log(`auth_events_unsent_total: ${unsent.length ? unsent.join('; ') : '0'}`);
+    // Over the whole run (prom-client resets it at each scrape): a blocked loop vs a busy machine.
+    const lag = metrics.split('\n').filter((l) => /^nodejs_eventloop_lag_(p99|max)_seconds/.test(l));
+    console.log(`auth event loop lag: ${lag.join('; ')}`);
   } finally {
     auth.kill('SIGTERM');
     bare.child.kill('SIGTERM');
