@@ -6,6 +6,7 @@ import { KafkaMessage } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { KeyCacheService } from '../apps/auth/src/key-cache/key-cache.service';
 import { bearer, call, newOrgId, newUserId, openDatabase, startAuth, userToken, verify } from './auth-harness';
 
 /** Verify's hardening: throttling without PostgreSQL, batched lastUsedAt, the published events. */
@@ -84,6 +85,38 @@ describe('auth: verify hardening', () => {
     }
     const answer = await verify(url, { key: guess(), action: 'sandbox.list', orgId, sourceAddress: '203.0.113.99' });
     expect(answer).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+  });
+
+  it("does not lock a key's owner out when its id is throttled: the right secret still passes, guesses do not", async () => {
+    // A key of its own: its id stays throttled for the window.
+    const mine = (
+      await call(url, 'POST', `/v1/orgs/${orgId}/api-keys`, { headers: bearer(owner), body: { name: 'locked?' } })
+    ).body as typeof key;
+    const [head] = mine.key.split('_');
+    const guess = () => formatApiKey('lysk-', head.slice(5), base32(randomBytes(32), 52));
+    expect((await verify(url, { key: mine.key, action: 'sandbox.list', orgId })).status).toBe(200);
+    for (let i = 0; i < 5; i++) {
+      const answer = await verify(url, { key: guess(), action: 'sandbox.list', orgId, sourceAddress: `192.0.2.${i}` });
+      expect(answer.body.code).toBe('INVALID_API_KEY');
+    }
+    const before = await lookups('postgres');
+    const guessed = await verify(url, { key: guess(), action: 'sandbox.list', orgId, sourceAddress: '192.0.2.50' });
+    expect(guessed).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+    // The owner, from the instance's cache...
+    const fromCache = await verify(url, { key: mine.key, action: 'sandbox.list', orgId, sourceAddress: '192.0.2.60' });
+    expect(fromCache.status).toBe(200);
+    // ...and from Redis once this instance forgot it (PostgreSQL is never asked for a throttled id).
+    app.get(KeyCacheService).invalidateAll();
+    const again = await verify(url, { key: mine.key, action: 'sandbox.list', orgId, sourceAddress: '192.0.2.61' });
+    expect(again.status).toBe(200);
+    const guessedAgain = await verify(url, {
+      key: guess(),
+      action: 'sandbox.list',
+      orgId,
+      sourceAddress: '192.0.2.62',
+    });
+    expect(guessedAgain).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+    expect(await lookups('postgres')).toBe(before);
   });
 
   it('writes lastUsedAt in batches, not once per verify', async () => {

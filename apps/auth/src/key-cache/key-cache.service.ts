@@ -152,18 +152,36 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
     this.local.clear();
   }
 
-  private async load(id: string): Promise<CachedKey | null> {
-    const epoch = this.epoch;
-    const redisKey = keyCacheKey(this.config.REDIS_KEY_PREFIX, id);
-    let value: CachedKey | null | undefined;
+  /**
+   * The key if this instance or Redis has it, never asking PostgreSQL (for a key id under
+   * failure throttling, whose callers must not reach PostgreSQL); undefined when not cached.
+   */
+  async getCached(id: string): Promise<CachedKey | null | undefined> {
+    const hit = this.local.get(id);
+    if (hit && hit.expiresAt > Date.now()) {
+      this.lookups.inc({ source: 'local' });
+      return hit.value;
+    }
+    return this.readRedis(id);
+  }
+
+  private async readRedis(id: string): Promise<CachedKey | undefined> {
     try {
-      const raw = await this.redis.get(redisKey);
-      if (raw) value = decode(raw);
+      const raw = await this.redis.get(keyCacheKey(this.config.REDIS_KEY_PREFIX, id));
+      const value = raw ? decode(raw) : undefined;
       if (value) this.lookups.inc({ source: 'redis' });
+      return value;
     } catch (error) {
       // Redis is a cache: without it, PostgreSQL answers (slower, still correct).
       this.logger.warn({ err: error }, 'key cache read failed; reading PostgreSQL');
+      return undefined;
     }
+  }
+
+  private async load(id: string): Promise<CachedKey | null> {
+    const epoch = this.epoch;
+    const redisKey = keyCacheKey(this.config.REDIS_KEY_PREFIX, id);
+    let value: CachedKey | null | undefined = await this.readRedis(id);
     if (value === undefined) {
       this.lookups.inc({ source: 'postgres' });
       let row: ApiKeyEntity | null;

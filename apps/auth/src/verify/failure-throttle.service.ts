@@ -45,9 +45,11 @@ export class FailureThrottle implements OnModuleInit, OnApplicationShutdown {
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
   }
 
-  private keys(address: string, keyId?: string): string[] {
+  /** The counters of a caller: its address's, and its key id's when given. */
+  private keys(address: string | undefined, keyId?: string): string[] {
     const prefix = this.config.REDIS_KEY_PREFIX;
-    const keys = [`${prefix}auth:fail:addr:${address}`];
+    const keys: string[] = [];
+    if (address !== undefined) keys.push(`${prefix}auth:fail:addr:${address}`);
     if (keyId) keys.push(`${prefix}auth:fail:key:${keyId}`);
     return keys;
   }
@@ -63,7 +65,7 @@ export class FailureThrottle implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Seconds to wait according to what this instance already knows (no I/O), else 0. */
-  knownRetryAfter(address: string, keyId?: string): number {
+  knownRetryAfter(address: string | undefined, keyId?: string): number {
     if (this.blockedUntil.size === 0) return 0;
     const now = Date.now();
     let wait = 0;
@@ -77,7 +79,7 @@ export class FailureThrottle implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Seconds to wait if this address or key id has failed too often (asks Redis), else 0. */
-  async retryAfter(address: string, keyId?: string): Promise<number> {
+  async retryAfter(address: string | undefined, keyId?: string): Promise<number> {
     const known = this.knownRetryAfter(address, keyId);
     if (known > 0) return known;
     try {

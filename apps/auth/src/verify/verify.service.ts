@@ -7,6 +7,7 @@ import {
   isAction,
   isMetered,
   parseApiKey,
+  ParsedApiKey,
   TallyError,
   Topics,
   topicName,
@@ -23,6 +24,10 @@ import { VerifyAllowedDto, VerifyRequestDto } from './dto/verify-request.dto';
 import { FailureThrottle } from './failure-throttle.service';
 import { LastUsedWriter } from './last-used.writer';
 import { SecretHasher } from './secret-hasher';
+
+/** A live key whose stored HMAC matches the presented secret's (constant-time comparison). */
+const proves = (key: CachedKey, presented: Buffer): boolean =>
+  !key.revoked && timingSafeEqual(presented, key.secretHash);
 
 /**
  * Decides whether an API key may perform an action in an organization, and publishes the
@@ -63,28 +68,17 @@ export class VerifyService {
 
     // Checksum first: a malformed or made-up key costs no lookup.
     const parsed = parseApiKey(this.config.API_KEY_PREFIX, request.key);
-    const known = this.throttle.knownRetryAfter(source, parsed?.lookupId);
-    if (known > 0) return deny('RATE_LIMITED', 'Too many failed verifications; retry later.', undefined, known);
     const presented = parsed ? this.hasher.hash(parsed.secret) : undefined;
     // Hot path: a live key in this instance's cache with the right secret needs neither Redis nor
-    // PostgreSQL (throttled callers were refused just above, from the broadcast throttle state).
-    let key: CachedKey | null | undefined = parsed ? this.keys.peek(parsed.lookupId) : undefined;
-    if (!key || key.revoked || !timingSafeEqual(presented!, key.secretHash)) {
-      const wait = await this.throttle.retryAfter(source, parsed?.lookupId);
-      if (wait > 0) return deny('RATE_LIMITED', 'Too many failed verifications; retry later.', undefined, wait);
-      if (!parsed) {
-        this.throttle.record(source);
-        return deny('INVALID_API_KEY', 'The API key is malformed or its checksum is wrong.');
-      }
-      key = await this.keys.get(parsed.lookupId);
-      if (!key || !timingSafeEqual(presented!, key.secretHash)) {
-        this.throttle.record(source, parsed.lookupId);
-        return deny('INVALID_API_KEY', 'The API key is not valid.');
-      }
-      if (key.revoked) {
-        this.throttle.record(source, parsed.lookupId);
-        return deny('API_KEY_REVOKED', 'The API key has been revoked.', key);
-      }
+    // PostgreSQL, and only its address's throttle applies (see checkUnproven).
+    const cached = parsed ? this.keys.peek(parsed.lookupId) : undefined;
+    let key: CachedKey;
+    if (cached && proves(cached, presented!)) {
+      const known = this.throttle.knownRetryAfter(source);
+      if (known > 0) return deny('RATE_LIMITED', 'Too many failed verifications; retry later.', undefined, known);
+      key = cached;
+    } else {
+      key = await this.checkUnproven(parsed, presented, source, deny);
     }
     this.lastUsed.touch(key.id);
     // Another org's resources look exactly like ones that do not exist.
@@ -133,6 +127,46 @@ export class VerifyService {
       this.events.send(event);
     }
     return { allowed: true, orgId: key.orgId, keyId: key.id, userId: key.createdBy, action, eventId: id, admissionId };
+  }
+
+  /**
+   * A key not proven by this instance's cache: throttles first (a throttled caller never reaches
+   * PostgreSQL), then Redis and PostgreSQL. A key id is throttled to stop its secret being
+   * guessed; a caller presenting the right secret is not guessing, so for a throttled id a key
+   * found in a cache (never PostgreSQL) that the secret proves is still let through; otherwise
+   * anyone who knows a key's public id could lock its owner out.
+   */
+  private async checkUnproven(
+    parsed: ParsedApiKey | null,
+    presented: Buffer | undefined,
+    source: string,
+    deny: (code: ErrorCode, message: string, key?: CachedKey, retryAfterSeconds?: number) => never,
+  ): Promise<CachedKey> {
+    const throttled = (wait: number) =>
+      deny('RATE_LIMITED', 'Too many failed verifications; retry later.', undefined, wait);
+    const [addressWait, keyIdWait] = await Promise.all([
+      this.throttle.retryAfter(source),
+      parsed ? this.throttle.retryAfter(undefined, parsed.lookupId) : 0,
+    ]);
+    if (addressWait > 0) return throttled(addressWait);
+    if (!parsed || !presented) {
+      this.throttle.record(source);
+      return deny('INVALID_API_KEY', 'The API key is malformed or its checksum is wrong.');
+    }
+    if (keyIdWait > 0) {
+      const cached = await this.keys.getCached(parsed.lookupId);
+      return cached && proves(cached, presented) ? cached : throttled(keyIdWait);
+    }
+    const key = await this.keys.get(parsed.lookupId);
+    if (!key || !timingSafeEqual(presented, key.secretHash)) {
+      this.throttle.record(source, parsed.lookupId);
+      return deny('INVALID_API_KEY', 'The API key is not valid.');
+    }
+    if (key.revoked) {
+      this.throttle.record(source, parsed.lookupId);
+      return deny('API_KEY_REVOKED', 'The API key has been revoked.', key);
+    }
+    return key;
   }
 
   /**
