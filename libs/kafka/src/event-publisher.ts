@@ -36,7 +36,11 @@ export class EventPublisher {
     if (events.length === 0) return;
     await this.connect();
     const byTopic = new Map<string, OutgoingEvent[]>();
-    for (const event of events) byTopic.set(event.topic, [...(byTopic.get(event.topic) ?? []), event]);
+    for (const event of events) {
+      const list = byTopic.get(event.topic);
+      if (list) list.push(event);
+      else byTopic.set(event.topic, [event]);
+    }
     await this.producer.sendBatch({
       acks: -1,
       compression: CompressionTypes.None,
