@@ -18,6 +18,7 @@ const { Client } = require('pg');
 const { randomBytes } = require('node:crypto');
 const { ulid } = require('ulid');
 const { openLoop, latencySummary } = require('../lib/open-loop');
+const { cpuSeconds, runQueueWaitSeconds } = require('../lib/proc');
 
 // Unique admission ids, cheaply: ulid() costs ~50 µs here, as much as the decision itself.
 const RUN = randomBytes(6).toString('hex');
@@ -66,24 +67,19 @@ const freePort = () =>
     });
   });
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function cpuSeconds(pid) {
-  try {
-    const fields = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Runs a phase and adds the CPU seconds each process spent in it. */
+/**
+ * Runs a phase and adds the CPU seconds each process spent in it, and how long quota's event loop
+ * was runnable but waiting for a core (the machine's share of the tail).
+ */
 async function phase(pids, work) {
   const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const waitBefore = runQueueWaitSeconds(pids.quota);
   const result = await work();
   const cpu = Object.fromEntries(
     Object.entries(pids).map(([name, pid]) => [name, Number((cpuSeconds(pid) - before[name]).toFixed(2))]),
   );
-  return { ...result, cpuSeconds: cpu };
+  const quotaWaitedSeconds = Number((runQueueWaitSeconds(pids.quota) - waitBefore).toFixed(2));
+  return { ...result, cpuSeconds: cpu, quotaWaitedForCoreSeconds: quotaWaitedSeconds };
 }
 
 function summary(latencies, seconds, errors) {

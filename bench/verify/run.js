@@ -13,6 +13,7 @@ const { resolve } = require('node:path');
 const os = require('node:os');
 const { Client } = require('pg');
 const { openLoop } = require('../lib/open-loop');
+const { cpuSeconds, runQueueWaitSeconds } = require('../lib/proc');
 
 const ROOT = resolve(__dirname, '../..');
 const NODE = resolve(ROOT, 'node_modules/.bin/node');
@@ -145,22 +146,21 @@ function cannon(
   });
 }
 
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
-function cpuMs(pid) {
-  try {
-    const fields = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 100 Hz ticks
-  } catch {
-    return NaN;
-  }
-}
-
-/** Runs a scenario and adds the server's CPU time per request (independent of machine contention). */
-async function measured(pid, label, scenario) {
-  const before = cpuMs(pid);
+/**
+ * Runs a scenario and adds the server's CPU time per request (independent of machine contention)
+ * and how long its event loop was runnable but waiting for a core (the machine's share of the tail).
+ */
+async function measured(pid, label, scenario, seconds) {
+  const before = cpuSeconds(pid);
+  const waitBefore = runQueueWaitSeconds(pid);
   const result = await scenario();
-  const used = cpuMs(pid) - before;
-  return { ...summary(label, result), 'server CPU µs/req': Math.round((used * 1000) / result.requests.total) };
+  const used = cpuSeconds(pid) - before;
+  const waited = runQueueWaitSeconds(pid) - waitBefore;
+  return {
+    ...summary(label, result),
+    'server CPU µs/req': Math.round((used * 1e6) / result.requests.total),
+    'event loop waiting for a core, ms/s': Math.round((waited * 1000) / seconds),
+  };
 }
 
 /**
@@ -262,12 +262,12 @@ async function main() {
     console.log(`fixed rate ${RATE}/s for ${DURATION}s ...`);
     const bareFixed = () => mixed(bare.url, keys, orgId, RATE, DURATION);
     const authFixed = () => mixed(authUrl, keys, orgId, RATE, DURATION);
-    results.push(await measured(bare.child.pid, `bare Fastify, ${RATE}/s fixed`, bareFixed));
-    results.push(await measured(auth.pid, `auth verify, ${RATE}/s fixed`, authFixed));
+    results.push(await measured(bare.child.pid, `bare Fastify, ${RATE}/s fixed`, bareFixed, DURATION));
+    results.push(await measured(auth.pid, `auth verify, ${RATE}/s fixed`, authFixed, DURATION));
     console.log(`highest rate, ${MAX_DURATION}s each ...`);
     const unthrottled = (url) => () => cannon(url, keys, orgId, { connections: 32, duration: MAX_DURATION });
-    results.push(await measured(bare.child.pid, 'bare Fastify, unthrottled', unthrottled(bare.url)));
-    results.push(await measured(auth.pid, 'auth verify, unthrottled', unthrottled(authUrl)));
+    results.push(await measured(bare.child.pid, 'bare Fastify, unthrottled', unthrottled(bare.url), MAX_DURATION));
+    results.push(await measured(auth.pid, 'auth verify, unthrottled', unthrottled(authUrl), MAX_DURATION));
     const metrics = await (await fetch(`${authUrl}/metrics`)).text();
     const unsent = metrics.split('\n').filter((l) => l.startsWith('auth_events_unsent_total'));
     console.log(`auth_events_unsent_total: ${unsent.length ? unsent.join('; ') : '0'}`);
