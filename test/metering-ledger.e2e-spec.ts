@@ -158,6 +158,12 @@ describe('metering: packages, holds and the ledger', () => {
       const [hold] = await db.query('SELECT captured_ms, overrun_ms FROM holds WHERE org_id = $1', [orgId]);
       expect(hold).toEqual({ captured_ms: '90000', overrun_ms: '30000' });
     });
+    // The sandbox's own roll-up: its create and its report, and the runtime captured.
+    const perSandbox = await db.query(
+      'SELECT sandbox_id, event_count, sandbox_ms FROM sandbox_usage_rollups WHERE org_id = $1',
+      [orgId],
+    );
+    expect(perSandbox).toEqual([{ sandbox_id: sandbox.id, event_count: '2', sandbox_ms: '90000' }]);
     await expectEventually(async () =>
       expect(await cache.get(orgId)).toMatchObject({ sandboxMs: 35_910_000n, heldMs: 0n }),
     );

@@ -83,8 +83,14 @@ describe('metering: replay and poison', () => {
     );
     expect(await postedCosts(db)).toEqual(nonZero(expected));
     const before = await ledgerTotals(db);
-    const rollupsBefore = await db.query('SELECT SUM(event_count)::text AS n FROM usage_rollups');
-    expect(rollupsBefore).toEqual([{ n: String(EVENTS) }]);
+    // Every event counted once in the roll-ups; all runtime cost attributed to its sandbox.
+    const rollupTotals = () =>
+      db.query(`SELECT (SELECT SUM(event_count) FROM usage_rollups)::text AS n,
+                       (SELECT SUM(sandbox_ms) FROM usage_rollups)::text AS ms,
+                       (SELECT SUM(sandbox_ms) FROM sandbox_usage_rollups)::text AS "perSandboxMs"`);
+    const rollupsBefore = await rollupTotals();
+    const runtime = [...expected].reduce((sum, [key, cost]) => (key.endsWith('|sandbox') ? sum + cost : sum), 0n);
+    expect(rollupsBefore).toEqual([{ n: String(EVENTS), ms: String(runtime), perSandboxMs: String(runtime) }]);
 
     // Stop, rewind the group to the very beginning, consume every message again.
     await app!.close();
@@ -103,7 +109,7 @@ describe('metering: replay and poison', () => {
       250,
     );
     expect(await ledgerTotals(db)).toEqual(before);
-    expect(await db.query('SELECT SUM(event_count)::text AS n FROM usage_rollups')).toEqual(rollupsBefore);
+    expect(await rollupTotals()).toEqual(rollupsBefore);
     expect(await processedCount(db)).toBe(EVENTS);
     const report = await reconcile(db, redis, cache);
     expect(report.invariant).toEqual([]);

@@ -1,7 +1,7 @@
 import { EntityManager } from 'typeorm';
 import { PackageBalance } from './burn-down';
 import { EventRef } from './metering-event';
-import { HoldState, LedgerLine, overrun, RollupLine } from './posting';
+import { HoldState, LedgerLine, overrun, RollupLine, SandboxRollupLine } from './posting';
 
 /** Sequence shared by ledger entries and hold versions: one ordering for balance snapshots. */
 export const LEDGER_SEQUENCE = 'ledger_entries_seq_seq';
@@ -186,13 +186,15 @@ export class LedgerRepository {
   /**
    * Everything a posting writes, in one statement of data-modifying CTEs (one round trip instead
    * of five): package remainders, holds (each taking a fresh ledger-sequence value as its
-   * version), ledger entries with their outbox rows (as `append`), roll-ups, alerts.
+   * version), ledger entries with their outbox rows (as `append`), roll-ups (per grain and per
+   * sandbox), alerts.
    */
   async writePosting(posting: {
     packages: PackageBalance[];
     holds: HoldState[];
     entries: LedgerLine[];
     rollups: RollupLine[];
+    sandboxRollups: SandboxRollupLine[];
     outbox: OutboxRow[];
     ledgerTopic: string;
     source: string;
@@ -203,7 +205,7 @@ export class LedgerRepository {
       return `$${params.length}`;
     };
     const ctes: string[] = [];
-    const { packages, holds, entries, rollups, outbox } = posting;
+    const { packages, holds, entries, rollups, sandboxRollups, outbox } = posting;
     if (packages.length) {
       ctes.push(`w_packages AS (
         UPDATE packages p SET sandbox_ms_remaining = v.sandbox, agent_mc_remaining = v.agent
@@ -262,6 +264,17 @@ export class LedgerRepository {
           event_count = usage_rollups.event_count + excluded.event_count,
           sandbox_ms = usage_rollups.sandbox_ms + excluded.sandbox_ms,
           agent_mc = usage_rollups.agent_mc + excluded.agent_mc)`);
+    }
+    if (sandboxRollups.length) {
+      ctes.push(`w_sandbox_rollups AS (
+        INSERT INTO sandbox_usage_rollups (org_id, hour, sandbox_id, event_count, sandbox_ms, agent_mc)
+        SELECT * FROM unnest(${p(sandboxRollups.map((l) => l.orgId))}::varchar[], ${p(sandboxRollups.map((l) => l.hour))}::timestamptz[],
+                             ${p(sandboxRollups.map((l) => l.sandboxId))}::text[], ${p(sandboxRollups.map((l) => l.count.toString()))}::bigint[],
+                             ${p(sandboxRollups.map((l) => l.sandboxMs.toString()))}::bigint[], ${p(sandboxRollups.map((l) => l.agentMc.toString()))}::bigint[])
+        ON CONFLICT (org_id, hour, sandbox_id) DO UPDATE SET
+          event_count = sandbox_usage_rollups.event_count + excluded.event_count,
+          sandbox_ms = sandbox_usage_rollups.sandbox_ms + excluded.sandbox_ms,
+          agent_mc = sandbox_usage_rollups.agent_mc + excluded.agent_mc)`);
     }
     if (outbox.length) {
       ctes.push(`w_alerts AS (

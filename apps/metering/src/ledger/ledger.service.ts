@@ -32,9 +32,9 @@ export interface PostResult {
 /**
  * Posts a batch of events to the ledger exactly once: one PostgreSQL transaction locks the
  * batch's organizations, dedupes by (source, id) forever, burns down packages, moves holds,
- * appends ledger entries with their outbox events and upserts the hourly roll-ups; only then is
- * Redis refreshed from the committed truth. A crash anywhere re-delivers the batch, and dedupe
- * makes that harmless.
+ * appends ledger entries with their outbox events and upserts the hourly roll-ups (per grain and
+ * per sandbox); only then is Redis refreshed from the committed truth. A crash anywhere
+ * re-delivers the batch, and dedupe makes that harmless.
  */
 @Injectable()
 export class LedgerService {
@@ -103,6 +103,7 @@ export class LedgerService {
         holds: [...holds.values()].filter((h) => h.dirty),
         entries: result.entries,
         rollups: result.rollups,
+        sandboxRollups: result.sandboxRollups,
         outbox: result.depletions.map((depletion) =>
           this.depletedAlert(depletion, packages.get(depletion.orgId) ?? []),
         ),

@@ -89,6 +89,35 @@ describe('postEvents: holds', () => {
   });
 });
 
+describe('postEvents: roll-ups', () => {
+  it('counts every event per grain and, when it names a sandbox, per sandbox and hour', () => {
+    const ctx = context([pkg('p', 10n ** 12n, 10n ** 6n)]);
+    const later = new Date(T0.getTime() + 3_600_000);
+    const result = postEvents(
+      [
+        create('a', 'medium', 600),
+        report('a', 1_000n, 'sandbox.heartbeat', 'medium'),
+        report('a', 2_000n, 'sandbox.heartbeat', 'medium'),
+        { ...report('a', 500n, 'sandbox.stopped', 'medium'), at: later },
+        report('b', 4_000n),
+        { ...ref(), kind: 'agent', runId: 'r', credits: 7n, usageKind: 'tool' },
+        { ...create('c', 'small', 60), action: 'agent.run', sandboxId: null, shape: null, lifeSeconds: null },
+      ],
+      ctx,
+    );
+    const bySandbox = result.sandboxRollups.map((l) => [l.sandboxId, l.hour.toISOString(), l.count, l.sandboxMs]);
+    expect(bySandbox).toEqual([
+      ['a', T0.toISOString(), 3n, 6_000n],
+      ['a', later.toISOString(), 1n, 1_000n],
+      ['b', T0.toISOString(), 1n, 4_000n],
+    ]);
+    // the main roll-up counts all seven; the agent run's fixed cost is outside any sandbox
+    expect(result.rollups.reduce((s, l) => s + l.count, 0n)).toBe(7n);
+    expect(result.rollups.reduce((s, l) => s + l.sandboxMs, 0n)).toBe(11_000n);
+    expect(result.sandboxRollups.reduce((s, l) => s + l.agentMc, 0n)).toBe(0n);
+  });
+});
+
 describe('postEvents: debits', () => {
   it('records a shortfall as overage and one depletion per org and kind', () => {
     const ctx = context([pkg('p', 0n, 1_500n)]);
@@ -180,6 +209,13 @@ describe('postEvents: debits', () => {
           expect(packages.every((p) => p.remaining[kind] >= 0n)).toBe(true);
           expect(granted + sum(kind, 'debit')).toBe(remaining);
         }
+        // each sandbox's roll-ups hold exactly what its hold captured, and count every event naming it
+        for (const hold of ctx.holds.values()) {
+          const lines = result.sandboxRollups.filter((l) => l.sandboxId === hold.sandboxId);
+          expect(lines.reduce((s, l) => s + l.sandboxMs, 0n)).toBe(hold.capturedMs);
+        }
+        const naming = specs.filter((spec) => spec.kind === 'create' || spec.kind === 'report').length;
+        expect(result.sandboxRollups.reduce((s, l) => s + l.count, 0n)).toBe(BigInt(naming));
         // nothing is drawn from a package that had expired at the event's time
         const times = new Map(events.map((e) => [e.id, e.at]));
         for (const entry of result.entries.filter((e) => e.entryType === 'debit')) {

@@ -56,6 +56,19 @@ export interface RollupLine {
   agentMc: bigint;
 }
 
+/**
+ * Hourly usage of one sandbox (runtime reports and the verified actions that name it): the
+ * `groupBy=sandbox` series. Events that name no sandbox are only in the main roll-up.
+ */
+export interface SandboxRollupLine {
+  orgId: string;
+  hour: Date;
+  sandboxId: string;
+  count: bigint;
+  sandboxMs: bigint;
+  agentMc: bigint;
+}
+
 export interface Depletion {
   orgId: string;
   kind: BalanceKind;
@@ -81,6 +94,7 @@ export interface PostingContext {
 export interface PostingResult {
   entries: LedgerLine[];
   rollups: RollupLine[];
+  sandboxRollups: SandboxRollupLine[];
   depletions: Depletion[];
   /** Ids of packages whose remainders changed. */
   touchedPackages: Set<string>;
@@ -91,6 +105,22 @@ export interface PostingResult {
 export const holdKey = (orgId: string, sandboxId: string) => `${orgId}|${sandboxId}`;
 const hourOf = (at: Date) => new Date(Math.floor(at.getTime() / 3_600_000) * 3_600_000);
 
+/** Adds one event to the roll-up line of its grain, starting the line at the grain's first event. */
+function addTo<L extends { count: bigint; sandboxMs: bigint; agentMc: bigint }>(
+  lines: Map<string, L>,
+  grain: string,
+  line: Omit<L, 'count'>,
+): void {
+  const current = lines.get(grain);
+  if (!current) {
+    lines.set(grain, { ...line, count: 1n } as L);
+    return;
+  }
+  current.count += 1n;
+  current.sandboxMs += line.sandboxMs;
+  current.agentMc += line.agentMc;
+}
+
 /**
  * Posts fresh (deduplicated) events in order against the locked state of their organizations:
  * debits burn down packages (shortfall → overage entry + depletion), holds are placed, grown,
@@ -100,6 +130,7 @@ const hourOf = (at: Date) => new Date(Math.floor(at.getTime() / 3_600_000) * 3_6
 export function postEvents(events: MeteringEvent[], ctx: PostingContext): PostingResult {
   const entries: LedgerLine[] = [];
   const rollups = new Map<string, RollupLine>();
+  const sandboxRollups = new Map<string, SandboxRollupLine>();
   const depletions = new Map<string, Depletion>();
   const touchedPackages = new Set<string>();
   const overruns: PostingResult['overruns'] = [];
@@ -136,27 +167,14 @@ export function postEvents(events: MeteringEvent[], ctx: PostingContext): Postin
     }
   };
 
-  const rollup = (line: Omit<RollupLine, 'hour' | 'count'> & { at: Date }) => {
+  /** Counts the event in its hour's roll-up and, when it names a sandbox, in that sandbox's. */
+  const rollup = (line: Omit<RollupLine, 'hour' | 'count'> & { at: Date; sandboxId: string | null }) => {
     const hour = hourOf(line.at);
-    const key = [line.orgId, hour.getTime(), line.keyId, line.action, line.shape, line.kind].join('|');
-    const current = rollups.get(key);
-    if (current) {
-      current.count += 1n;
-      current.sandboxMs += line.sandboxMs;
-      current.agentMc += line.agentMc;
-    } else {
-      rollups.set(key, {
-        orgId: line.orgId,
-        hour,
-        keyId: line.keyId,
-        action: line.action,
-        shape: line.shape,
-        kind: line.kind,
-        count: 1n,
-        sandboxMs: line.sandboxMs,
-        agentMc: line.agentMc,
-      });
-    }
+    const { orgId, keyId, action, shape, kind, sandboxMs, agentMc, sandboxId } = line;
+    const grain = [orgId, hour.getTime(), keyId, action, shape, kind].join('|');
+    addTo(rollups, grain, { orgId, hour, keyId, action, shape, kind, sandboxMs, agentMc });
+    if (sandboxId)
+      addTo(sandboxRollups, `${orgId}|${hour.getTime()}|${sandboxId}`, { orgId, hour, sandboxId, sandboxMs, agentMc });
   };
 
   /** The sandbox's hold, created as an unplaced placeholder when a report overtook its create. */
@@ -204,6 +222,7 @@ export function postEvents(events: MeteringEvent[], ctx: PostingContext): Postin
         kind: 'action',
         sandboxMs: 0n,
         agentMc: fixed,
+        sandboxId: event.sandboxId,
       });
       if (!event.sandboxId) continue;
       if (event.action === 'sandbox.create' && event.shape && event.lifeSeconds !== null) {
@@ -249,6 +268,7 @@ export function postEvents(events: MeteringEvent[], ctx: PostingContext): Postin
         kind: 'sandbox_runtime',
         sandboxMs: cost,
         agentMc: 0n,
+        sandboxId: event.sandboxId,
       });
     } else {
       debit(event, 'agent', event.credits, `agent.${event.usageKind}`, null);
@@ -261,8 +281,16 @@ export function postEvents(events: MeteringEvent[], ctx: PostingContext): Postin
         kind: event.usageKind,
         sandboxMs: 0n,
         agentMc: event.credits,
+        sandboxId: null,
       });
     }
   }
-  return { entries, rollups: [...rollups.values()], depletions: [...depletions.values()], touchedPackages, overruns };
+  return {
+    entries,
+    rollups: [...rollups.values()],
+    sandboxRollups: [...sandboxRollups.values()],
+    depletions: [...depletions.values()],
+    touchedPackages,
+    overruns,
+  };
 }

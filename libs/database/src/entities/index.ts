@@ -9,6 +9,7 @@ import { OutboxEntity } from './outbox.entity';
 import { PlanEntity } from './plan.entity';
 import { ShapeEntity } from './shape.entity';
 import { UsageRollupEntity } from './usage-rollup.entity';
+import { SandboxUsageRollupEntity } from './sandbox-usage-rollup.entity';
 import { AlertStateEntity } from './alert-state.entity';
 import { BalanceAlertEntity } from './balance-alert.entity';
 import { OrgResourceCountEntity } from './org-resource-count.entity';
@@ -28,6 +29,7 @@ export * from './outbox.entity';
 export * from './plan.entity';
 export * from './shape.entity';
 export * from './usage-rollup.entity';
+export * from './sandbox-usage-rollup.entity';
 export * from './alert-state.entity';
 export * from './balance-alert.entity';
 export * from './org-resource-count.entity';
@@ -47,6 +49,7 @@ export const ENTITIES = [
   PlanEntity,
   HoldEntity,
   UsageRollupEntity,
+  SandboxUsageRollupEntity,
   OutboxEntity,
   AlertStateEntity,
   BalanceAlertEntity,

@@ -2,6 +2,13 @@ import { Init1795710006556 } from './1795710006556-Init';
 import { ApiKeyAudit1795710854483 } from './1795710854483-ApiKeyAudit';
 import { Metering1795710867662 } from './1795710867662-Metering';
 import { OpsAlerts1795711787412 } from './1795711787412-OpsAlerts';
+import { SandboxUsageRollups1795721252502 } from './1795721252502-SandboxUsageRollups';
 
 /** In order of application; registered explicitly (bundlers break TypeORM globs). */
-export const MIGRATIONS = [Init1795710006556, Metering1795710867662, ApiKeyAudit1795710854483, OpsAlerts1795711787412];
+export const MIGRATIONS = [
+  Init1795710006556,
+  Metering1795710867662,
+  ApiKeyAudit1795710854483,
+  OpsAlerts1795711787412,
+  SandboxUsageRollups1795721252502,
+];
