@@ -22,6 +22,8 @@ import { publishAll, RawEvent, seededRandom, seedOrg, SERVICE_HEADERS } from './
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const PRICES: Record<string, bigint> = { micro: 5n, small: 10n, medium: 20n }; // tenths: 0.5, 1, 2
+/** Sandboxes the events name: each keeps one shape, so its hold prices every report the same. */
+const SANDBOXES = Array.from({ length: 9 }, (_, n) => ({ id: `sbx-${n}`, shape: Object.keys(PRICES)[n % 3] }));
 
 /** What the generator knows about each event: the roll-up dimensions and its time. */
 interface Known {
@@ -30,12 +32,15 @@ interface Known {
   action: string;
   shape: string;
   kind: string;
+  /** '' when the event names no sandbox. */
+  sandbox: string;
 }
 
 /**
- * The ops read endpoints on real Kafka/PostgreSQL: /usage totals equal the ledger's for random
- * windows, granularities and groupings (fast-check, bounded), the ledger pages, balances, CSV,
- * top, and the API-key reads through auth's verify (own organization only).
+ * The ops read endpoints on real Kafka/PostgreSQL: /usage totals equal the ledger's, and its event
+ * counts the events sent, for random windows, granularities and groupings (fast-check, bounded);
+ * the per-sandbox series against the holds; the ledger pages, balances, CSV, top, and the API-key
+ * reads through auth's verify (own organization only).
  */
 describe('ops: usage, ledger, balances and API-key reads', () => {
   jest.setTimeout(120_000);
@@ -67,8 +72,9 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
 
     orgId = await seedOrg(db, { sandboxMs: 50n * HOUR_BIG, agentMc: 500_000n });
     otherOrg = await seedOrg(db, { sandboxMs: 10n * HOUR_BIG, agentMc: 10_000n });
-    // 400 events over 5 days: verified actions (some with a fixed cost) from three keys, agent usage
-    // of three kinds, sandbox runtime of three shapes; one organization is noise for the other.
+    // 400 events over 5 days: verified actions (some with a fixed cost, some creating one of nine
+    // sandboxes) from three keys, agent usage of three kinds, the sandboxes' runtime reports; one
+    // organization is noise for the other.
     const random = seededRandom(7);
     const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)];
     start = Math.floor(Date.now() / DAY) * DAY - 5 * DAY;
@@ -82,9 +88,10 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
       let value: unknown;
       let topic: string;
       if (roll < 0.35) {
-        const action = pick(['agent.run', 'agent.run', 'sandbox.list', 'project.create']);
+        const action = pick(['agent.run', 'agent.run', 'sandbox.list', 'project.create', 'sandbox.create']);
         const keyId = pick(['key-a', 'key-b', 'key-c']);
-        k = { at, key: keyId, action, shape: '', kind: 'action' };
+        const sandbox = action === 'sandbox.create' ? pick(SANDBOXES) : null;
+        k = { at, key: keyId, action, shape: sandbox?.shape ?? '', kind: 'action', sandbox: sandbox?.id ?? '' };
         topic = Topics.actionVerified;
         value = cloudEvent({
           id,
@@ -92,11 +99,19 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
           type: EventTypes.actionVerified,
           subject: org,
           time: new Date(at),
-          data: { orgId: org, keyId, userId: 'u', action, resource: null, params: {}, admissionId: null },
+          data: {
+            orgId: org,
+            keyId,
+            userId: 'u',
+            action,
+            resource: sandbox && { type: 'sandbox', id: sandbox.id },
+            params: sandbox ? { shape: sandbox.shape, maxLifeSeconds: 600 } : {},
+            admissionId: null,
+          },
         });
       } else if (roll < 0.7) {
         const usageKind = pick(['inference', 'tool', 'mcp_action']);
-        k = { at, key: '', action: 'agent.consumed', shape: '', kind: usageKind };
+        k = { at, key: '', action: 'agent.consumed', shape: '', kind: usageKind, sandbox: '' };
         topic = Topics.usageAgent;
         value = cloudEvent({
           id,
@@ -107,9 +122,9 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
           data: { orgId: org, runId: `r-${i}`, credits: 1 + Math.floor(random() * 3_000), kind: usageKind },
         });
       } else {
-        const shape = pick(Object.keys(PRICES));
+        const { id: sandboxId, shape } = pick(SANDBOXES);
         const type = pick(['sandbox.started', 'sandbox.heartbeat', 'sandbox.stopped'] as const);
-        k = { at, key: '', action: type, shape, kind: 'sandbox_runtime' };
+        k = { at, key: '', action: type, shape, kind: 'sandbox_runtime', sandbox: sandboxId };
         topic = Topics.usageSandbox;
         value = cloudEvent({
           id,
@@ -117,7 +132,7 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
           type,
           subject: org,
           time: new Date(at),
-          data: { orgId: org, sandboxId: `sbx-${i}`, shape, runtimeMs: Math.floor(random() * 600_000), sequence: 1 },
+          data: { orgId: org, sandboxId, shape, runtimeMs: Math.floor(random() * 600_000), sequence: i },
         });
       }
       if (org === orgId) known.set(id, k);
@@ -144,7 +159,7 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
 
-  it('property: /usage totals equal the ledger for random windows, granularities and groupings', async () => {
+  it('property: /usage totals equal the ledger, and its counts the events, for random windows, granularities and groupings', async () => {
     // The ledger's side: every debit and overage of the org, attributed to its event's dimensions.
     const rows: { event_id: string; kind: 'sandbox' | 'agent'; total: string }[] = await db.query(
       `SELECT event_id, kind, (-SUM(amount))::text AS total FROM ledger_entries
@@ -152,15 +167,15 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
       [orgId],
     );
     expect(rows.length).toBeGreaterThan(100);
-    const groupValue = (k: Known, by: string) =>
-      by === 'key' ? k.key : by === 'action' ? k.action : by === 'shape' ? k.shape : by === 'kind' ? k.kind : null;
+    // Each groupBy value names the Known field of its dimension.
+    const groupValue = (k: Known, by: keyof Omit<Known, 'at'> | null) => (by === null ? null : k[by]);
 
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: -24, max: 5 * 24 + 24 }),
         fc.integer({ min: 1, max: 7 * 24 }),
         fc.constantFrom('hour', 'day'),
-        fc.constantFrom(null, 'key', 'action', 'shape', 'kind'),
+        fc.constantFrom(null, 'key', 'action', 'shape', 'kind', 'sandbox' as const),
         async (fromHour, spanHours, granularity, groupBy) => {
           const from = start + fromHour * HOUR;
           const to = from + spanHours * HOUR;
@@ -178,12 +193,15 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
             expect(p.sandboxHours).toBe(msToHours(BigInt(p.sandboxMs)));
             expect(p.agentCredits).toBe(milliToCredits(BigInt(p.agentMilliCredits)));
           }
+          const eventsFromApi = new Map<string, bigint>();
           for (const p of body.series as {
             start: string;
             group: string | null;
+            events: string;
             sandboxMs: string;
             agentMilliCredits: string;
           }[]) {
+            eventsFromApi.set(`${p.start}|${p.group}`, BigInt(p.events));
             for (const [kind, value] of [
               ['sandbox', p.sandboxMs],
               ['agent', p.agentMilliCredits],
@@ -192,23 +210,46 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
           }
           const fromLedger = new Map<string, bigint>();
           const size = granularity === 'hour' ? HOUR : DAY;
+          const point = (k: Known) =>
+            `${new Date(Math.floor(k.at / size) * size).toISOString()}|${groupValue(k, groupBy)}`;
           for (const row of rows) {
             const k = known.get(row.event_id)!;
             if (k.at < from || k.at >= to) continue;
-            const bucket = new Date(Math.floor(k.at / size) * size).toISOString();
-            const key = `${bucket}|${groupValue(k, groupBy ?? '')}|${row.kind}`;
+            const key = `${point(k)}|${row.kind}`;
             fromLedger.set(key, (fromLedger.get(key) ?? 0n) + BigInt(row.total));
           }
           for (const [key, value] of [...fromLedger]) if (value === 0n) fromLedger.delete(key);
           expect(fromApi).toEqual(fromLedger);
+          const eventsSent = new Map<string, bigint>();
+          for (const k of known.values())
+            if (k.at >= from && k.at < to) eventsSent.set(point(k), (eventsSent.get(point(k)) ?? 0n) + 1n);
+          expect(eventsFromApi).toEqual(eventsSent);
         },
       ),
       { numRuns: 60 },
     );
   });
 
-  it('CSV on Accept: text/csv, with the same totals', async () => {
-    const query = `from=${new Date(start).toISOString()}&to=${new Date(start + 6 * DAY).toISOString()}&granularity=day&groupBy=kind`;
+  it("groupBy=sandbox: each sandbox's runtime is what its hold captured", async () => {
+    const query = `from=${new Date(start).toISOString()}&to=${new Date(start + 6 * DAY).toISOString()}&groupBy=sandbox`;
+    const { status, body } = await get(`/v1/orgs/${orgId}/usage?${query}`);
+    expect(status).toBe(200);
+    const perSandbox = new Map<string, bigint>();
+    for (const p of body.series as { group: string; sandboxMs: string }[])
+      if (p.group !== '') perSandbox.set(p.group, (perSandbox.get(p.group) ?? 0n) + BigInt(p.sandboxMs));
+    const holds: { sandbox_id: string; captured_ms: string }[] = await db.query(
+      'SELECT sandbox_id, captured_ms FROM holds WHERE org_id = $1 ORDER BY sandbox_id',
+      [orgId],
+    );
+    expect(holds.length).toBeGreaterThan(5);
+    expect(perSandbox).toEqual(new Map(holds.map((h) => [h.sandbox_id, BigInt(h.captured_ms)])));
+    // Nothing outside a sandbox is runtime.
+    for (const p of body.series as { group: string; sandboxMs: string }[])
+      if (p.group === '') expect(p.sandboxMs).toBe('0');
+  });
+
+  it.each(['kind', 'sandbox'])('CSV on Accept: text/csv, with the same totals (groupBy=%s)', async (groupBy) => {
+    const query = `from=${new Date(start).toISOString()}&to=${new Date(start + 6 * DAY).toISOString()}&granularity=day&groupBy=${groupBy}`;
     const json = await get(`/v1/orgs/${orgId}/usage?${query}`);
     const response = await fetch(`${url}/v1/orgs/${orgId}/usage?${query}`, {
       headers: { ...SERVICE_HEADERS, accept: 'text/csv' },
@@ -292,9 +333,13 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
     expect(usage.status).toBe(200);
     const stats = await get(`/api/orgs/${orgId}/stats`, headers);
     expect(stats.status).toBe(200);
-    // project.create events of this org were counted, once each.
-    const projects = [...known.values()].filter((k) => k.action === 'project.create').length;
-    expect(stats.body).toEqual({ sandboxes: 0, projects, mcpServers: 0 });
+    // project.create and sandbox.create events of this org were counted, once each.
+    const count = (action: string) => [...known.values()].filter((k) => k.action === action).length;
+    expect(stats.body).toEqual({
+      sandboxes: count('sandbox.create'),
+      projects: count('project.create'),
+      mcpServers: 0,
+    });
     expect((await get(`/api/orgs/${otherOrg}/usage`, headers)).status).toBe(404);
     expect((await get(`/api/orgs/${orgId}/stats`, { 'x-api-key': 'nope' })).status).toBe(401);
   });

@@ -2,13 +2,20 @@ import { Controller, Get, Headers, Param, Query, Res, UseGuards } from '@nestjs/
 import { ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ServiceAuthGuard } from '@tally/platform';
 import type { FastifyReply } from 'fastify';
+import { USAGE_GROUPS } from './ops.repository';
 import { OpsService, usageCsv, UsageView } from './ops.service';
 
 export const USAGE_QUERIES = [
   ApiQuery({ name: 'from', required: false, description: 'ISO 8601, floored to the hour (default: 7 days before to)' }),
   ApiQuery({ name: 'to', required: false, description: 'ISO 8601, exclusive, rounded up to the hour (default: now)' }),
   ApiQuery({ name: 'granularity', required: false, enum: ['hour', 'day'], description: 'default day' }),
-  ApiQuery({ name: 'groupBy', required: false, enum: ['key', 'action', 'shape', 'kind'] }),
+  ApiQuery({
+    name: 'groupBy',
+    required: false,
+    enum: USAGE_GROUPS,
+    description:
+      "a series per value of the dimension. The group '' is usage the dimension does not apply to (key: runtime reports and agent usage; shape: events without one; sandbox: agent usage and actions that name no sandbox)",
+  }),
 ];
 
 const applyAll =
@@ -57,7 +64,10 @@ export class OpsController {
   }
 
   @Get('orgs/:orgId/usage')
-  @ApiOperation({ summary: 'Usage time series from the hourly roll-ups; Accept: text/csv returns CSV.' })
+  @ApiOperation({
+    summary:
+      'Usage time series from the hourly roll-ups (per organization, key, action, shape, kind, or sandbox); Accept: text/csv returns CSV.',
+  })
   @ApiProduces('application/json', 'text/csv')
   @UsageQueries()
   @ApiResponse({ status: 200, description: 'The series and its totals' })

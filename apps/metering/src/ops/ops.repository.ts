@@ -2,10 +2,34 @@ import { BalanceKind } from '@tally/contracts';
 import { DataSource } from 'typeorm';
 
 export type Granularity = 'hour' | 'day';
-export type UsageGroup = 'key' | 'action' | 'shape' | 'kind';
+export type UsageGroup = 'key' | 'action' | 'shape' | 'kind' | 'sandbox';
+export const USAGE_GROUPS: readonly UsageGroup[] = ['key', 'action', 'shape', 'kind', 'sandbox'];
 
 /** Roll-up column per groupBy value (a whitelist: never interpolate user input). */
-const GROUP_COLUMN: Record<UsageGroup, string> = { key: 'key_id', action: 'action', shape: 'shape', kind: 'kind' };
+const GROUP_COLUMN: Record<Exclude<UsageGroup, 'sandbox'>, string> = {
+  key: 'key_id',
+  action: 'action',
+  shape: 'shape',
+  kind: 'kind',
+};
+const IN_WINDOW = 'org_id = $1 AND hour >= $2 AND hour < $3';
+
+/**
+ * The window's roll-up rows as (hour, grp, counters). Per sandbox, the group '' is the usage no
+ * sandbox accounts for (agent usage, actions that name none): the organization's whole usage
+ * (every event is in `usage_rollups`) less what its sandboxes' roll-ups hold. Only events that
+ * name a sandbox are written per sandbox, which keeps the ledger path's extra writes small.
+ */
+function groupedRows(groupBy: UsageGroup | null): string {
+  const counters = 'event_count, sandbox_ms, agent_mc';
+  if (groupBy !== 'sandbox') {
+    const group = groupBy ? GROUP_COLUMN[groupBy] : 'NULL::text';
+    return `SELECT hour, ${group} AS grp, ${counters} FROM usage_rollups WHERE ${IN_WINDOW}`;
+  }
+  return `SELECT hour, sandbox_id AS grp, ${counters} FROM sandbox_usage_rollups WHERE ${IN_WINDOW}
+          UNION ALL SELECT hour, '', ${counters} FROM usage_rollups WHERE ${IN_WINDOW}
+          UNION ALL SELECT hour, '', -event_count, -sandbox_ms, -agent_mc FROM sandbox_usage_rollups WHERE ${IN_WINDOW}`;
+}
 
 /** One point of a usage series: integer units and their display decimals, all strings. */
 export interface UsagePointRow {
@@ -48,19 +72,19 @@ export class OpsRepository {
    * arithmetic (never floats), rounded half-up to 6 places for hours like `msToHours`.
    */
   async usage(orgId: string, from: Date, to: Date, granularity: Granularity, groupBy: UsageGroup | null) {
-    const group = groupBy ? GROUP_COLUMN[groupBy] : 'NULL::text';
     // Roll-up hours are already whole hours: grouping by the column itself lets PostgreSQL
     // aggregate in index order (no hash, no sort) for the hourly series.
     const bucket = granularity === 'hour' ? 'hour' : `date_trunc('day', hour, 'UTC')`;
+    // HAVING drops the empty '' group of a sandbox series (every roll-up row counts >= 1 event).
     const rows: UsagePointRow[] = await this.db.query(
       `SELECT to_char(start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS start, grp AS "group",
               events::text AS events, sandbox::text AS "sandboxMs",
               trim_scale(round(sandbox::numeric / 3600000, 6))::text AS "sandboxHours",
               agent::text AS "agentMilliCredits", trim_scale(agent::numeric / 1000)::text AS "agentCredits"
-         FROM (SELECT ${bucket} AS start, ${group} AS grp, SUM(event_count) AS events,
-                      SUM(sandbox_ms) AS sandbox, SUM(agent_mc) AS agent
-                 FROM usage_rollups WHERE org_id = $1 AND hour >= $2 AND hour < $3
-                GROUP BY 1, 2) AS s
+         FROM (SELECT ${bucket} AS start, grp, SUM(event_count) AS events, SUM(sandbox_ms) AS sandbox,
+                      SUM(agent_mc) AS agent
+                 FROM (${groupedRows(groupBy)}) AS r
+                GROUP BY 1, 2 HAVING SUM(event_count) > 0) AS s
         ORDER BY s.start, s.grp`,
       [orgId, from, to],
     );

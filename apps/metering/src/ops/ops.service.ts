@@ -4,7 +4,7 @@ import { DATA_SOURCE, loadOrgBalance } from '@tally/database';
 import { DataSource } from 'typeorm';
 import { burnRatePerHour, depletionTime } from '../alerts/alert-policy';
 import { ConsumerLagMonitor } from './consumer-lag.monitor';
-import { Granularity, OpsRepository, UsageGroup, UsagePointRow } from './ops.repository';
+import { Granularity, OpsRepository, USAGE_GROUPS, UsageGroup, UsagePointRow } from './ops.repository';
 
 const HOUR = 3_600_000;
 const MAX_RANGE_MS = 400 * 24 * HOUR;
@@ -93,12 +93,10 @@ export class OpsService {
     if (granularity !== 'hour' && granularity !== 'day')
       throw new TallyError('INVALID_REQUEST', 'granularity must be hour or day.', { field: 'granularity' });
     const groupBy = (query.groupBy ?? null) as UsageGroup | null;
-    if (groupBy === ('sandbox' as UsageGroup))
-      throw new TallyError('INVALID_REQUEST', 'groupBy=sandbox is not available: roll-ups are not kept per sandbox.', {
+    if (groupBy !== null && !USAGE_GROUPS.includes(groupBy))
+      throw new TallyError('INVALID_REQUEST', `groupBy must be one of ${USAGE_GROUPS.join(', ')}.`, {
         field: 'groupBy',
       });
-    if (groupBy !== null && !['key', 'action', 'shape', 'kind'].includes(groupBy))
-      throw new TallyError('INVALID_REQUEST', 'groupBy must be key, action, shape or kind.', { field: 'groupBy' });
     const { from, to } = window(query.from, query.to, 7 * 24 * HOUR);
     const series = await this.repo.usage(orgId, from, to, granularity, groupBy);
     let events = 0n;
