@@ -3,7 +3,9 @@ import { RollupCounters } from './rollup-counters';
 
 /**
  * Hourly usage per organization × key × action × shape × kind (empty string where a dimension
- * does not apply, so the primary key stays total). Upserted by each ledger batch.
+ * does not apply, so the primary key stays total). Upserted by each ledger batch. The primary
+ * key INCLUDEs the counters (set by a migration: TypeORM cannot express INCLUDE), so the `/usage`
+ * series is an index-only scan.
  */
 @Entity({ name: 'usage_rollups' })
 export class UsageRollupEntity extends RollupCounters {

@@ -3,6 +3,7 @@ import { ApiKeyAudit1795710854483 } from './1795710854483-ApiKeyAudit';
 import { Metering1795710867662 } from './1795710867662-Metering';
 import { OpsAlerts1795711787412 } from './1795711787412-OpsAlerts';
 import { SandboxUsageRollups1795721252502 } from './1795721252502-SandboxUsageRollups';
+import { UsageRollupsCoveringKey1795722297222 } from './1795722297222-UsageRollupsCoveringKey';
 
 /** In order of application; registered explicitly (bundlers break TypeORM globs). */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   ApiKeyAudit1795710854483,
   OpsAlerts1795711787412,
   SandboxUsageRollups1795721252502,
+  UsageRollupsCoveringKey1795722297222,
 ];
