@@ -72,10 +72,14 @@ export class OpsRepository {
    * arithmetic (never floats), rounded half-up to 6 places for hours like `msToHours`.
    */
   async usage(orgId: string, from: Date, to: Date, granularity: Granularity, groupBy: UsageGroup | null) {
-    // Roll-up hours are already whole hours: grouping by the column itself lets PostgreSQL
-    // aggregate in index order (no hash, no sort) for the hourly series.
+    // The primary keys lead with (org, hour) and INCLUDE the counters: an index-only scan in hour
+    // order. Roll-up hours are already whole hours, so grouping by the column itself aggregates
+    // in that order: no hash, no sort (a groupBy sorts only within each hour).
     const bucket = granularity === 'hour' ? 'hour' : `date_trunc('day', hour, 'UTC')`;
-    // HAVING drops the empty '' group of a sandbox series (every roll-up row counts >= 1 event).
+    // A sandbox series' '' group may be empty: HAVING drops it. Other groups count >= 1 event each,
+    // and there a HAVING would only skew the row estimate (measured: the planner then hashes and
+    // sorts instead of aggregating the index-ordered rows, ~5 ms more for 6,480 points).
+    const nonEmpty = groupBy === 'sandbox' ? 'HAVING SUM(event_count) > 0' : '';
     const rows: UsagePointRow[] = await this.db.query(
       `SELECT to_char(start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS start, grp AS "group",
               events::text AS events, sandbox::text AS "sandboxMs",
@@ -84,7 +88,7 @@ export class OpsRepository {
          FROM (SELECT ${bucket} AS start, grp, SUM(event_count) AS events, SUM(sandbox_ms) AS sandbox,
                       SUM(agent_mc) AS agent
                  FROM (${groupedRows(groupBy)}) AS r
-                GROUP BY 1, 2 HAVING SUM(event_count) > 0) AS s
+                GROUP BY 1, 2 ${nonEmpty}) AS s
         ORDER BY s.start, s.grp`,
       [orgId, from, to],
     );
