@@ -27,6 +27,7 @@ const { ulid } = require('ulid');
 
 const ROOT = resolve(__dirname, '../..');
 const { createDataSource, runMigrations } = require(resolve(ROOT, 'dist/libs/database/src'));
+const { createKafka, deleteTopicsWithPrefix } = require(resolve(ROOT, 'dist/libs/kafka/src'));
 const { OpsRepository } = require(resolve(ROOT, 'dist/apps/metering/src/ops/ops.repository'));
 
 const ORGS = Number(process.env.BENCH_ORGS ?? 1000);
@@ -155,7 +156,7 @@ async function upserts(db, orgIds, hour) {
   const t0 = performance.now();
   for (let b = 0; b < UPSERT_BATCHES; b++) {
     const rows = new Map();
-    while (rows.size < UPSERT_ROWS) {
+    while (rows.size < Math.min(UPSERT_ROWS, orgIds.length * grains.length)) {
       const org = orgIds[Math.floor(random() * orgIds.length)];
       const grain = grains[Math.floor(random() * grains.length)];
       rows.set(`${org}|${grain[0]}|${grain[3]}`, [org, ...grain]);
@@ -207,6 +208,8 @@ async function main() {
   await admin.connect();
   await admin.query(`CREATE DATABASE "${database}"`);
   const url = withDatabase(BASE_DB, database);
+  const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+  const topicPrefix = `bench-ops-${database}.`;
   let metering;
   let ds;
   try {
@@ -245,8 +248,8 @@ async function main() {
         DATABASE_URL: url,
         REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
         REDIS_KEY_PREFIX: `bench-ops-${database}:`,
-        KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
-        KAFKA_TOPIC_PREFIX: `bench-ops-${database}.`,
+        KAFKA_BROKERS: brokers,
+        KAFKA_TOPIC_PREFIX: topicPrefix,
         SERVICE_TOKENS: TOKEN,
         HOST: '127.0.0.1',
         PORT: String(port),
@@ -366,6 +369,8 @@ async function main() {
     await ds?.destroy().catch(() => undefined);
     await sleep(1000);
     await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => undefined);
+    // The topics metering created at start: a broker that keeps every run's partitions runs out of heap.
+    await deleteTopicsWithPrefix(createKafka('bench-ops-cleanup', brokers.split(',')), topicPrefix).catch(() => 0);
     await admin.end();
   }
 }
