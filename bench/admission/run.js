@@ -257,7 +257,9 @@ async function main() {
     await seed(databaseUrl, orgIds);
     // BENCH_PROFILE=dir: a CPU profile of quota for the whole run, written there on exit.
     const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    quota = spawn(process.execPath, [...profile, resolve(ROOT, 'dist/apps/quota/src/main.js')], {
+    // BENCH_NODE_ARGS: extra Node flags for quota (e.g. --max-semi-space-size=32).
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    quota = spawn(process.execPath, [...profile, ...nodeArgs, resolve(ROOT, 'dist/apps/quota/src/main.js')], {
       env: {
         ...process.env,
         DATABASE_URL: databaseUrl,
