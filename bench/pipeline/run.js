@@ -1,21 +1,25 @@
 // Pipeline benchmark: acknowledged publish → metering (the built app, its own process) → ledger in
 // PostgreSQL and balances in Redis, with 1,000 organizations on 12 partitions. In the same run,
-// over the same topics, a raw kafkajs consume-only pass (eachBatch, nothing done) is the baseline.
+// over the same topics, a raw kafkajs consume-only pass (eachBatch, nothing done) is the baseline,
+// with metering's own fetch settings; a second raw pass also runs metering's decoder on every message.
 //
 //   npm run build && node_modules/.bin/node bench/pipeline/run.js
 //
-// Phases: (1) publish BENCH_EVENTS events (acks=-1); (2) raw kafkajs group drains them;
+// Phases: (1) publish BENCH_EVENTS events (acks=-1); (2) raw kafkajs groups drain them (consume
+// only, then consume + decode);
 // (3) metering drains the same backlog: sustained events/s = the middle 90% of the drain;
 // (4) fixed BENCH_RATE events/s for BENCH_SECONDS with probes: freshness = acknowledged publish
-// → Redis balance reflects it (polled every 5 ms), p50/p99; metering RSS sampled throughout.
+// → Redis balance reflects it (polled every 5 ms), p50/p99; metering RSS sampled throughout. Over
+// the drain and the fixed-rate phase: CPU seconds of metering, of PostgreSQL (metering's backends,
+// and the rest), Kafka, Redis and the bench itself, and the machine's busy time: what bounds the rate.
 // Env: BENCH_EVENTS (100000), BENCH_RATE (2000), BENCH_SECONDS (30), BENCH_ORGS (1000),
 // DATABASE_URL (a scratch database is created on that server), REDIS_URL, KAFKA_BROKERS,
 // BENCH_METERING_NODE_OPTIONS (e.g. --max-old-space-size=160: a heap cap for the metering process),
-// CONSUMER_CONCURRENCY (passed to metering: partition batches in flight).
-/* global performance, URL, setInterval, clearInterval */
+// CONSUMER_* (passed to metering; the raw passes use the same fetch sizes and concurrency).
+/* global performance, URL, setInterval, clearInterval, fetch */
 'use strict';
 const { spawn } = require('node:child_process');
-const { readFileSync } = require('node:fs');
+const { readdirSync, readFileSync } = require('node:fs');
 const { resolve } = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { Client } = require('pg');
@@ -27,6 +31,8 @@ const dist = (path) => require(resolve(ROOT, 'dist', path));
 const { createDataSource, runMigrations } = dist('libs/database/src');
 const { ensureTopics } = dist('libs/kafka/src');
 const { createRedis, BalanceCache } = dist('libs/redis/src');
+const { loadMeteringConfig } = dist('apps/metering/src/config/metering.config');
+const { decodeMeteringEvent } = dist('apps/metering/src/consumers/event-decoder');
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const RATE = Number(process.env.BENCH_RATE ?? 2_000);
@@ -165,6 +171,89 @@ function cpuSeconds(pid) {
   }
 }
 
+/** The machine's busy and total CPU seconds so far (all cores, from /proc/stat). */
+function machineSeconds() {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: (total - ticks[3] - ticks[4]) / 100, total: total / 100 };
+}
+
+/** Pids by process name (`comm`) or, for the JVM, by a word of the command line. */
+function pidsOf(match) {
+  const pids = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (
+        match(readFileSync(`/proc/${entry}/comm`, 'utf8').trim(), () => readFileSync(`/proc/${entry}/cmdline`, 'utf8'))
+      )
+        pids.push(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * CPU seconds so far of everything that shares the 2 cores with metering: metering itself, its
+ * PostgreSQL backends (application_name tally-metering), the rest of PostgreSQL (WAL writer,
+ * checkpointer, autovacuum, other clients), the Kafka broker, Redis, this bench process.
+ */
+async function cpuSnapshot(db, database, meteringPid) {
+  const backends = (
+    await db.query(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'tally-metering'`, [
+      database,
+    ])
+  ).map((row) => Number(row.pid));
+  const perPid = (pids) => new Map(pids.map((pid) => [pid, cpuSeconds(pid)]));
+  const bench = process.cpuUsage();
+  return {
+    at: performance.now(),
+    machine: machineSeconds(),
+    metering: cpuSeconds(meteringPid),
+    pgMetering: perPid(backends),
+    pgAll: perPid(pidsOf((comm) => comm === 'postgres')),
+    kafka: perPid(pidsOf((comm, cmdline) => comm === 'java' && cmdline().includes('kafka.Kafka'))),
+    redis: perPid(pidsOf((comm) => comm === 'redis-server')),
+    bench: (bench.user + bench.system) / 1e6,
+  };
+}
+
+/** CPU seconds spent between two snapshots, per process group, and µs per event. */
+function cpuBetween(start, end, events) {
+  const spent = (a, b) => {
+    let sum = 0;
+    for (const [pid, cpu] of b) if (Number.isFinite(cpu)) sum += cpu - (a.get(pid) ?? 0);
+    return sum;
+  };
+  const pgMetering = spent(start.pgMetering, end.pgMetering);
+  const seconds = {
+    metering: end.metering - start.metering,
+    postgresMetering: pgMetering,
+    postgresOther: spent(start.pgAll, end.pgAll) - pgMetering,
+    kafka: spent(start.kafka, end.kafka),
+    redis: spent(start.redis, end.redis),
+    bench: end.bench - start.bench,
+  };
+  // Busy CPU of the machine that none of the above used: other engineers' tests, the kernel's threads.
+  seconds.others = end.machine.busy - start.machine.busy - Object.values(seconds).reduce((a, b) => a + b, 0);
+  const wall = (end.at - start.at) / 1000;
+  return {
+    wallSeconds: Number(wall.toFixed(2)),
+    machineBusy: `${Math.round((100 * (end.machine.busy - start.machine.busy)) / (end.machine.total - start.machine.total))}%`,
+    cpuSeconds: Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, Number(v.toFixed(2))])),
+    cpuUsPerEvent: Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, Math.round((v * 1e6) / events)])),
+  };
+}
+
+/** Fresh events per ledger transaction so far (metering's own histogram on /metrics). */
+async function ledgerBatches(port) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name) => Number(text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm'))?.[1] ?? NaN);
+  return { sum: value('tally_ledger_batch_events_sum'), count: value('tally_ledger_batch_events_count') };
+}
+
 async function groupLag(admin, groupId) {
   let lag = 0n;
   const topics = Object.values(TOPICS).map(topic);
@@ -233,51 +322,71 @@ async function main() {
   published = performance.now() - published;
   console.error(`published ${EVENTS} in ${(published / 1000).toFixed(1)} s`);
 
-  // (2) raw kafkajs consume-only baseline over the same topics
-  const raw = kafka.consumer({ groupId: `${PREFIX}raw`, maxWaitTimeInMs: 100, maxBytesPerPartition: 1024 * 1024 });
-  let rawCount = 0;
-  const rawMarks = {};
-  const rawStarted = () => (rawMarks.start ??= performance.now());
-  await raw.connect();
-  await raw.subscribe({ topics: consumed, fromBeginning: true });
-  await raw.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 4,
-    eachBatch: async ({ batch }) => {
-      // From the first batch to the last: one fetch can carry most of a small backlog.
-      if (!rawMarks.start) rawMarks.cpu = process.cpuUsage();
-      rawStarted();
-      rawCount += batch.messages.length;
-      if (rawCount >= EVENTS && !rawMarks.end) {
-        rawMarks.end = performance.now();
-        const used = process.cpuUsage(rawMarks.cpu);
-        rawMarks.cpuUsPerEvent = (used.user + used.system) / EVENTS;
-      }
-    },
-  });
-  while (!rawMarks.end) await sleep(20);
-  await raw.disconnect();
-  const rawRate = EVENTS / ((rawMarks.end - rawMarks.start) / 1000);
-  console.error(`raw kafkajs consume-only: ${Math.round(rawRate)} events/s`);
+  // The metering process's environment; its consumer settings also configure the raw passes.
+  const port = 30_000 + Math.floor(Math.random() * 10_000);
+  const childEnv = {
+    PATH: process.env.PATH,
+    DATABASE_URL: dbUrl,
+    REDIS_URL,
+    KAFKA_BROKERS: BROKERS.join(','),
+    KAFKA_TOPIC_PREFIX: PREFIX,
+    REDIS_KEY_PREFIX: REDIS_PREFIX,
+    SERVICE_TOKENS: 'bench',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    EXPIRY_INTERVAL_MS: '0',
+    ...(process.env.BENCH_METERING_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_METERING_NODE_OPTIONS } : {}),
+  };
+  for (const name of Object.keys(process.env)) if (name.startsWith('CONSUMER_')) childEnv[name] = process.env[name];
+  const config = loadMeteringConfig(childEnv);
+
+  // (2) raw kafkajs baselines over the same topics and messages, with metering's fetch sizes and
+  // partitions in flight: consume only (the issue's baseline: record batches decoded by kafkajs,
+  // nothing else), then consume + metering's decoder (JSON + schema) on every message.
+  const rawPass = async (name, decode) => {
+    const raw = kafka.consumer({
+      groupId: `${PREFIX}${name}`,
+      maxWaitTimeInMs: 100,
+      maxBytesPerPartition: config.CONSUMER_MAX_BYTES_PER_PARTITION,
+      maxBytes: config.CONSUMER_MAX_BYTES,
+    });
+    let count = 0;
+    const marks = {};
+    await raw.connect();
+    await raw.subscribe({ topics: consumed, fromBeginning: true });
+    await raw.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY,
+      eachBatch: async ({ batch }) => {
+        // From the first batch to the last: one fetch can carry much of a small backlog.
+        if (!marks.start) {
+          marks.cpu = process.cpuUsage();
+          marks.start = performance.now();
+        }
+        if (decode) for (const message of batch.messages) decodeMeteringEvent(message, batch.topic);
+        count += batch.messages.length;
+        if (count >= EVENTS && !marks.end) {
+          marks.end = performance.now();
+          const used = process.cpuUsage(marks.cpu);
+          marks.cpuUsPerEvent = (used.user + used.system) / EVENTS;
+        }
+      },
+    });
+    while (!marks.end) await sleep(20);
+    await raw.disconnect();
+    return { rate: EVENTS / ((marks.end - marks.start) / 1000), cpuUsPerEvent: marks.cpuUsPerEvent };
+  };
+  const rawConsume = await rawPass('raw', false);
+  const rawDecode = await rawPass('raw-decode', true);
+  const rawRate = rawConsume.rate;
+  console.error(
+    `raw kafkajs: ${Math.round(rawRate)} events/s consume only, ${Math.round(rawDecode.rate)} events/s with decode`,
+  );
 
   // (3) metering drains the same backlog
-  const port = 30_000 + Math.floor(Math.random() * 10_000);
   const child = spawn(resolve(ROOT, 'node_modules/.bin/node'), [resolve(ROOT, 'dist/apps/metering/src/main.js')], {
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: dbUrl,
-      REDIS_URL,
-      KAFKA_BROKERS: BROKERS.join(','),
-      KAFKA_TOPIC_PREFIX: PREFIX,
-      REDIS_KEY_PREFIX: REDIS_PREFIX,
-      SERVICE_TOKENS: 'bench',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      EXPIRY_INTERVAL_MS: '0',
-      ...(process.env.BENCH_METERING_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_METERING_NODE_OPTIONS } : {}),
-      ...(process.env.CONSUMER_CONCURRENCY ? { CONSUMER_CONCURRENCY: process.env.CONSUMER_CONCURRENCY } : {}),
-    },
+    env: childEnv,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const rss = [];
@@ -286,21 +395,18 @@ async function main() {
   const marks = {};
   for (;;) {
     const n = await count();
-    if (n >= EVENTS * 0.05 && !marks.start) {
-      marks.start = performance.now();
-      marks.cpuStart = cpuSeconds(child.pid);
-    }
-    if (n >= EVENTS * 0.95 && !marks.end) {
-      marks.end = performance.now();
-      marks.cpuEnd = cpuSeconds(child.pid);
-    }
+    if (n >= EVENTS * 0.05 && !marks.start) marks.start = { n, cpu: await cpuSnapshot(db, database, child.pid) };
+    if (n >= EVENTS * 0.95 && !marks.end) marks.end = { n, cpu: await cpuSnapshot(db, database, child.pid) };
     if (n >= EVENTS) break;
     await sleep(50);
   }
   const kadmin = kafka.admin();
   await kadmin.connect();
   while ((await groupLag(kadmin, `${PREFIX}metering.ledger`)) > 0) await sleep(50);
-  const meteringRate = (EVENTS * 0.9) / ((marks.end - marks.start) / 1000);
+  const drained = marks.end.n - marks.start.n;
+  const meteringRate = drained / ((marks.end.cpu.at - marks.start.cpu.at) / 1000);
+  const drainCpu = cpuBetween(marks.start.cpu, marks.end.cpu, drained);
+  const drainBatches = await ledgerBatches(port);
   const drainRss = Math.max(...rss);
   console.error(`metering end to end: ${Math.round(meteringRate)} events/s (RSS max ${drainRss.toFixed(0)} MB)`);
 
@@ -335,6 +441,7 @@ async function main() {
   })();
   const tickMs = 50;
   const perTick = (RATE * tickMs) / 1000;
+  const fixedCpuStart = await cpuSnapshot(db, database, child.pid);
   const started = performance.now();
   let sent = 0;
   let probeIndex = 0;
@@ -366,6 +473,8 @@ async function main() {
     await sleep(Math.max(0, tickMs - spent));
   }
   const elapsed = (performance.now() - started) / 1000;
+  const fixedCpu = cpuBetween(fixedCpuStart, await cpuSnapshot(db, database, child.pid), sent);
+  const fixedBatches = await ledgerBatches(port);
   const deadline = performance.now() + 30_000;
   while (pending.length && performance.now() < deadline) await sleep(20);
   polling = false;
@@ -378,10 +487,15 @@ async function main() {
     backlogEvents: EVENTS,
     publishRate: Math.round(EVENTS / (published / 1000)),
     rawConsumeRate: Math.round(rawRate),
+    rawDecodeRate: Math.round(rawDecode.rate),
     meteringRate: Math.round(meteringRate),
     ratioToRaw: Number((meteringRate / rawRate).toFixed(3)),
-    rawCpuUsPerEvent: Math.round(rawMarks.cpuUsPerEvent),
-    meteringCpuUsPerEvent: Math.round(((marks.cpuEnd - marks.cpuStart) * 1e6) / (EVENTS * 0.9)),
+    ratioToRawDecode: Number((meteringRate / rawDecode.rate).toFixed(3)),
+    rawCpuUsPerEvent: Number(rawConsume.cpuUsPerEvent.toFixed(1)),
+    rawDecodeCpuUsPerEvent: Number(rawDecode.cpuUsPerEvent.toFixed(1)),
+    meteringCpuUsPerEvent: drainCpu.cpuUsPerEvent.metering,
+    drainEventsPerTransaction: Math.round(drainBatches.sum / drainBatches.count),
+    drainCpu,
     loadAverage: require('node:os')
       .loadavg()
       .map((l) => l.toFixed(2))
@@ -389,12 +503,17 @@ async function main() {
     fixedRateTarget: RATE,
     fixedRateAchieved: Math.round(sent / elapsed),
     lateTicks,
+    fixedRateEventsPerTransaction: Math.round(
+      (fixedBatches.sum - drainBatches.sum) / (fixedBatches.count - drainBatches.count),
+    ),
+    fixedRateCpu: fixedCpu,
     probes: freshness.length,
     unresolvedProbes: pending.length,
     freshnessP50Ms: Math.round(percentile(freshness, 50)),
     freshnessP99Ms: Math.round(percentile(freshness, 99)),
     freshnessMaxMs: Math.round(Math.max(...freshness)),
     meteringRssMaxMb: Math.round(Math.max(...rss)),
+    meteringRssMaxDrainMb: Math.round(drainRss),
   };
   console.log(JSON.stringify(result, null, 2));
 
