@@ -29,7 +29,7 @@ const { randomBytes } = require('node:crypto');
 const ROOT = resolve(__dirname, '../..');
 const dist = (path) => require(resolve(ROOT, 'dist', path));
 const { createDataSource, runMigrations } = dist('libs/database/src');
-const { ensureTopics } = dist('libs/kafka/src');
+const { ensureTopics, PARTITIONS_PER_FETCH } = dist('libs/kafka/src');
 const { createRedis, BalanceCache } = dist('libs/redis/src');
 const { loadMeteringConfig } = dist('apps/metering/src/config/metering.config');
 const { decodeMeteringEvent } = dist('apps/metering/src/consumers/event-decoder');
@@ -341,8 +341,9 @@ async function main() {
   const config = loadMeteringConfig(childEnv);
 
   // (2) raw kafkajs baselines over the same topics and messages, with metering's fetch sizes and
-  // partitions in flight: consume only (the issue's baseline: record batches decoded by kafkajs,
-  // nothing else), then consume + metering's decoder (JSON + schema) on every message.
+  // every partition of a fetch in flight (as metering's BatchConsumer): consume only (the issue's
+  // baseline: record batches decoded by kafkajs, nothing else), then consume + metering's decoder
+  // (JSON + schema) on every message.
   const rawPass = async (name, decode) => {
     const raw = kafka.consumer({
       groupId: `${PREFIX}${name}`,
@@ -352,18 +353,20 @@ async function main() {
     });
     let count = 0;
     const marks = {};
+    // From the group's first fetch request to the last message: one fetch can carry much of the
+    // backlog, so timing from the first batch would leave out the fetch that brought it.
+    raw.on(raw.events.FETCH_START, () => {
+      if (marks.start) return;
+      marks.cpu = process.cpuUsage();
+      marks.start = performance.now();
+    });
     await raw.connect();
     await raw.subscribe({ topics: consumed, fromBeginning: true });
     await raw.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY,
+      partitionsConsumedConcurrently: PARTITIONS_PER_FETCH,
       eachBatch: async ({ batch }) => {
-        // From the first batch to the last: one fetch can carry much of a small backlog.
-        if (!marks.start) {
-          marks.cpu = process.cpuUsage();
-          marks.start = performance.now();
-        }
         if (decode) for (const message of batch.messages) decodeMeteringEvent(message, batch.topic);
         count += batch.messages.length;
         if (count >= EVENTS && !marks.end) {

@@ -42,7 +42,7 @@ export class MeteringModule {
         DatabaseModule.forRoot({
           url: config.DATABASE_URL,
           applicationName: 'tally-metering',
-          // One connection per partition batch in flight, plus the relay, expiry and HTTP.
+          // One connection per ledger transaction in flight, plus the relay, expiry and HTTP.
           poolSize: config.CONSUMER_CONCURRENCY + 4,
           migrate: config.MIGRATE_ON_START === 'true',
         }),

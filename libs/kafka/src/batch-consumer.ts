@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { deadLetterTopic } from '@tally/contracts';
+import { packPartitionBatches } from './batch-packing';
 import { EventPublisher } from './event-publisher';
 
 export interface InboundMessage<T> {
@@ -19,16 +20,19 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string; r
 
 /** Messages a handler found to be poison only once it looked at the database (e.g. an unknown org). */
 export interface HandleResult {
-  rejected?: { offset: string; reason: string; reasonClass?: string }[];
+  rejected?: { topic: string; partition: number; offset: string; reason: string; reasonClass?: string }[];
 }
+
+type Rejected = NonNullable<HandleResult['rejected']>[number];
 
 export interface BatchHandler<T> {
   /** Pure validation at the boundary: an invalid payload goes to the DLQ, never into a retry loop. */
   decode(message: KafkaMessage, topic: string): Decoded<T>;
   /**
    * Applies a batch durably (one transaction) and idempotently: a redelivered message must change
-   * nothing. Throwing means "transient, try the same batch again later". Rejected messages go to
-   * the dead-letter topic before the offsets are committed.
+   * nothing. The batch may hold several partitions' batches fetched together (each message says
+   * where it comes from). Throwing means "transient, try the same batch again later". Rejected
+   * messages go to the dead-letter topic before the offsets are committed.
    */
   handle(messages: InboundMessage<T>[]): Promise<HandleResult | void>;
 }
@@ -39,14 +43,36 @@ interface Poison {
   reasonClass?: string;
 }
 
+/** One partition's decoded batch waiting to be handed to the handler with the rest of its fetch. */
+interface PendingBatch<T> {
+  topic: string;
+  partition: number;
+  size: number;
+  messages: InboundMessage<T>[];
+  done(rejected: Rejected[]): void;
+  failed(error: unknown): void;
+}
+
+/**
+ * kafkajs hands each partition's batch of a fetch to its own worker and fetches again only when
+ * all are done: with a worker per partition, every batch of a fetch reaches `eachBatch` in the
+ * same tick and can be combined. More than Tally ever assigns to one consumer (3 topics x 12).
+ */
+export const PARTITIONS_PER_FETCH = 256;
+
 export interface BatchConsumerOptions {
   groupId: string;
   topics: string[];
   /** Called when the consumer crashed and kafkajs will not restart it: the process should exit. */
   onFatal: (error: Error) => void;
   maxBackoffMs?: number;
-  /** Partitions whose batches are processed at the same time (each is its own transaction). */
-  partitionsConsumedConcurrently?: number;
+  /** Handler calls (batches, each one transaction for metering) in flight at once. */
+  concurrency?: number;
+  /**
+   * The partition batches of one fetch are handed to the handler together, packed into calls of
+   * about this many messages (1: one call per partition batch, as kafkajs hands them over).
+   */
+  messagesPerCall?: number;
   /** How long the group waits for a silent member (e.g. a SIGKILLed one) before rebalancing. */
   sessionTimeoutMs?: number;
   /** Upper bound of one fetch per partition: bounds a batch (and so a transaction). */
@@ -60,11 +86,23 @@ export interface BatchConsumerOptions {
  * Offsets advance only after the handler has made the batch durable; poison goes to
  * `<topic>.dlq` with its reason and origin; transient failures retry with backoff (heartbeating,
  * without committing) instead of crash-looping the consumer.
+ *
+ * The partition batches of one fetch are handed to the handler together (up to `messagesPerCall`
+ * messages a call): at a steady rate each partition brings a few messages per fetch, and one
+ * transaction per partition batch would spend most of its time on per-transaction costs (round
+ * trips, commit, cache refresh) and on row locks shared with the same organizations' other
+ * topics. Each partition still commits its own offsets, and only after the call that holds it.
  */
 export class BatchConsumer<T> {
   private readonly logger = new Logger(BatchConsumer.name);
   private readonly consumer: Consumer;
   private stopping = false;
+  private pending: PendingBatch<T>[] = [];
+  private flushScheduled = false;
+  private calls = 0;
+  private readonly waitingForCall: (() => void)[] = [];
+  private commits: { topic: string; partition: number; offset: string }[] = [];
+  private commitFlush?: Promise<void>;
 
   constructor(
     kafka: Kafka,
@@ -93,7 +131,7 @@ export class BatchConsumer<T> {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+      partitionsConsumedConcurrently: PARTITIONS_PER_FETCH,
       eachBatch: (payload) => this.consumeBatch(payload),
     });
   }
@@ -135,10 +173,10 @@ export class BatchConsumer<T> {
     for (;;) {
       if (!isRunning() || isStale()) return; // not committed: redelivered to whoever owns the partition
       try {
-        const result = await this.handler.handle(valid);
+        const rejected = await this.handleTogether(batch.topic, batch.partition, valid);
         const byOffset = new Map(batch.messages.map((message) => [message.offset, message]));
-        const rejected = (result?.rejected ?? []).map((r) => ({ ...r, message: byOffset.get(r.offset)! }));
-        await this.deadLetter(batch.topic, batch.partition, [...poison, ...rejected.filter((r) => r.message)]);
+        const found = rejected.map((r) => ({ ...r, message: byOffset.get(r.offset)! })).filter((r) => r.message);
+        await this.deadLetter(batch.topic, batch.partition, [...poison, ...found]);
         if (attempt > 0)
           this.logger.log({ topic: batch.topic, partition: batch.partition, attempt }, 'batch recovered');
         break;
@@ -167,14 +205,67 @@ export class BatchConsumer<T> {
     const last = batch.messages[batch.messages.length - 1].offset;
     resolveOffset(last);
     try {
-      await this.consumer.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-      ]);
+      await this.commit({ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() });
       await heartbeat();
     } catch (error) {
       // The batch is durable; an uncommitted offset only means a harmless (deduplicated) redelivery.
       this.logger.warn({ err: error, topic: batch.topic, partition: batch.partition }, 'offset commit failed');
     }
+  }
+
+  /**
+   * Hands a partition's messages to the handler with the other partition batches that reach this
+   * point in the same tick (those of the same fetch), packed into calls of about
+   * `messagesPerCall`; resolves with this partition's rejected messages once its call is durable.
+   */
+  private handleTogether(topic: string, partition: number, messages: InboundMessage<T>[]): Promise<Rejected[]> {
+    if (messages.length === 0) return Promise.resolve([]);
+    return new Promise((done, failed) => {
+      this.pending.push({ topic, partition, size: messages.length, messages, done, failed });
+      if (this.flushScheduled) return;
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        const batches = this.pending;
+        this.pending = [];
+        for (const call of packPartitionBatches(batches, this.options.messagesPerCall ?? 1)) void this.call(call);
+      });
+    });
+  }
+
+  private async call(batches: PendingBatch<T>[]): Promise<void> {
+    // At most `concurrency` calls at once: each holds a database connection for its transaction.
+    if (this.calls >= (this.options.concurrency ?? 1)) await new Promise<void>((go) => this.waitingForCall.push(go));
+    this.calls += 1;
+    try {
+      const result = await this.handler.handle(
+        batches.length === 1 ? batches[0].messages : batches.flatMap((b) => b.messages),
+      );
+      const rejected = result?.rejected ?? [];
+      for (const batch of batches) {
+        batch.done(rejected.filter((r) => r.topic === batch.topic && r.partition === batch.partition));
+      }
+    } catch (error) {
+      for (const batch of batches) batch.failed(error);
+    } finally {
+      this.calls -= 1;
+      this.waitingForCall.shift()?.();
+    }
+  }
+
+  /**
+   * Commits a partition's next offset together with the other partitions' commits of the same
+   * tick (the batches of one call finish together): one OffsetCommit request instead of one each.
+   */
+  private commit(offset: { topic: string; partition: number; offset: string }): Promise<void> {
+    this.commits.push(offset);
+    this.commitFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const offsets = this.commits;
+      this.commits = [];
+      this.commitFlush = undefined;
+      return this.consumer.commitOffsets(offsets);
+    });
+    return this.commitFlush;
   }
 
   private async deadLetter(topic: string, partition: number, poison: Poison[]) {

@@ -20,7 +20,8 @@ import { CONSUMED_TOPICS, decodeMeteringEvent } from './event-decoder';
 
 /**
  * Consumes verified actions, sandbox runtime reports and agent usage (one consumer group, org-keyed
- * partitions) and posts each batch to the ledger in one transaction.
+ * partitions) and posts each batch (the partition batches of a fetch, combined up to
+ * CONSUMER_BATCH_EVENTS) to the ledger in one transaction.
  */
 @Injectable()
 export class MeteringConsumer
@@ -47,6 +48,8 @@ export class MeteringConsumer
     this.logger.debug({ applied: result.applied, duplicates: result.duplicates, batch: messages.length }, 'posted');
     return {
       rejected: result.rejected.map(({ event, reason, reasonClass }) => ({
+        topic: event.topic,
+        partition: event.partition,
         offset: event.offset,
         reason,
         reasonClass,
@@ -59,7 +62,8 @@ export class MeteringConsumer
     this.consumer = new BatchConsumer(this.kafka, this.publisher, this, {
       groupId: `${prefix}metering.ledger`,
       topics: CONSUMED_TOPICS.map((topic) => topicName(prefix, topic)),
-      partitionsConsumedConcurrently: this.config.CONSUMER_CONCURRENCY,
+      concurrency: this.config.CONSUMER_CONCURRENCY,
+      messagesPerCall: this.config.CONSUMER_BATCH_EVENTS,
       maxBytesPerPartition: this.config.CONSUMER_MAX_BYTES_PER_PARTITION,
       maxBytes: this.config.CONSUMER_MAX_BYTES,
       maxBackoffMs: this.config.CONSUMER_MAX_BACKOFF_MS,
