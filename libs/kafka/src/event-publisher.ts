@@ -1,4 +1,19 @@
-import { CompressionTypes, IHeaders, Kafka, Partitioners, Producer } from 'kafkajs';
+import { CompressionTypes, IHeaders, Kafka, Message, Partitioners, Producer } from 'kafkajs';
+
+/** Produce request budget: half the broker's default `message.max.bytes`, room for batch framing. */
+const MAX_REQUEST_BYTES = 512 * 1024;
+/** A record's framing (offset and timestamp deltas, lengths, attributes), rounded up. */
+const RECORD_OVERHEAD_BYTES = 32;
+
+const headerBytes = (event: { headers?: IHeaders }): number => {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    bytes += Buffer.byteLength(name);
+    for (const item of Array.isArray(value) ? value : [value])
+      bytes += item === undefined ? 0 : Buffer.byteLength(item);
+  }
+  return bytes;
+};
 
 export interface OutgoingEvent {
   topic: string;
@@ -32,27 +47,43 @@ export class EventPublisher {
     return this.connected;
   }
 
+  /**
+   * Sends the events in order. A large publish goes out as several produce requests of at most
+   * MAX_REQUEST_BYTES, one after another: the broker refuses a partition's record batch beyond its
+   * `message.max.bytes` (1 MiB by default), and one call can put everything on one partition (one
+   * organization's events, or a ledger batch of orgs that share a partition).
+   */
   async publish(...events: OutgoingEvent[]): Promise<void> {
     if (events.length === 0) return;
     await this.connect();
-    const byTopic = new Map<string, OutgoingEvent[]>();
+    let request: (Message & { topic: string })[] = [];
+    let bytes = 0;
     for (const event of events) {
-      const list = byTopic.get(event.topic);
-      if (list) list.push(event);
-      else byTopic.set(event.topic, [event]);
+      const value =
+        typeof event.value === 'string' || Buffer.isBuffer(event.value) ? event.value : JSON.stringify(event.value);
+      const size = RECORD_OVERHEAD_BYTES + Buffer.byteLength(event.key) + Buffer.byteLength(value) + headerBytes(event);
+      if (request.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
+        await this.send(request);
+        request = [];
+        bytes = 0;
+      }
+      request.push({ topic: event.topic, key: event.key, value, headers: event.headers });
+      bytes += size;
+    }
+    await this.send(request);
+  }
+
+  private async send(messages: (Message & { topic: string })[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, ...message } of messages) {
+      const list = byTopic.get(topic);
+      if (list) list.push(message);
+      else byTopic.set(topic, [message]);
     }
     await this.producer.sendBatch({
       acks: -1,
       compression: CompressionTypes.None,
-      topicMessages: [...byTopic].map(([topic, list]) => ({
-        topic,
-        messages: list.map((event) => ({
-          key: event.key,
-          value:
-            typeof event.value === 'string' || Buffer.isBuffer(event.value) ? event.value : JSON.stringify(event.value),
-          headers: event.headers,
-        })),
-      })),
+      topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
     });
   }
 
