@@ -482,6 +482,13 @@ async function main() {
   while (pending.length && performance.now() < deadline) await sleep(20);
   polling = false;
   await poller;
+  // The outbox relay must keep up: the outbox empties shortly after the load stops.
+  const outboxDeadline = performance.now() + 30_000;
+  let outboxLeft;
+  while ((outboxLeft = (await db.query('SELECT COUNT(*)::int AS n FROM outbox'))[0].n) > 0) {
+    if (performance.now() > outboxDeadline) break;
+    await sleep(100);
+  }
   clearInterval(sampler);
   const result = {
     machine: `${require('node:os').cpus().length} cores, ${require('node:os').cpus()[0].model}`,
@@ -517,6 +524,7 @@ async function main() {
     freshnessMaxMs: Math.round(Math.max(...freshness)),
     meteringRssMaxMb: Math.round(Math.max(...rss)),
     meteringRssMaxDrainMb: Math.round(drainRss),
+    outboxRowsLeft: outboxLeft,
   };
   console.log(JSON.stringify(result, null, 2));
 
