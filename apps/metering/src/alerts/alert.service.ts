@@ -49,13 +49,21 @@ export class AlertService implements PostingObserver, OnModuleInit {
     const buckets = await repo.recentBuckets(orgs, 1);
     const states = await repo.load(orgIds);
     const at = new Map(orgs.map((o) => [o.orgId, o.at]));
+    // Grouped once: a batch touches up to every org, and each org reads only its own buckets.
+    const bucketsByOrg = new Map<string, typeof buckets>();
+    for (const bucket of buckets) {
+      const mine = bucketsByOrg.get(bucket.orgId);
+      if (mine) mine.push(bucket);
+      else bucketsByOrg.set(bucket.orgId, [bucket]);
+    }
     const changed: { orgId: string; kind: BalanceKind; state: ReturnType<typeof initialAlertState> }[] = [];
     const raised: StoredAlert[] = [];
     for (const { orgId, kind, total, remaining } of totals) {
       const when = at.get(orgId)!;
-      const mine = buckets
-        .filter((b) => b.orgId === orgId)
-        .map((b) => ({ hour: b.hour, amount: kind === 'sandbox' ? b.sandbox : b.agent }));
+      const mine = (bucketsByOrg.get(orgId) ?? []).map((b) => ({
+        hour: b.hour,
+        amount: kind === 'sandbox' ? b.sandbox : b.agent,
+      }));
       const previous = states.get(`${orgId}|${kind}`) ?? initialAlertState();
       const { state, alerts } = evaluateAlerts(
         previous,
