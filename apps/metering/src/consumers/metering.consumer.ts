@@ -43,7 +43,17 @@ export class MeteringConsumer
   }
 
   async handle(messages: InboundMessage<MeteringEvent>[]): Promise<HandleResult> {
-    const events = messages.map(({ value, topic, partition, offset }) => ({ ...value, topic, partition, offset }));
+    // The decoded events are this consumer's own: they learn where they were read in place.
+    const events = messages.map(({ value, topic, partition, offset }) => {
+      value.topic = topic;
+      value.partition = partition;
+      value.offset = offset;
+      return value;
+    });
+    // A batch can hold several topics' partition batches (e.g. a sandbox's create and its first
+    // runtime report): posted in event-time order, what happened first is posted first. The
+    // sort is stable, so a partition's order stands wherever times tie.
+    if (new Set(messages.map((m) => m.topic)).size > 1) events.sort((a, b) => a.at.getTime() - b.at.getTime());
     const result = await this.ledger.post(events);
     this.logger.debug({ applied: result.applied, duplicates: result.duplicates, batch: messages.length }, 'posted');
     return {
