@@ -136,6 +136,33 @@ describe('depletion alert state machine', () => {
     );
   });
 
+  it('property: returns the previous state itself exactly when nothing changed, and never mutates it', () => {
+    const json = (state: AlertState) => JSON.stringify(state, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            total: fc.bigInt({ min: 0n, max: 1_000n }),
+            remaining: fc.bigInt({ min: 0n, max: 1_000n }),
+            burn: fc.bigInt({ min: 0n, max: 2_000n }),
+          }),
+          { minLength: 1, maxLength: 30 },
+        ),
+        (steps) => {
+          let state = initialAlertState();
+          for (const step of steps) {
+            const before = json(state);
+            const result = evaluateAlerts(state, snap(step.total, step.remaining, step.burn), policy);
+            expect(json(state)).toBe(before);
+            expect(result.state === state).toBe(json(result.state) === before);
+            state = result.state;
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('burn rate from hourly buckets counts the window up to now', () => {
     const h = (iso: string, amount: bigint) => ({ hour: new Date(iso), amount });
     const buckets = [h('2026-01-01T10:00:00Z', 999n), h('2026-01-01T11:00:00Z', 600n), h('2026-01-01T12:00:00Z', 300n)];

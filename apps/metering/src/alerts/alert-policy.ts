@@ -63,45 +63,61 @@ export function depletionTime(remaining: bigint, burnPerHour: bigint, at: Date):
   return new Date(at.getTime() + Number(ms));
 }
 
+/**
+ * The next state and the alerts to raise. Returns `previous` itself when nothing changed (no flag
+ * moved, no threshold entry added): a caller persists the state only when it is a new object. It
+ * runs for every organization and kind of every batch, so it copies only what it changes.
+ */
 export function evaluateAlerts(
   previous: AlertState,
   snapshot: BalanceSnapshot,
   policy: AlertPolicy,
 ): { state: AlertState; alerts: AlertDecision[] } {
-  const state: AlertState = {
-    thresholds: Object.fromEntries(Object.entries(previous.thresholds).map(([k, v]) => [k, { ...v }])),
-    forecastFired: previous.forecastFired,
-    forecastCount: previous.forecastCount,
-    forecastRemaining: previous.forecastRemaining,
+  let state = previous;
+  /** The state to write to: a copy of `previous` (its entries included), made on the first write. */
+  const writable = (): AlertState => {
+    if (state === previous) {
+      state = {
+        thresholds: Object.fromEntries(Object.entries(previous.thresholds).map(([k, v]) => [k, { ...v }])),
+        forecastFired: previous.forecastFired,
+        forecastCount: previous.forecastCount,
+        forecastRemaining: previous.forecastRemaining,
+      };
+    }
+    return state;
   };
   const alerts: AlertDecision[] = [];
   for (const pct of [...policy.thresholds].sort((a, b) => a - b)) {
-    const entry = (state.thresholds[String(pct)] ??= { fired: false, count: 0 });
+    const key = String(pct);
+    if (!state.thresholds[key]) writable().thresholds[key] = { fired: false, count: 0 };
     const crossed = thresholdCrossed(snapshot.total, snapshot.remaining, pct);
-    if (crossed && !entry.fired) {
+    if (crossed && !state.thresholds[key].fired) {
+      const entry = writable().thresholds[key];
       entry.fired = true;
       entry.count += 1;
       alerts.push({ type: 'threshold', threshold: pct, sequence: entry.count, remaining: snapshot.remaining });
-    } else if (!crossed && entry.fired) {
-      entry.fired = false; // resolved: the balance was lifted above it, so it may fire again
+    } else if (!crossed && state.thresholds[key].fired) {
+      writable().thresholds[key].fired = false; // resolved: the balance was lifted above it, so it may fire again
     }
   }
 
   const depletionAt = depletionTime(snapshot.remaining, snapshot.burnPerHour, snapshot.at);
   const soon = depletionAt !== null && depletionAt.getTime() - snapshot.at.getTime() <= policy.forecastHorizonMs;
   if (soon && !state.forecastFired) {
-    state.forecastFired = true;
-    state.forecastCount += 1;
-    state.forecastRemaining = snapshot.remaining;
-    alerts.push({ type: 'forecast', sequence: state.forecastCount, remaining: snapshot.remaining, depletionAt });
+    const next = writable();
+    next.forecastFired = true;
+    next.forecastCount += 1;
+    next.forecastRemaining = snapshot.remaining;
+    alerts.push({ type: 'forecast', sequence: next.forecastCount, remaining: snapshot.remaining, depletionAt });
   } else if (
     !soon &&
     state.forecastFired &&
     state.forecastRemaining !== null &&
     snapshot.remaining > state.forecastRemaining
   ) {
-    state.forecastFired = false;
-    state.forecastRemaining = null;
+    const next = writable();
+    next.forecastFired = false;
+    next.forecastRemaining = null;
   }
   return { state, alerts };
 }

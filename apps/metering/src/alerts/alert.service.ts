@@ -70,8 +70,7 @@ export class AlertService implements PostingObserver, OnModuleInit {
         { kind, total, remaining, burnPerHour: burnRatePerHour(mine, when, 1), at: when },
         this.policy,
       );
-      if (JSON.stringify(state, jsonBigint) !== JSON.stringify(previous, jsonBigint))
-        changed.push({ orgId, kind, state });
+      if (state !== previous) changed.push({ orgId, kind, state });
       raised.push(...alerts.map((alert) => this.toAlert(orgId, kind, alert, when)));
     }
     await repo.save(changed);
@@ -109,5 +108,3 @@ export class AlertService implements PostingObserver, OnModuleInit {
     };
   }
 }
-
-const jsonBigint = (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value);
