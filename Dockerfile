@@ -31,6 +31,7 @@ ENV APP=${APP}
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/scripts/app-runtime.sh ./scripts/app-runtime.sh
 USER node
 # Documents the default port of each app; PORT overrides it.
 EXPOSE 3001 3002 3003
@@ -38,4 +39,5 @@ EXPOSE 3001 3002 3003
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const port = process.env.PORT || { auth: 3001, metering: 3002, quota: 3003 }[process.env.APP]; fetch('http://127.0.0.1:' + port + '/health/live', { signal: AbortSignal.timeout(3000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));"]
 # exec: node becomes PID 1 and receives SIGTERM directly (the apps enable Nest shutdown hooks).
-CMD ["/bin/sh", "-c", "exec node \"dist/apps/${APP}/src/main.js\""]
+# scripts/app-runtime.sh sets the app's Node.js runtime settings first (metering's heap limits).
+CMD ["/bin/sh", "-c", ". ./scripts/app-runtime.sh && exec node \"dist/apps/${APP}/src/main.js\""]

@@ -79,8 +79,13 @@ start() {
   trap 'echo; stop_all; exit 0' INT TERM
   for app in "${APPS[@]}"; do
     if alive "$RUN_DIR/$app.pid"; then echo "tally: $app already running"; continue; fi
-    PORT=$(port_of "$app") MIGRATE_ON_START=false nohup "$NODE" "dist/apps/$app/src/main.js" \
-      >>"$RUN_DIR/logs/$app.log" 2>&1 &
+    (
+      # The app's runtime settings (e.g. metering's heap limits), as the Dockerfile applies them.
+      APP=$app
+      . scripts/app-runtime.sh
+      PORT=$(port_of "$app") MIGRATE_ON_START=false exec nohup "$NODE" "dist/apps/$app/src/main.js" \
+        >>"$RUN_DIR/logs/$app.log" 2>&1
+    ) &
     echo $! >"$RUN_DIR/$app.pid"
   done
   for app in "${APPS[@]}"; do wait_ready "$app" "$(port_of "$app")" || { stop_all; exit 1; }; done

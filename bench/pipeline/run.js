@@ -14,8 +14,9 @@
 // and the rest), Kafka, Redis and the bench itself, and the machine's busy time: what bounds the rate.
 // Env: BENCH_EVENTS (100000), BENCH_RATE (2000), BENCH_SECONDS (30), BENCH_ORGS (1000),
 // DATABASE_URL (a scratch database is created on that server), REDIS_URL, KAFKA_BROKERS,
-// BENCH_METERING_NODE_OPTIONS (e.g. --max-old-space-size=160: a heap cap for the metering process),
-// CONSUMER_* (passed to metering; the raw passes use the same fetch sizes and concurrency).
+// BENCH_METERING_NODE_OPTIONS (metering's V8 flags instead of those of scripts/app-runtime.sh, through
+// which metering is started as in production; empty: none), CONSUMER_* (passed to metering; the raw
+// passes use the same fetch sizes and concurrency).
 /* global performance, URL, setInterval, clearInterval, fetch */
 'use strict';
 const { spawn } = require('node:child_process');
@@ -335,7 +336,9 @@ async function main() {
     PORT: String(port),
     LOG_LEVEL: 'warn',
     EXPIRY_INTERVAL_MS: '0',
-    ...(process.env.BENCH_METERING_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_METERING_NODE_OPTIONS } : {}),
+    ...(process.env.BENCH_METERING_NODE_OPTIONS !== undefined
+      ? { METERING_NODE_OPTIONS: process.env.BENCH_METERING_NODE_OPTIONS }
+      : {}),
   };
   for (const name of Object.keys(process.env)) if (name.startsWith('CONSUMER_')) childEnv[name] = process.env[name];
   const config = loadMeteringConfig(childEnv);
@@ -388,10 +391,17 @@ async function main() {
   );
 
   // (3) metering drains the same backlog
-  const child = spawn(resolve(ROOT, 'node_modules/.bin/node'), [resolve(ROOT, 'dist/apps/metering/src/main.js')], {
-    env: childEnv,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  // Started as scripts/stack.sh and the Dockerfile start it: its runtime settings (heap limits)
+  // from scripts/app-runtime.sh, then exec (the pid is node's).
+  const child = spawn(
+    '/bin/sh',
+    [
+      '-c',
+      '. ./scripts/app-runtime.sh && exec "$0" dist/apps/metering/src/main.js',
+      resolve(ROOT, 'node_modules/.bin/node'),
+    ],
+    { cwd: ROOT, env: { ...childEnv, APP: 'metering' }, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const rss = [];
   const sampler = setInterval(() => rss.push(rssMb(child.pid)), 500);
   const count = async () => Number((await db.query('SELECT COUNT(*)::int AS n FROM processed_events'))[0].n);
@@ -411,6 +421,12 @@ async function main() {
   const drainCpu = cpuBetween(marks.start.cpu, marks.end.cpu, drained);
   const drainBatches = await ledgerBatches(port);
   const drainRss = Math.max(...rss);
+  const runtime = Object.fromEntries(
+    readFileSync(`/proc/${child.pid}/environ`, 'utf8')
+      .split('\0')
+      .filter((entry) => /^(NODE_OPTIONS|MALLOC_MMAP_THRESHOLD_)=/.test(entry))
+      .map((entry) => entry.split(/=(.*)/s).slice(0, 2)),
+  );
   console.error(`metering end to end: ${Math.round(meteringRate)} events/s (RSS max ${drainRss.toFixed(0)} MB)`);
 
   // (4) fixed rate with freshness probes: dedicated probe orgs get only probe events
@@ -524,6 +540,7 @@ async function main() {
     freshnessMaxMs: Math.round(Math.max(...freshness)),
     meteringRssMaxMb: Math.round(Math.max(...rss)),
     meteringRssMaxDrainMb: Math.round(drainRss),
+    meteringRuntime: runtime,
     outboxRowsLeft: outboxLeft,
   };
   console.log(JSON.stringify(result, null, 2));
