@@ -1,4 +1,5 @@
-import { CompressionTypes, IHeaders, Kafka, Message, Partitioners, Producer } from 'kafkajs';
+import { CompressionTypes, IHeaders, Kafka, Message, Producer } from 'kafkajs';
+import { KeyPartitioner } from './key-partitioner';
 
 /** Produce request budget: half the broker's default `message.max.bytes`, room for batch framing. */
 const MAX_REQUEST_BYTES = 512 * 1024;
@@ -38,7 +39,7 @@ export class EventPublisher {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       // murmur2, as the Java client: an org lands on the same partition whoever produces it.
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: KeyPartitioner,
     });
   }
 
