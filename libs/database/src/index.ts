@@ -1,3 +1,4 @@
+export * from './array-literal';
 export * from './data-source';
 export * from './entities';
 export * from './migrate';

@@ -1,4 +1,5 @@
 import { BalanceKind } from '@tally/contracts';
+import { withArrayLiterals } from '@tally/database';
 import { EntityManager } from 'typeorm';
 import { AlertState } from './alert-policy';
 
@@ -34,7 +35,7 @@ export class AlertStateRepository {
          LEFT JOIN packages p ON p.org_id = v.org_id
               AND (p.not_before IS NULL OR p.not_before <= v.at) AND (p.not_after IS NULL OR v.at < p.not_after)
         GROUP BY v.org_id`,
-      [orgs.map((o) => o.orgId), orgs.map((o) => o.at)],
+      withArrayLiterals([orgs.map((o) => o.orgId), orgs.map((o) => o.at)]),
     );
     return rows.flatMap((r) => [
       { orgId: r.org_id, kind: 'sandbox' as const, total: BigInt(r.sg), remaining: BigInt(r.sr) },
@@ -54,7 +55,7 @@ export class AlertStateRepository {
          JOIN usage_rollups r ON r.org_id = v.org_id
               AND r.hour >= date_trunc('hour', v.at) - make_interval(hours => $3) AND r.hour <= v.at
         GROUP BY r.org_id, r.hour`,
-      [orgs.map((o) => o.orgId), orgs.map((o) => o.at), hours],
+      withArrayLiterals([orgs.map((o) => o.orgId), orgs.map((o) => o.at), hours]),
     );
     return rows.map((r) => ({ orgId: r.org_id, hour: r.hour, sandbox: BigInt(r.sandbox), agent: BigInt(r.agent) }));
   }
@@ -72,7 +73,7 @@ export class AlertStateRepository {
     }[] = await this.tx.query(
       `SELECT org_id, kind, thresholds, forecast_fired, forecast_count, forecast_remaining
          FROM alert_states WHERE org_id = ANY($1::varchar[])`,
-      [orgIds],
+      withArrayLiterals([orgIds]),
     );
     for (const row of rows) {
       states.set(`${row.org_id}|${row.kind}`, {
@@ -93,14 +94,14 @@ export class AlertStateRepository {
        ON CONFLICT (org_id, kind) DO UPDATE SET thresholds = excluded.thresholds,
          forecast_fired = excluded.forecast_fired, forecast_count = excluded.forecast_count,
          forecast_remaining = excluded.forecast_remaining, updated_at = now()`,
-      [
+      withArrayLiterals([
         states.map((s) => s.orgId),
         states.map((s) => s.kind),
         states.map((s) => JSON.stringify(s.state.thresholds)),
         states.map((s) => s.state.forecastFired),
         states.map((s) => s.state.forecastCount),
         states.map((s) => s.state.forecastRemaining?.toString() ?? null),
-      ],
+      ]),
     );
   }
 
@@ -114,7 +115,7 @@ export class AlertStateRepository {
          ON CONFLICT (id) DO NOTHING RETURNING id, org_id, payload)
        INSERT INTO outbox (topic, message_key, payload)
        SELECT t.topic, ins.org_id, ins.payload FROM ins JOIN unnest($1::text[], $7::text[]) AS t(id, topic) ON t.id = ins.id`,
-      [
+      withArrayLiterals([
         alerts.map((a) => a.id),
         alerts.map((a) => a.orgId),
         alerts.map((a) => a.kind),
@@ -122,7 +123,7 @@ export class AlertStateRepository {
         alerts.map((a) => a.threshold),
         alerts.map((a) => JSON.stringify(a.payload)),
         alerts.map((a) => a.topic),
-      ],
+      ]),
     );
   }
 }

@@ -1,3 +1,4 @@
+import { pgArrayLiteral, withArrayLiterals } from '@tally/database';
 import { EntityManager } from 'typeorm';
 import { PackageBalance } from './burn-down';
 import { EventRef } from './metering-event';
@@ -54,7 +55,7 @@ export class LedgerRepository {
               ON CONFLICT DO NOTHING RETURNING source, id)
        SELECT 'o' AS k, id AS a, NULL::text AS b FROM locked
        UNION ALL SELECT 'e', source, id FROM ins`,
-      [
+      withArrayLiterals([
         orgIds,
         events.map((e) => e.source),
         events.map((e) => e.id),
@@ -62,7 +63,7 @@ export class LedgerRepository {
         events.map((e) => e.partition),
         events.map((e) => e.offset),
         events.map((e) => e.orgId),
-      ],
+      ]),
     );
     const known = new Set<string>();
     const firstSeen = new Set<string>();
@@ -201,7 +202,7 @@ export class LedgerRepository {
   }): Promise<void> {
     const params: unknown[] = [];
     const p = (value: unknown) => {
-      params.push(value);
+      params.push(Array.isArray(value) ? pgArrayLiteral(value) : value);
       return `$${params.length}`;
     };
     const ctes: string[] = [];

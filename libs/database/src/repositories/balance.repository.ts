@@ -1,4 +1,5 @@
 import { DataSource, EntityManager } from 'typeorm';
+import { withArrayLiterals } from '../array-literal';
 
 export interface OrgBalance {
   sandboxMs: bigint;
@@ -50,7 +51,7 @@ export async function loadOrgBalances(db: Queryable, orgIds: string[], at: Date)
                 MAX(version) AS version
            FROM holds WHERE org_id = o.org_id
        ) h ON true`,
-    [orgIds, at],
+    withArrayLiterals([orgIds, at]),
   );
   return new Map(
     rows.map((row) => [
