@@ -10,7 +10,7 @@
 /* global performance, URL, fetch */
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
-const { createServer } = require('node:net');
+const { freePort } = require('../lib/free-port');
 const { resolve } = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 const autocannon = require('autocannon');
@@ -56,16 +56,6 @@ const CATALOG = {
     },
   ],
 };
-
-const freePort = () =>
-  new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
 
 /**
  * Runs a phase and adds the CPU seconds each process spent in it, and how long quota's event loop

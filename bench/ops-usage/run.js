@@ -16,7 +16,7 @@
 /* global performance, fetch, URL */
 'use strict';
 const { spawn } = require('node:child_process');
-const { createServer } = require('node:net');
+const { freePort } = require('../lib/free-port');
 const { resolve } = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { randomBytes } = require('node:crypto');
@@ -41,16 +41,6 @@ const BASE_DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/
 const TOKEN = 'bench-service-token';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-
-const freePort = () =>
-  new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
 
 const withDatabase = (url, database) => {
   const parsed = new URL(url);

@@ -24,6 +24,7 @@ const { readdirSync, readFileSync } = require('node:fs');
 const { resolve } = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { Client } = require('pg');
+const { cpuSeconds } = require('../lib/proc');
 const { Kafka, logLevel, Partitioners } = require('kafkajs');
 const { randomBytes } = require('node:crypto');
 
@@ -159,16 +160,6 @@ function rssMb(pid) {
     return Number(line.split(/\s+/)[1]) / 1024;
   } catch {
     return 0;
-  }
-}
-
-/** User + system CPU seconds of a process so far (from /proc, clock ticks of 10 ms). */
-function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
   }
 }
 

@@ -14,6 +14,7 @@ const os = require('node:os');
 const { Client } = require('pg');
 const { openLoop } = require('../lib/open-loop');
 const { cpuSeconds, runQueueWaitSeconds } = require('../lib/proc');
+const { freePort } = require('../lib/free-port');
 
 const ROOT = resolve(__dirname, '../..');
 const NODE = resolve(ROOT, 'node_modules/.bin/node');
@@ -231,7 +232,7 @@ async function cleanUp() {
 
 async function main() {
   await admin(`CREATE DATABASE "${database}"`);
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const port = await freePort();
   const authUrl = `http://127.0.0.1:${port}`;
   const auth = startAuth(port);
   const bare = await startBare();
