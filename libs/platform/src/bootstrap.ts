@@ -6,7 +6,8 @@ import { Logger } from 'nestjs-pino';
 import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import type { Registry } from 'prom-client';
 import { TallyErrorFilter } from './http/error-filter';
-import { BODY_LIMIT_BYTES, HotRoutes, requestId } from './http/hot-routes';
+import { BODY_LIMIT_BYTES } from './http/body';
+import { HotRoutes, requestId } from './http/hot-routes';
 import { tallyValidationPipe } from './http/validation';
 import { METRICS_REGISTRY, httpRequestHistogram } from './metrics/metrics';
 

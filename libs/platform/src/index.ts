@@ -1,6 +1,7 @@
 export * from './bootstrap';
 export * from './config/env';
 export * from './health/health.controller';
+export * from './http/body';
 export * from './http/error-filter';
 export * from './http/hot-routes';
 export * from './http/service-auth.guard';

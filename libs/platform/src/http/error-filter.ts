@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { ErrorBody, ErrorCode, ErrorStatus, TallyError } from '@tally/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { bodyProblems } from './body';
 
 const statusToCode: Record<number, ErrorCode> = {
   400: 'INVALID_REQUEST',
@@ -44,11 +45,11 @@ export function mapError(error: unknown): Mapped {
     const code = statusToCode[status] ?? 'INVALID_REQUEST';
     const message =
       fastify.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? 'The request body is larger than the 64 KiB limit.'
+        ? bodyProblems.tooLarge
         : fastify.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
-          ? 'The request body is empty but declared as JSON.'
+          ? bodyProblems.empty
           : status === 400 && fastify.code !== 'FST_ERR_VALIDATION'
-            ? `The request body is not valid JSON: ${fastify.message ?? 'parse error'}.`
+            ? bodyProblems.notJson(fastify.message ?? 'parse error')
             : (fastify.message ?? 'Bad request.');
     return {
       status: ErrorStatus[code] === 400 && status !== 400 ? status : ErrorStatus[code],

@@ -2,7 +2,8 @@ import { TallyError } from '@tally/contracts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Histogram, Registry } from 'prom-client';
-import { BODY_LIMIT_BYTES, HotRequest, HotRoutes } from './hot-routes';
+import { BODY_LIMIT_BYTES } from './body';
+import { HotRequest, HotRoutes } from './hot-routes';
 
 /** HotRoutes on a real Node HTTP server (in process): the same rules as the Fastify routes. */
 describe('HotRoutes', () => {

@@ -5,9 +5,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { performance } from 'node:perf_hooks';
 import type { Histogram } from 'prom-client';
 import secureJson from 'secure-json-parse';
+import { BODY_LIMIT_BYTES, bodyProblems } from './body';
 import { mapError } from './error-filter';
-
-export const BODY_LIMIT_BYTES = 64 * 1024;
 
 /** What a hot handler sees of its request: the parsed JSON body, the headers, who sent it. */
 export interface HotRequest {
@@ -133,18 +132,18 @@ function readJsonBody(req: IncomingMessage): Promise<unknown> {
       if (size > BODY_LIMIT_BYTES) return;
       const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
       if (text.trim().length === 0) {
-        reject(new TallyError('INVALID_REQUEST', 'The request body is empty but declared as JSON.'));
+        reject(new TallyError('INVALID_REQUEST', bodyProblems.empty));
         return;
       }
       try {
         resolve(secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
       } catch (error) {
-        reject(new TallyError('INVALID_REQUEST', `The request body is not valid JSON: ${(error as Error).message}.`));
+        reject(new TallyError('INVALID_REQUEST', bodyProblems.notJson((error as Error).message)));
       }
     });
   });
 }
 
 function tooLarge(): TallyError {
-  return new TallyError('PAYLOAD_TOO_LARGE', 'The request body is larger than the 64 KiB limit.');
+  return new TallyError('PAYLOAD_TOO_LARGE', bodyProblems.tooLarge);
 }
