@@ -25,6 +25,8 @@ import { FailureThrottle } from './failure-throttle.service';
 import { LastUsedWriter } from './last-used.writer';
 import { SecretHasher } from './secret-hasher';
 
+const THROTTLED = 'Too many failed verifications; retry later.';
+
 /** A live key whose stored HMAC matches the presented secret's (constant-time comparison). */
 const proves = (key: CachedKey, presented: Buffer): boolean =>
   !key.revoked && timingSafeEqual(presented, key.secretHash);
@@ -75,7 +77,7 @@ export class VerifyService {
     let key: CachedKey;
     if (cached && proves(cached, presented!)) {
       const known = this.throttle.knownRetryAfter(source);
-      if (known > 0) return deny('RATE_LIMITED', 'Too many failed verifications; retry later.', undefined, known);
+      if (known > 0) return deny('RATE_LIMITED', THROTTLED, undefined, known);
       key = cached;
     } else {
       key = await this.checkUnproven(parsed, presented, source, deny);
@@ -142,8 +144,7 @@ export class VerifyService {
     source: string,
     deny: (code: ErrorCode, message: string, key?: CachedKey, retryAfterSeconds?: number) => never,
   ): Promise<CachedKey> {
-    const throttled = (wait: number) =>
-      deny('RATE_LIMITED', 'Too many failed verifications; retry later.', undefined, wait);
+    const throttled = (wait: number) => deny('RATE_LIMITED', THROTTLED, undefined, wait);
     const [addressWait, keyIdWait] = await Promise.all([
       this.throttle.retryAfter(source),
       parsed ? this.throttle.retryAfter(undefined, parsed.lookupId) : 0,
