@@ -1,3 +1,4 @@
+import './request-queue-timeout';
 import { Kafka, logLevel, LogEntry } from 'kafkajs';
 import { Logger } from '@nestjs/common';
 
