@@ -12,7 +12,7 @@ import {
   Topics,
   topicName,
 } from '@tally/contracts';
-import { KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
+import { KAFKA_OPTIONS, KafkaModuleOptions, OutgoingEvent } from '@tally/kafka';
 import { timingSafeEqual } from 'node:crypto';
 import { ADMISSION_CLIENT, AdmissionClient } from '../admission/admission.client';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
@@ -26,6 +26,19 @@ import { LastUsedWriter } from './last-used.writer';
 import { SecretHasher } from './secret-hasher';
 
 const THROTTLED = 'Too many failed verifications; retry later.';
+
+/** One verification: what is asked, and from where (the throttles' bucket). */
+interface Attempt {
+  action: Action;
+  source: string;
+}
+
+type ResourceRef = { type: string; id: string };
+
+function knownAction(action: string): Action {
+  if (isAction(action)) return action;
+  throw new TallyError('INVALID_REQUEST', `Unknown action ${JSON.stringify(action)}.`, { field: 'action' });
+}
 
 /** A live key whose stored HMAC matches the presented secret's (constant-time comparison). */
 const proves = (key: CachedKey, presented: Buffer): boolean =>
@@ -57,78 +70,105 @@ export class VerifyService {
   }
 
   async verify(request: VerifyRequestDto, peerAddress: string): Promise<VerifyAllowedDto> {
-    if (!isAction(request.action)) {
-      throw new TallyError('INVALID_REQUEST', `Unknown action ${JSON.stringify(request.action)}.`, { field: 'action' });
-    }
-    const action: Action = request.action;
     // The end user's address as the gateway saw it; the gateway's own address otherwise.
-    const source = request.sourceAddress ?? peerAddress;
-    const deny = (code: ErrorCode, message: string, key?: CachedKey, retryAfterSeconds?: number): never => {
-      this.publishDenied(action, code, source, key);
-      throw new TallyError(code, message, { retryAfterSeconds });
-    };
-
-    // Checksum first: a malformed or made-up key costs no lookup.
-    const parsed = parseApiKey(this.config.API_KEY_PREFIX, request.key);
-    const presented = parsed ? this.hasher.hash(parsed.secret) : undefined;
-    // Hot path: a live key in this instance's cache with the right secret needs neither Redis nor
-    // PostgreSQL, and only its address's throttle applies (see checkUnproven).
-    const cached = parsed ? this.keys.peek(parsed.lookupId) : undefined;
-    let key: CachedKey;
-    if (cached && proves(cached, presented!)) {
-      const known = this.throttle.knownRetryAfter(source);
-      if (known > 0) return deny('RATE_LIMITED', THROTTLED, undefined, known);
-      key = cached;
-    } else {
-      key = await this.checkUnproven(parsed, presented, source, deny);
-    }
+    const attempt: Attempt = { action: knownAction(request.action), source: request.sourceAddress ?? peerAddress };
+    const key = await this.authenticate(request.key, attempt);
     this.lastUsed.touch(key.id);
-    // Another org's resources look exactly like ones that do not exist.
-    if (key.orgId !== request.orgId) return deny('NOT_FOUND', 'No such organization or resource.', key);
-    const decision = decide({ kind: 'api_key' }, action);
-    if (!decision.allowed) return deny(decision.code, decision.reason, key);
-
+    this.authorize(key, request.orgId, attempt);
     const resource = request.resource ? { type: request.resource.type, id: request.resource.id } : null;
     const params = request.params ?? {};
-    let admissionId: string | null = null;
-    const metered = isMetered(action);
-    if (metered) {
-      const admitted = await this.admission.admit({ orgId: key.orgId, keyId: key.id, action, resource, params });
-      if (!admitted.admitted) return deny(admitted.code, admitted.message, key, admitted.retryAfterSeconds);
-      admissionId = admitted.admissionId;
-    }
+    const admissionId = await this.admit(key, attempt, resource, params);
+    const event = this.verifiedEvent(key, attempt.action, resource, params, admissionId);
+    await this.publishVerified(event, key, attempt.action, admissionId);
+    const { orgId, id: keyId, createdBy: userId } = key;
+    return { allowed: true, orgId, keyId, userId, action: attempt.action, eventId: event.value.id, admissionId };
+  }
 
-    const id = eventId();
-    const event = {
+  /** Refuses the attempt with `code`, publishing the denial first. */
+  private deny(attempt: Attempt, code: ErrorCode, message: string, key?: CachedKey, retryAfterSeconds?: number): never {
+    this.publishDenied(attempt.action, code, attempt.source, key);
+    throw new TallyError(code, message, { retryAfterSeconds });
+  }
+
+  /**
+   * The live key the presented string proves. Checksum first: a malformed or made-up key costs no
+   * lookup. Hot path: a live key in this instance's cache with the right secret needs neither
+   * Redis nor PostgreSQL, and only its address's throttle applies (see checkUnproven).
+   */
+  private async authenticate(presentedKey: string, attempt: Attempt): Promise<CachedKey> {
+    const parsed = parseApiKey(this.config.API_KEY_PREFIX, presentedKey);
+    const presented = parsed ? this.hasher.hash(parsed.secret) : undefined;
+    const cached = parsed ? this.keys.peek(parsed.lookupId) : undefined;
+    if (!cached || !proves(cached, presented!)) return this.checkUnproven(parsed, presented, attempt);
+    const known = this.throttle.knownRetryAfter(attempt.source);
+    return known > 0 ? this.deny(attempt, 'RATE_LIMITED', THROTTLED, undefined, known) : cached;
+  }
+
+  /** The key's own organization, and an action an API key may perform at all. */
+  private authorize(key: CachedKey, orgId: string, attempt: Attempt): void {
+    // Another org's resources look exactly like ones that do not exist.
+    if (key.orgId !== orgId) this.deny(attempt, 'NOT_FOUND', 'No such organization or resource.', key);
+    const decision = decide({ kind: 'api_key' }, attempt.action);
+    if (!decision.allowed) this.deny(attempt, decision.code, decision.reason, key);
+  }
+
+  /** Quota's admission of a metered action (its admission id); null for any other action. */
+  private async admit(
+    key: CachedKey,
+    attempt: Attempt,
+    resource: ResourceRef | null,
+    params: Record<string, unknown>,
+  ): Promise<string | null> {
+    if (!isMetered(attempt.action)) return null;
+    const { action } = attempt;
+    const admitted = await this.admission.admit({ orgId: key.orgId, keyId: key.id, action, resource, params });
+    if (!admitted.admitted) return this.deny(attempt, admitted.code, admitted.message, key, admitted.retryAfterSeconds);
+    return admitted.admissionId;
+  }
+
+  /** The auth.action.verified event of an allowed action, keyed by its organization. */
+  private verifiedEvent(
+    key: CachedKey,
+    action: Action,
+    resource: ResourceRef | null,
+    params: Record<string, unknown>,
+    admissionId: string | null,
+  ) {
+    const data = { orgId: key.orgId, keyId: key.id, userId: key.createdBy, action, resource, params, admissionId };
+    return {
       topic: this.verifiedTopic,
       key: key.orgId,
       value: cloudEvent({
-        id,
+        id: eventId(),
         source: this.config.EVENT_SOURCE,
         type: EventTypes.actionVerified,
         subject: key.orgId,
-        data: { orgId: key.orgId, keyId: key.id, userId: key.createdBy, action, resource, params, admissionId },
+        data,
       }),
     };
-    if (metered) {
-      // A metered action is billed from this event: no acknowledgement, no permission (fail closed).
-      try {
-        await this.events.sendAndWait(event, this.config.EVENT_ACK_TIMEOUT_MS);
-      } catch (error) {
-        this.logger.error(
-          { err: error, orgId: key.orgId, action },
-          'metered action refused: Kafka did not acknowledge',
-        );
-        if (admissionId) this.releaseHold(key.orgId, admissionId);
-        throw new TallyError(
-          'DEPENDENCY_UNAVAILABLE',
-          'Kafka is unavailable, so the metered action cannot be recorded; refused (failed closed).',
-        );
-      }
-    } else {
-      this.events.send(event);
+  }
+
+  /**
+   * A metered action is billed from its verified event: without Kafka's acknowledgement it is
+   * refused (fail closed) and its hold released. Any other action's event is batched.
+   */
+  private async publishVerified(
+    event: OutgoingEvent,
+    key: CachedKey,
+    action: Action,
+    admissionId: string | null,
+  ): Promise<void> {
+    if (!isMetered(action)) return this.events.send(event);
+    try {
+      await this.events.sendAndWait(event, this.config.EVENT_ACK_TIMEOUT_MS);
+    } catch (error) {
+      this.logger.error({ err: error, orgId: key.orgId, action }, 'metered action refused: Kafka did not acknowledge');
+      if (admissionId) this.releaseHold(key.orgId, admissionId);
+      throw new TallyError(
+        'DEPENDENCY_UNAVAILABLE',
+        'Kafka is unavailable, so the metered action cannot be recorded; refused (failed closed).',
+      );
     }
-    return { allowed: true, orgId: key.orgId, keyId: key.id, userId: key.createdBy, action, eventId: id, admissionId };
   }
 
   /**
@@ -141,10 +181,11 @@ export class VerifyService {
   private async checkUnproven(
     parsed: ParsedApiKey | null,
     presented: Buffer | undefined,
-    source: string,
-    deny: (code: ErrorCode, message: string, key?: CachedKey, retryAfterSeconds?: number) => never,
+    attempt: Attempt,
   ): Promise<CachedKey> {
-    const throttled = (wait: number) => deny('RATE_LIMITED', THROTTLED, undefined, wait);
+    const { source } = attempt;
+    const deny = (code: ErrorCode, message: string, key?: CachedKey) => this.deny(attempt, code, message, key);
+    const throttled = (wait: number) => this.deny(attempt, 'RATE_LIMITED', THROTTLED, undefined, wait);
     const [addressWait, keyIdWait] = await Promise.all([
       this.throttle.retryAfter(source),
       parsed ? this.throttle.retryAfter(undefined, parsed.lookupId) : 0,
