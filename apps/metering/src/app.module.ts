@@ -10,6 +10,7 @@ import { METERING_CONFIG } from './config/metering-config.token';
 import { MeteringConfig } from './config/metering.config';
 import { MeteringConsumer } from './consumers/metering.consumer';
 import { ExpiryService } from './expiry/expiry.service';
+import { LedgerDatabase } from './ledger/ledger.repository';
 import { LedgerService } from './ledger/ledger.service';
 import { ShapeCatalog } from './ledger/shape-catalog.service';
 import { PostingObservers } from './ledger/posting-observers';
@@ -59,6 +60,7 @@ export class MeteringModule {
         { provide: METERING_CONFIG, useValue: config },
         ShapeCatalog,
         OutboxSignal,
+        LedgerDatabase,
         LedgerService,
         PackagesService,
         OutboxRelay,

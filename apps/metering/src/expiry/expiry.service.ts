@@ -1,14 +1,12 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { Topics, topicName } from '@tally/contracts';
+
 import { DATA_SOURCE } from '@tally/database';
-import { KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
 import { DataSource } from 'typeorm';
 import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
-import { LEDGER_SEQUENCE, LedgerRepository } from '../ledger/ledger.repository';
+import { LEDGER_SEQUENCE } from '../ledger/ledger.repository';
 import { LedgerService, METERING_SOURCE } from '../ledger/ledger.service';
 import { LedgerLine } from '../ledger/posting';
-import { OutboxSignal } from '../outbox/outbox-signal';
 
 export interface ExpiryResult {
   orgs: number;
@@ -31,9 +29,7 @@ export class ExpiryService implements OnApplicationBootstrap, BeforeApplicationS
   constructor(
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
-    @Inject(KAFKA_OPTIONS) private readonly kafka: KafkaModuleOptions,
     private readonly ledger: LedgerService,
-    private readonly outbox: OutboxSignal,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -64,10 +60,18 @@ export class ExpiryService implements OnApplicationBootstrap, BeforeApplicationS
       [now, limit],
     );
     if (candidates.length === 0) return { orgs: 0, forfeits: 0, releasedHolds: 0 };
-    const result = await this.dataSource.transaction(async (manager) => {
-      const repo = new LedgerRepository(manager);
-      const locked = [...(await repo.lockOrganizations(candidates.map((c) => c.org_id).sort(), true))];
-      if (locked.length === 0) return { orgs: [] as string[], forfeits: 0, releasedHolds: 0 };
+    const orgIds = candidates.map((c) => c.org_id).sort();
+    const result = await this.ledger.postUnderLock('expiry', orgIds, [], async (repo, { known }) => {
+      const manager = repo.tx;
+      const locked = [...known];
+      if (locked.length === 0) {
+        return {
+          value: { orgs: [] as string[], forfeits: 0, releasedHolds: 0 },
+          change: null,
+          refresh: [],
+          outbox: false,
+        };
+      }
       const expired: { id: string; org_id: string; sandbox_ms_remaining: string; agent_mc_remaining: string }[] =
         await manager.query(
           `SELECT id, org_id, sandbox_ms_remaining, agent_mc_remaining FROM packages
@@ -96,7 +100,7 @@ export class ExpiryService implements OnApplicationBootstrap, BeforeApplicationS
           });
         }
       }
-      await repo.append(lines, topicName(this.kafka.topicPrefix, Topics.ledgerPosted), METERING_SOURCE);
+      await repo.append(lines, this.ledger.ledgerTopic, METERING_SOURCE);
       if (expired.length) {
         await manager.query(
           'UPDATE packages SET sandbox_ms_remaining = 0, agent_mc_remaining = 0 WHERE id = ANY($1::uuid[])',
@@ -108,13 +112,10 @@ export class ExpiryService implements OnApplicationBootstrap, BeforeApplicationS
           WHERE org_id = ANY($1::varchar[]) AND status = 'active' AND expires_at <= $2 RETURNING id`,
         [locked, now],
       );
-      return { orgs: locked, forfeits: lines.length, releasedHolds: released.length };
+      const value = { orgs: locked, forfeits: lines.length, releasedHolds: released.length };
+      return { value, change: { orgIds: locked, events: [] }, refresh: locked, outbox: lines.length > 0 };
     });
-    if (result.orgs.length) {
-      await this.ledger.refreshCache(result.orgs);
-      if (result.forfeits) this.outbox.notify();
-      this.logger.log({ ...result, orgs: result.orgs.length }, 'expiry round');
-    }
+    if (result.orgs.length) this.logger.log({ ...result, orgs: result.orgs.length }, 'expiry round');
     return { ...result, orgs: result.orgs.length };
   }
 }

@@ -1,5 +1,6 @@
-import { pgArrayLiteral, withArrayLiterals } from '@tally/database';
-import { EntityManager } from 'typeorm';
+import { Inject, Injectable } from '@nestjs/common';
+import { DATA_SOURCE, loadOrgBalances, pgArrayLiteral } from '@tally/database';
+import { DataSource, EntityManager } from 'typeorm';
 import { PackageBalance } from './burn-down';
 import { EventRef } from './metering-event';
 import { HoldState, LedgerLine, overrun, RollupLine, SandboxRollupLine } from './posting';
@@ -13,12 +14,143 @@ export interface OutboxRow {
   payload: unknown;
 }
 
+/** A column of a multi-row write: its name, its PostgreSQL type, and how a row gives its value. */
+type Column<R> = readonly [name: string, type: string, value: (row: R) => unknown];
+
+const PROCESSED_EVENT: Column<EventRef & { orgId: string }>[] = [
+  ['source', 'text', (e) => e.source],
+  ['id', 'text', (e) => e.id],
+  ['topic', 'text', (e) => e.topic],
+  ['partition', 'int', (e) => e.partition],
+  ['kafka_offset', 'bigint', (e) => e.offset],
+  ['org_id', 'varchar', (e) => e.orgId],
+];
+const HOLD_KEY: Column<{ orgId: string; sandboxId: string }>[] = [
+  ['org_id', 'varchar', (h) => h.orgId],
+  ['sandbox_id', 'text', (h) => h.sandboxId],
+];
+const PACKAGE_REMAINING: Column<PackageBalance>[] = [
+  ['id', 'uuid', (x) => x.id],
+  ['sandbox', 'bigint', (x) => x.remaining.sandbox.toString()],
+  ['agent', 'bigint', (x) => x.remaining.agent.toString()],
+];
+const HOLD: Column<HoldState>[] = [
+  ...HOLD_KEY,
+  ['shape', 'text', (h) => h.shape],
+  ['price_per_hour', 'text', (h) => h.pricePerHour],
+  ['admission_id', 'text', (h) => h.admissionId],
+  ['reserved_ms', 'bigint', (h) => h.reservedMs.toString()],
+  ['captured_ms', 'bigint', (h) => h.capturedMs.toString()],
+  ['overrun_ms', 'bigint', (h) => overrun(h).toString()],
+  ['placed', 'boolean', (h) => h.placed],
+  ['status', 'text', (h) => h.status],
+  ['last_sequence', 'int', (h) => h.lastSequence],
+  ['expires_at', 'timestamptz', (h) => h.expiresAt],
+  ['released_at', 'timestamptz', (h) => h.releasedAt],
+];
+const LEDGER_ENTRY: Column<LedgerLine>[] = [
+  ['org_id', 'varchar', (e) => e.orgId],
+  ['package_id', 'uuid', (e) => e.packageId],
+  ['kind', 'text', (e) => e.kind],
+  ['entry_type', 'text', (e) => e.entryType],
+  ['amount', 'bigint', (e) => e.amount.toString()],
+  ['event_source', 'text', (e) => e.eventSource],
+  ['event_id', 'text', (e) => e.eventId],
+  ['action', 'text', (e) => e.action],
+  ['key_id', 'text', (e) => e.keyId],
+];
+const ROLLUP: Column<RollupLine>[] = [
+  ['org_id', 'varchar', (l) => l.orgId],
+  ['hour', 'timestamptz', (l) => l.hour],
+  ['key_id', 'text', (l) => l.keyId],
+  ['action', 'text', (l) => l.action],
+  ['shape', 'text', (l) => l.shape],
+  ['kind', 'text', (l) => l.kind],
+  ['event_count', 'bigint', (l) => l.count.toString()],
+  ['sandbox_ms', 'bigint', (l) => l.sandboxMs.toString()],
+  ['agent_mc', 'bigint', (l) => l.agentMc.toString()],
+];
+const SANDBOX_ROLLUP: Column<SandboxRollupLine>[] = [
+  ['org_id', 'varchar', (l) => l.orgId],
+  ['hour', 'timestamptz', (l) => l.hour],
+  ['sandbox_id', 'text', (l) => l.sandboxId],
+  ['event_count', 'bigint', (l) => l.count.toString()],
+  ['sandbox_ms', 'bigint', (l) => l.sandboxMs.toString()],
+  ['agent_mc', 'bigint', (l) => l.agentMc.toString()],
+];
+const OUTBOX: Column<OutboxRow>[] = [
+  ['topic', 'text', (r) => r.topic],
+  ['message_key', 'text', (r) => r.key],
+  ['payload', 'jsonb', (r) => JSON.stringify(r.payload)],
+];
+
+/** One statement's parameters, and its `unnest` row sources built from column lists. */
+class Statement {
+  readonly params: unknown[] = [];
+
+  /** The placeholder of a new parameter (arrays as PostgreSQL literals, see `pgArrayLiteral`). */
+  param(value: unknown): string {
+    this.params.push(Array.isArray(value) ? pgArrayLiteral(value) : value);
+    return `$${this.params.length}`;
+  }
+
+  /** `unnest(...) AS alias(names)`: one row per element of `rows`, typed by `columns`. */
+  unnest<R>(columns: readonly Column<R>[], rows: readonly R[], alias = 'v'): string {
+    const arrays = columns.map(([, type, value]) => `${this.param(rows.map(value))}::${type}[]`);
+    return `unnest(${arrays.join(', ')}) AS ${alias}(${names(columns)})`;
+  }
+
+  /** `INSERT INTO table (columns) SELECT v.* FROM unnest(...)`, with `extra` computed columns. */
+  insert<R>(table: string, columns: readonly Column<R>[], rows: readonly R[], extra: [string, string][] = []): string {
+    const into = [names(columns), ...extra.map(([name]) => name)].join(', ');
+    const select = ['v.*', ...extra.map(([, expr]) => expr)].join(', ');
+    return `INSERT INTO ${table} (${into}) SELECT ${select} FROM ${this.unnest(columns, rows)}`;
+  }
+}
+
+const names = (columns: readonly Column<never>[]) => columns.map(([name]) => name).join(', ');
+
+/** What a posting writes (`writePosting`); absent parts are empty. */
+export interface PostingWrite {
+  packages?: PackageBalance[];
+  holds?: HoldState[];
+  entries?: LedgerLine[];
+  rollups?: RollupLine[];
+  sandboxRollups?: SandboxRollupLine[];
+  outbox?: OutboxRow[];
+  ledgerTopic: string;
+  source: string;
+}
+
+/** The organizations a transaction locked (those that exist), and the events it saw first. */
+export interface LockedOrgs {
+  known: Set<string>;
+  /** `source|id` of the events recorded as processed by this transaction. */
+  firstSeen: Set<string>;
+}
+
+/** The ledger's transactions and committed balances (the service's only way to PostgreSQL). */
+@Injectable()
+export class LedgerDatabase {
+  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+
+  /** Runs `work` in one transaction over the ledger's repository. */
+  transaction<R>(work: (ledger: LedgerRepository) => Promise<R>): Promise<R> {
+    return this.dataSource.transaction((manager) => work(new LedgerRepository(manager)));
+  }
+
+  /** Each org's committed balance and holds, as Redis caches them. */
+  balances(orgIds: string[], at: Date) {
+    return loadOrgBalances(this.dataSource, orgIds, at);
+  }
+}
+
 /**
  * The ledger's SQL, one multi-row statement per step (never a round trip per event). Every
  * method takes the transaction's EntityManager: a batch is one transaction.
  */
 export class LedgerRepository {
-  constructor(private readonly tx: EntityManager) {}
+  constructor(readonly tx: EntityManager) {}
 
   /**
    * Locks the organizations' rows (in id order, so concurrent batches never deadlock) for the
@@ -42,28 +174,22 @@ export class LedgerRepository {
   async lockAndMarkProcessed(
     orgIds: string[],
     events: (EventRef & { orgId: string })[],
-  ): Promise<{ known: Set<string>; firstSeen: Set<string> }> {
+    skipLocked = false,
+  ): Promise<LockedOrgs> {
     if (orgIds.length === 0) return { known: new Set(), firstSeen: new Set() };
+    if (events.length === 0) return { known: await this.lockOrganizations(orgIds, skipLocked), firstSeen: new Set() };
+    const sql = new Statement();
+    const orgs = sql.param(orgIds);
     const rows: { k: 'o' | 'e'; a: string; b: string | null }[] = await this.tx.query(
-      `WITH locked AS (SELECT id FROM organizations WHERE id = ANY($1::varchar[]) ORDER BY id FOR UPDATE),
+      `WITH locked AS (SELECT id FROM organizations WHERE id = ANY(${orgs}::varchar[]) ORDER BY id FOR UPDATE),
             ins AS (
               INSERT INTO processed_events (source, id, topic, partition, kafka_offset)
-              SELECT v.source, v.id, v.topic, v.partition, v.kafka_offset
-                FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::varchar[])
-                       AS v(source, id, topic, partition, kafka_offset, org_id)
+              SELECT v.source, v.id, v.topic, v.partition, v.kafka_offset FROM ${sql.unnest(PROCESSED_EVENT, events)}
                WHERE v.org_id IN (SELECT id FROM locked)
               ON CONFLICT DO NOTHING RETURNING source, id)
        SELECT 'o' AS k, id AS a, NULL::text AS b FROM locked
        UNION ALL SELECT 'e', source, id FROM ins`,
-      withArrayLiterals([
-        orgIds,
-        events.map((e) => e.source),
-        events.map((e) => e.id),
-        events.map((e) => e.topic),
-        events.map((e) => e.partition),
-        events.map((e) => e.offset),
-        events.map((e) => e.orgId),
-      ]),
+      sql.params,
     );
     const known = new Set<string>();
     const firstSeen = new Set<string>();
@@ -108,6 +234,7 @@ export class LedgerRepository {
   /** The holds of these (org, sandbox) pairs, locked. */
   async lockHolds(pairs: { orgId: string; sandboxId: string }[]): Promise<HoldState[]> {
     if (pairs.length === 0) return [];
+    const sql = new Statement();
     const rows: {
       org_id: string;
       sandbox_id: string;
@@ -124,10 +251,10 @@ export class LedgerRepository {
     }[] = await this.tx.query(
       `SELECT h.org_id, h.sandbox_id, h.shape, h.price_per_hour, h.admission_id, h.reserved_ms, h.captured_ms,
               h.placed, h.status, h.last_sequence, h.expires_at, h.released_at
-         FROM holds h JOIN unnest($1::varchar[], $2::text[]) AS k(org_id, sandbox_id)
+         FROM holds h JOIN ${sql.unnest(HOLD_KEY, pairs, 'k')}
            ON h.org_id = k.org_id AND h.sandbox_id = k.sandbox_id
         ORDER BY h.id FOR UPDATE OF h`,
-      [pairs.map((p) => p.orgId), pairs.map((p) => p.sandboxId)],
+      sql.params,
     );
     return rows.map((row) => ({
       orgId: row.org_id,
@@ -150,140 +277,71 @@ export class LedgerRepository {
    * Appends ledger entries and, in the same statement, their `ledger.posted` outbox rows: an
    * entry and its event can never disagree.
    */
-  async append(entries: LedgerLine[], topic: string, source: string): Promise<void> {
-    if (entries.length === 0) return;
-    await this.tx.query(
-      `WITH ins AS (
-         INSERT INTO ledger_entries (org_id, package_id, kind, entry_type, amount, event_source, event_id, action, key_id)
-         SELECT * FROM unnest($1::varchar[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
-                              $8::text[], $9::text[])
-         ON CONFLICT DO NOTHING
-         RETURNING seq, org_id, package_id, kind, entry_type, amount, event_source, event_id, action, key_id, created_at)
-       INSERT INTO outbox (topic, message_key, payload)
-       SELECT $10, org_id, jsonb_build_object(
-                'specversion', '1.0', 'id', 'ledger-' || seq, 'source', $11::text, 'type', 'ledger.posted',
-                'subject', org_id, 'datacontenttype', 'application/json',
-                'time', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                'data', jsonb_build_object('seq', seq::text, 'orgId', org_id, 'packageId', package_id, 'kind', kind,
-                  'entryType', entry_type, 'amount', amount::text, 'eventSource', event_source, 'eventId', event_id,
-                  'action', action, 'keyId', key_id))
-         FROM ins ORDER BY seq`,
-      [
-        entries.map((e) => e.orgId),
-        entries.map((e) => e.packageId),
-        entries.map((e) => e.kind),
-        entries.map((e) => e.entryType),
-        entries.map((e) => e.amount.toString()),
-        entries.map((e) => e.eventSource),
-        entries.map((e) => e.eventId),
-        entries.map((e) => e.action),
-        entries.map((e) => e.keyId),
-        topic,
-        source,
-      ],
-    );
+  async append(entries: LedgerLine[], ledgerTopic: string, source: string): Promise<void> {
+    await this.writePosting({ entries, ledgerTopic, source });
   }
 
   /**
    * Everything a posting writes, in one statement of data-modifying CTEs (one round trip instead
    * of five): package remainders, holds (each taking a fresh ledger-sequence value as its
-   * version), ledger entries with their outbox rows (as `append`), roll-ups (per grain and per
-   * sandbox), alerts.
+   * version), ledger entries with their outbox rows, roll-ups (per grain and per sandbox), alerts.
    */
-  async writePosting(posting: {
-    packages: PackageBalance[];
-    holds: HoldState[];
-    entries: LedgerLine[];
-    rollups: RollupLine[];
-    sandboxRollups: SandboxRollupLine[];
-    outbox: OutboxRow[];
-    ledgerTopic: string;
-    source: string;
-  }): Promise<void> {
-    const params: unknown[] = [];
-    const p = (value: unknown) => {
-      params.push(Array.isArray(value) ? pgArrayLiteral(value) : value);
-      return `$${params.length}`;
-    };
-    const ctes: string[] = [];
-    const { packages, holds, entries, rollups, sandboxRollups, outbox } = posting;
-    if (packages.length) {
-      ctes.push(`w_packages AS (
-        UPDATE packages p SET sandbox_ms_remaining = v.sandbox, agent_mc_remaining = v.agent
-          FROM unnest(${p(packages.map((x) => x.id))}::uuid[], ${p(packages.map((x) => x.remaining.sandbox.toString()))}::bigint[],
-                      ${p(packages.map((x) => x.remaining.agent.toString()))}::bigint[]) AS v(id, sandbox, agent)
-         WHERE p.id = v.id)`);
-    }
-    if (holds.length) {
-      ctes.push(`w_holds AS (
-        INSERT INTO holds (org_id, sandbox_id, shape, price_per_hour, admission_id, reserved_ms, captured_ms, overrun_ms,
-                           placed, status, last_sequence, expires_at, released_at, version)
-        SELECT v.*, nextval('${LEDGER_SEQUENCE}')
-          FROM unnest(${p(holds.map((h) => h.orgId))}::varchar[], ${p(holds.map((h) => h.sandboxId))}::text[],
-                      ${p(holds.map((h) => h.shape))}::text[], ${p(holds.map((h) => h.pricePerHour))}::text[],
-                      ${p(holds.map((h) => h.admissionId))}::text[], ${p(holds.map((h) => h.reservedMs.toString()))}::bigint[],
-                      ${p(holds.map((h) => h.capturedMs.toString()))}::bigint[], ${p(holds.map((h) => overrun(h).toString()))}::bigint[],
-                      ${p(holds.map((h) => h.placed))}::boolean[], ${p(holds.map((h) => h.status))}::text[],
-                      ${p(holds.map((h) => h.lastSequence))}::int[], ${p(holds.map((h) => h.expiresAt))}::timestamptz[],
-                      ${p(holds.map((h) => h.releasedAt))}::timestamptz[]) AS v
-        ON CONFLICT (org_id, sandbox_id) DO UPDATE SET
-          shape = excluded.shape, price_per_hour = excluded.price_per_hour, admission_id = excluded.admission_id,
-          reserved_ms = excluded.reserved_ms, captured_ms = excluded.captured_ms, overrun_ms = excluded.overrun_ms,
-          placed = excluded.placed, status = excluded.status, last_sequence = excluded.last_sequence,
-          expires_at = excluded.expires_at, released_at = excluded.released_at, version = excluded.version)`);
-    }
-    if (entries.length) {
-      ctes.push(`w_ledger AS (
-        INSERT INTO ledger_entries (org_id, package_id, kind, entry_type, amount, event_source, event_id, action, key_id)
-        SELECT * FROM unnest(${p(entries.map((e) => e.orgId))}::varchar[], ${p(entries.map((e) => e.packageId))}::uuid[],
-                             ${p(entries.map((e) => e.kind))}::text[], ${p(entries.map((e) => e.entryType))}::text[],
-                             ${p(entries.map((e) => e.amount.toString()))}::bigint[], ${p(entries.map((e) => e.eventSource))}::text[],
-                             ${p(entries.map((e) => e.eventId))}::text[], ${p(entries.map((e) => e.action))}::text[],
-                             ${p(entries.map((e) => e.keyId))}::text[])
-        ON CONFLICT DO NOTHING
-        RETURNING seq, org_id, package_id, kind, entry_type, amount, event_source, event_id, action, key_id, created_at)`);
-      ctes.push(`w_ledger_outbox AS (
-        INSERT INTO outbox (topic, message_key, payload)
-        SELECT ${p(posting.ledgerTopic)}::text, org_id, jsonb_build_object(
-                 'specversion', '1.0', 'id', 'ledger-' || seq, 'source', ${p(posting.source)}::text, 'type', 'ledger.posted',
-                 'subject', org_id, 'datacontenttype', 'application/json',
-                 'time', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                 'data', jsonb_build_object('seq', seq::text, 'orgId', org_id, 'packageId', package_id, 'kind', kind,
-                   'entryType', entry_type, 'amount', amount::text, 'eventSource', event_source, 'eventId', event_id,
-                   'action', action, 'keyId', key_id))
-          FROM w_ledger ORDER BY seq)`);
-    }
-    if (rollups.length) {
-      ctes.push(`w_rollups AS (
-        INSERT INTO usage_rollups (org_id, hour, key_id, action, shape, kind, event_count, sandbox_ms, agent_mc)
-        SELECT * FROM unnest(${p(rollups.map((l) => l.orgId))}::varchar[], ${p(rollups.map((l) => l.hour))}::timestamptz[],
-                             ${p(rollups.map((l) => l.keyId))}::text[], ${p(rollups.map((l) => l.action))}::text[],
-                             ${p(rollups.map((l) => l.shape))}::text[], ${p(rollups.map((l) => l.kind))}::text[],
-                             ${p(rollups.map((l) => l.count.toString()))}::bigint[], ${p(rollups.map((l) => l.sandboxMs.toString()))}::bigint[],
-                             ${p(rollups.map((l) => l.agentMc.toString()))}::bigint[])
-        ON CONFLICT (org_id, hour, key_id, action, shape, kind) DO UPDATE SET
-          event_count = usage_rollups.event_count + excluded.event_count,
-          sandbox_ms = usage_rollups.sandbox_ms + excluded.sandbox_ms,
-          agent_mc = usage_rollups.agent_mc + excluded.agent_mc)`);
-    }
-    if (sandboxRollups.length) {
-      ctes.push(`w_sandbox_rollups AS (
-        INSERT INTO sandbox_usage_rollups (org_id, hour, sandbox_id, event_count, sandbox_ms, agent_mc)
-        SELECT * FROM unnest(${p(sandboxRollups.map((l) => l.orgId))}::varchar[], ${p(sandboxRollups.map((l) => l.hour))}::timestamptz[],
-                             ${p(sandboxRollups.map((l) => l.sandboxId))}::text[], ${p(sandboxRollups.map((l) => l.count.toString()))}::bigint[],
-                             ${p(sandboxRollups.map((l) => l.sandboxMs.toString()))}::bigint[], ${p(sandboxRollups.map((l) => l.agentMc.toString()))}::bigint[])
-        ON CONFLICT (org_id, hour, sandbox_id) DO UPDATE SET
-          event_count = sandbox_usage_rollups.event_count + excluded.event_count,
-          sandbox_ms = sandbox_usage_rollups.sandbox_ms + excluded.sandbox_ms,
-          agent_mc = sandbox_usage_rollups.agent_mc + excluded.agent_mc)`);
-    }
-    if (outbox.length) {
-      ctes.push(`w_alerts AS (
-        INSERT INTO outbox (topic, message_key, payload)
-        SELECT * FROM unnest(${p(outbox.map((r) => r.topic))}::text[], ${p(outbox.map((r) => r.key))}::text[],
-                             ${p(outbox.map((r) => JSON.stringify(r.payload)))}::jsonb[]))`);
-    }
+  async writePosting(posting: PostingWrite): Promise<void> {
+    const sql = new Statement();
+    const { packages = [], holds = [], entries = [], rollups = [], sandboxRollups = [], outbox = [] } = posting;
+    const ctes = [
+      packages.length && `w_packages AS (${packagesUpdate(sql, packages)})`,
+      holds.length && `w_holds AS (${holdsUpsert(sql, holds)})`,
+      entries.length && `w_ledger AS (${ledgerInsert(sql, entries)})`,
+      entries.length && `w_ledger_outbox AS (${ledgerPostedOutbox(sql, 'w_ledger', posting)})`,
+      rollups.length && `w_rollups AS (${rollupsUpsert(sql, rollups)})`,
+      sandboxRollups.length && `w_sandbox_rollups AS (${sandboxRollupsUpsert(sql, sandboxRollups)})`,
+      outbox.length && `w_alerts AS (${sql.insert('outbox', OUTBOX, outbox)})`,
+    ].filter(Boolean);
     if (ctes.length === 0) return;
-    await this.tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
+    await this.tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, sql.params);
   }
 }
+
+const packagesUpdate = (sql: Statement, packages: PackageBalance[]) =>
+  `UPDATE packages p SET sandbox_ms_remaining = v.sandbox, agent_mc_remaining = v.agent
+     FROM ${sql.unnest(PACKAGE_REMAINING, packages)} WHERE p.id = v.id`;
+
+const holdsUpsert = (sql: Statement, holds: HoldState[]) =>
+  `${sql.insert('holds', HOLD, holds, [['version', `nextval('${LEDGER_SEQUENCE}')`]])}
+   ON CONFLICT (org_id, sandbox_id) DO UPDATE SET
+     shape = excluded.shape, price_per_hour = excluded.price_per_hour, admission_id = excluded.admission_id,
+     reserved_ms = excluded.reserved_ms, captured_ms = excluded.captured_ms, overrun_ms = excluded.overrun_ms,
+     placed = excluded.placed, status = excluded.status, last_sequence = excluded.last_sequence,
+     expires_at = excluded.expires_at, released_at = excluded.released_at, version = excluded.version`;
+
+const ledgerInsert = (sql: Statement, entries: LedgerLine[]) =>
+  `${sql.insert('ledger_entries', LEDGER_ENTRY, entries)}
+   ON CONFLICT DO NOTHING
+   RETURNING seq, ${names(LEDGER_ENTRY)}, created_at`;
+
+/** The `ledger.posted` CloudEvent of each entry inserted by the CTE `from`, in ledger order. */
+const ledgerPostedOutbox = (sql: Statement, from: string, { ledgerTopic, source }: PostingWrite) =>
+  `INSERT INTO outbox (topic, message_key, payload)
+   SELECT ${sql.param(ledgerTopic)}::text, org_id, jsonb_build_object(
+            'specversion', '1.0', 'id', 'ledger-' || seq, 'source', ${sql.param(source)}::text, 'type', 'ledger.posted',
+            'subject', org_id, 'datacontenttype', 'application/json',
+            'time', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+            'data', jsonb_build_object('seq', seq::text, 'orgId', org_id, 'packageId', package_id, 'kind', kind,
+              'entryType', entry_type, 'amount', amount::text, 'eventSource', event_source, 'eventId', event_id,
+              'action', action, 'keyId', key_id))
+     FROM ${from} ORDER BY seq`;
+
+const rollupsUpsert = (sql: Statement, rollups: RollupLine[]) =>
+  `${sql.insert('usage_rollups', ROLLUP, rollups)}
+   ON CONFLICT (org_id, hour, key_id, action, shape, kind) DO UPDATE SET
+     event_count = usage_rollups.event_count + excluded.event_count,
+     sandbox_ms = usage_rollups.sandbox_ms + excluded.sandbox_ms,
+     agent_mc = usage_rollups.agent_mc + excluded.agent_mc`;
+
+const sandboxRollupsUpsert = (sql: Statement, lines: SandboxRollupLine[]) =>
+  `${sql.insert('sandbox_usage_rollups', SANDBOX_ROLLUP, lines)}
+   ON CONFLICT (org_id, hour, sandbox_id) DO UPDATE SET
+     event_count = sandbox_usage_rollups.event_count + excluded.event_count,
+     sandbox_ms = sandbox_usage_rollups.sandbox_ms + excluded.sandbox_ms,
+     agent_mc = sandbox_usage_rollups.agent_mc + excluded.agent_mc`;

@@ -1,18 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { cloudEvent, Topics, topicName, UsageEventTypes } from '@tally/contracts';
-import { DATA_SOURCE, loadOrgBalances } from '@tally/database';
 import { KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
 import { BalanceCache } from '@tally/redis';
 import { createHash } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
 import { OutboxSignal } from '../outbox/outbox-signal';
 import { isActive } from './burn-down';
-import { LedgerRepository, OutboxRow } from './ledger.repository';
-import { MeteringEvent, shapeOf } from './metering-event';
+import { LedgerDatabase, LedgerRepository, LockedOrgs, OutboxRow } from './ledger.repository';
+import { MeteringEvent, sandboxOf, shapeOf } from './metering-event';
 import { PostingObservers } from './posting-observers';
-import { Depletion, holdKey, postEvents } from './posting';
+import { Depletion, HoldState, holdKey, postEvents } from './posting';
 import { ShapeCatalog } from './shape-catalog.service';
 
 export const METERING_SOURCE = '//tally/metering';
@@ -29,19 +27,65 @@ export interface PostResult {
   rejected: Rejection[];
 }
 
+/** The writers of the ledger: a consumer batch of events, a package grant, an expiry round. */
+export type PostingPath = 'events' | 'grant' | 'expiry';
+
+interface PostingSteps {
+  /** Skip an org another writer holds (left for the next round) instead of waiting for it. */
+  skipLocked: boolean;
+  /** Run the posting observers (alerts, resource counts, metrics) in the transaction. */
+  observers: boolean;
+  /** `required`: a failed Redis refresh fails the call (so the batch is retried); else logged. */
+  refresh: 'required' | 'best-effort';
+}
+
+/** Which steps each writer runs, decided here for all of them. */
+export const POSTING_STEPS: Record<PostingPath, PostingSteps> = {
+  events: { skipLocked: false, observers: true, refresh: 'required' },
+  // Best effort: the balance is also refreshed by the next batch, or loaded on a cache miss.
+  grant: { skipLocked: false, observers: true, refresh: 'best-effort' },
+  expiry: { skipLocked: true, observers: false, refresh: 'required' },
+};
+
+/** What a posting did under the lock, for the steps that follow it. */
+export interface Posted<R> {
+  value: R;
+  /** What changed, for the observers; null when nothing was posted. */
+  change: { orgIds: string[]; events: MeteringEvent[] } | null;
+  /** Orgs whose Redis balance is refreshed after the commit. */
+  refresh: string[];
+  /** Admission ids settled per org (quota drops their provisional holds). */
+  settled?: Map<string, string[]>;
+  /** Outbox rows were written: wake the relay. */
+  outbox: boolean;
+}
+
+/** A locked posting: the repository of its transaction and the orgs it holds. */
+export type LockedPosting<R> = (ledger: LedgerRepository, locked: LockedOrgs) => Promise<Posted<R>>;
+
+interface BatchOutcome {
+  known: Set<string>;
+  applied: number;
+  accepted: number;
+}
+
+const eventKey = (event: MeteringEvent) => `${event.source}|${event.id}`;
+const sortedOrgs = (events: MeteringEvent[]) => [...new Set(events.map((event) => event.orgId))].sort();
+
 /**
  * Posts a batch of events to the ledger exactly once: one PostgreSQL transaction locks the
  * batch's organizations, dedupes by (source, id) forever, burns down packages, moves holds,
  * appends ledger entries with their outbox events and upserts the hourly roll-ups (per grain and
  * per sandbox); only then is Redis refreshed from the committed truth. A crash anywhere
- * re-delivers the batch, and dedupe makes that harmless.
+ * re-delivers the batch, and dedupe makes that harmless. Grants and expiry post through the same
+ * path (`postUnderLock`).
  */
 @Injectable()
 export class LedgerService {
   private readonly logger = new Logger(LedgerService.name);
 
   constructor(
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    private readonly database: LedgerDatabase,
     @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
     @Inject(KAFKA_OPTIONS) private readonly kafka: KafkaModuleOptions,
     private readonly balances: BalanceCache,
@@ -50,83 +94,47 @@ export class LedgerService {
     private readonly observers: PostingObservers,
   ) {}
 
+  /** The topic ledger entries are published to (through the outbox). */
+  get ledgerTopic(): string {
+    return topicName(this.kafka.topicPrefix, Topics.ledgerPosted);
+  }
+
   async post(events: MeteringEvent[]): Promise<PostResult> {
     if (events.length === 0) return { applied: 0, duplicates: 0, rejected: [] };
-    const rejected: Rejection[] = [];
-    const prices = await this.shapes.pricesFor(events.map(shapeOf).filter((s): s is string => s !== null));
-    const priced = events.filter((event) => {
-      const shape = shapeOf(event);
-      if (shape === null || prices.has(shape)) return true;
-      rejected.push({ event, reason: `unknown shape ${JSON.stringify(shape)}`, reasonClass: 'unknown-shape' });
-      return false;
-    });
-
-    const orgIds = [...new Set(priced.map((event) => event.orgId))].sort();
-    const outcome = await this.dataSource.transaction(async (manager) => {
-      const ledger = new LedgerRepository(manager);
-      // The same event twice in one batch is as much a duplicate as one redelivered later: only
-      // its first occurrence may be posted (the INSERT reports the key once for both).
-      const unique = new Map<string, MeteringEvent>();
-      for (const event of priced)
-        if (!unique.has(`${event.source}|${event.id}`)) unique.set(`${event.source}|${event.id}`, event);
-      const { known, firstSeen } = await ledger.lockAndMarkProcessed(orgIds, [...unique.values()]);
-      const accepted = priced.filter((event) => {
-        if (known.has(event.orgId)) return true;
-        rejected.push({ event, reason: `unknown organization ${event.orgId}`, reasonClass: 'unknown-organization' });
-        return false;
-      });
-      const fresh = [...unique.values()].filter(
-        (event) => known.has(event.orgId) && firstSeen.has(`${event.source}|${event.id}`),
-      );
-      if (fresh.length === 0) return { known, applied: 0, accepted: accepted.length };
-
-      const freshOrgs = [...new Set(fresh.map((event) => event.orgId))].sort();
-      const packages = await ledger.lockPackages(freshOrgs);
-      const pairs = new Map<string, { orgId: string; sandboxId: string }>();
-      for (const event of fresh) {
-        const sandboxId = event.kind === 'agent' ? null : event.sandboxId;
-        if (sandboxId) pairs.set(holdKey(event.orgId, sandboxId), { orgId: event.orgId, sandboxId });
-      }
-      const holds = new Map(
-        (await ledger.lockHolds([...pairs.values()])).map((h) => [holdKey(h.orgId, h.sandboxId), h]),
-      );
-      const result = postEvents(fresh, {
-        packages,
-        holds,
-        prices,
-        fixedCosts: this.config.ACTION_FIXED_COSTS,
-        holdGraceMs: this.config.HOLD_GRACE_SECONDS * 1000,
-      });
-
-      await ledger.writePosting({
-        packages: [...packages.values()].flat().filter((p) => result.touchedPackages.has(p.id)),
-        holds: [...holds.values()].filter((h) => h.dirty),
-        entries: result.entries,
-        rollups: result.rollups,
-        sandboxRollups: result.sandboxRollups,
-        outbox: result.depletions.map((depletion) =>
-          this.depletedAlert(depletion, packages.get(depletion.orgId) ?? []),
-        ),
-        ledgerTopic: topicName(this.kafka.topicPrefix, Topics.ledgerPosted),
-        source: METERING_SOURCE,
-      });
-      await this.observers.afterPosting({ manager, orgIds: freshOrgs, events: fresh });
-      for (const overrun of result.overruns) {
-        this.logger.warn(overrun, 'sandbox runtime beyond its hold: debited and flagged on the hold');
-      }
-      return { known, applied: fresh.length, accepted: accepted.length };
-    });
-
-    // Duplicates included: a crash after the commit but before this refresh left Redis behind.
-    const settled = new Map<string, string[]>();
+    const { priced, rejected, prices } = await this.priceShapes(events);
+    const unique = firstOccurrences(priced);
+    const outcome = await this.postUnderLock('events', sortedOrgs(priced), unique, (ledger, locked) =>
+      this.postFresh(ledger, locked, priced, unique, prices),
+    );
     for (const event of priced) {
-      if (event.kind === 'action' && event.admissionId && outcome.known.has(event.orgId)) {
-        settled.set(event.orgId, [...(settled.get(event.orgId) ?? []), event.admissionId]);
-      }
+      if (outcome.known.has(event.orgId)) continue;
+      rejected.push({ event, reason: `unknown organization ${event.orgId}`, reasonClass: 'unknown-organization' });
     }
-    await this.refreshCache([...outcome.known], settled);
-    if (outcome.applied > 0) this.outbox.notify();
     return { applied: outcome.applied, duplicates: outcome.accepted - outcome.applied, rejected };
+  }
+
+  /**
+   * The one path every ledger writer takes: lock the orgs (and record `dedupe` as processed) in a
+   * transaction, post, run the observers there, commit; then wake the relay and refresh Redis.
+   */
+  async postUnderLock<R>(
+    path: PostingPath,
+    orgIds: string[],
+    dedupe: MeteringEvent[],
+    post: LockedPosting<R>,
+  ): Promise<R> {
+    const steps = POSTING_STEPS[path];
+    const posted = await this.database.transaction(async (ledger) => {
+      const locked = await ledger.lockAndMarkProcessed(orgIds, dedupe, steps.skipLocked);
+      const done = await post(ledger, locked);
+      if (steps.observers && done.change) await this.observers.afterPosting({ manager: ledger.tx, ...done.change });
+      return done;
+    });
+    if (posted.outbox) this.outbox.notify();
+    const refresh = this.refreshCache(posted.refresh, posted.settled);
+    if (steps.refresh === 'required') await refresh;
+    else await refresh.catch((error) => this.logger.warn({ err: error, path }, 'balance refresh failed'));
+    return posted.value;
   }
 
   /**
@@ -135,10 +143,83 @@ export class LedgerService {
    */
   async refreshCache(orgIds: string[], settled = new Map<string, string[]>()): Promise<void> {
     if (orgIds.length === 0) return;
-    const balances = await loadOrgBalances(this.dataSource, orgIds, new Date());
+    const balances = await this.database.balances(orgIds, new Date());
     await Promise.all(
       [...balances].map(([orgId, balance]) => this.balances.apply(orgId, balance, settled.get(orgId) ?? [])),
     );
+  }
+
+  /** Splits off events naming a shape the catalog does not know (poison: nothing to price them at). */
+  private async priceShapes(events: MeteringEvent[]) {
+    const rejected: Rejection[] = [];
+    const prices = await this.shapes.pricesFor(events.map(shapeOf).filter((s): s is string => s !== null));
+    const priced = events.filter((event) => {
+      const shape = shapeOf(event);
+      if (shape === null || prices.has(shape)) return true;
+      rejected.push({ event, reason: `unknown shape ${JSON.stringify(shape)}`, reasonClass: 'unknown-shape' });
+      return false;
+    });
+    return { priced, rejected, prices };
+  }
+
+  /** Under the lock: posts the events seen for the first time; every known org is refreshed. */
+  private async postFresh(
+    ledger: LedgerRepository,
+    { known, firstSeen }: LockedOrgs,
+    priced: MeteringEvent[],
+    unique: MeteringEvent[],
+    prices: Map<string, string>,
+  ): Promise<Posted<BatchOutcome>> {
+    const fresh = unique.filter((event) => known.has(event.orgId) && firstSeen.has(eventKey(event)));
+    const accepted = priced.filter((event) => known.has(event.orgId)).length;
+    // Duplicates included: a crash after the commit but before the refresh left Redis behind.
+    const refresh = { refresh: [...known], settled: settledAdmissions(priced, known) };
+    const value = { known, applied: fresh.length, accepted };
+    if (fresh.length === 0) return { value, change: null, outbox: false, ...refresh };
+    const orgIds = sortedOrgs(fresh);
+    await this.postEvents(ledger, orgIds, fresh, prices);
+    return { value, change: { orgIds, events: fresh }, outbox: true, ...refresh };
+  }
+
+  /** Loads the locked state the events touch, posts them by kind, and writes the result. */
+  private async postEvents(
+    ledger: LedgerRepository,
+    orgIds: string[],
+    fresh: MeteringEvent[],
+    prices: Map<string, string>,
+  ): Promise<void> {
+    const packages = await ledger.lockPackages(orgIds);
+    const holds = await this.lockHolds(ledger, fresh);
+    const result = postEvents(fresh, {
+      packages,
+      holds,
+      prices,
+      fixedCosts: this.config.ACTION_FIXED_COSTS,
+      holdGraceMs: this.config.HOLD_GRACE_SECONDS * 1000,
+    });
+    await ledger.writePosting({
+      packages: [...packages.values()].flat().filter((p) => result.touchedPackages.has(p.id)),
+      holds: [...holds.values()].filter((h) => h.dirty),
+      entries: result.entries,
+      rollups: result.rollups,
+      sandboxRollups: result.sandboxRollups,
+      outbox: result.depletions.map((depletion) => this.depletedAlert(depletion, packages.get(depletion.orgId) ?? [])),
+      ledgerTopic: this.ledgerTopic,
+      source: METERING_SOURCE,
+    });
+    for (const overrun of result.overruns) {
+      this.logger.warn(overrun, 'sandbox runtime beyond its hold: debited and flagged on the hold');
+    }
+  }
+
+  private async lockHolds(ledger: LedgerRepository, events: MeteringEvent[]): Promise<Map<string, HoldState>> {
+    const pairs = new Map<string, { orgId: string; sandboxId: string }>();
+    for (const event of events) {
+      const sandboxId = sandboxOf(event);
+      if (sandboxId) pairs.set(holdKey(event.orgId, sandboxId), { orgId: event.orgId, sandboxId });
+    }
+    const locked = await ledger.lockHolds([...pairs.values()]);
+    return new Map(locked.map((hold) => [holdKey(hold.orgId, hold.sandboxId), hold]));
   }
 
   private depletedAlert(depletion: Depletion, packages: Parameters<typeof isActive>[0][]): OutboxRow {
@@ -169,4 +250,21 @@ export class LedgerService {
       }),
     };
   }
+}
+
+/** The same event twice in one batch is as much a duplicate as one redelivered later: first wins. */
+function firstOccurrences(events: MeteringEvent[]): MeteringEvent[] {
+  const unique = new Map<string, MeteringEvent>();
+  for (const event of events) if (!unique.has(eventKey(event))) unique.set(eventKey(event), event);
+  return [...unique.values()];
+}
+
+/** The admissions the batch's verified actions settle, per known org. */
+function settledAdmissions(events: MeteringEvent[], known: Set<string>): Map<string, string[]> {
+  const settled = new Map<string, string[]>();
+  for (const event of events) {
+    if (event.kind !== 'action' || !event.admissionId || !known.has(event.orgId)) continue;
+    settled.set(event.orgId, [...(settled.get(event.orgId) ?? []), event.admissionId]);
+  }
+  return settled;
 }

@@ -57,3 +57,14 @@ export const shapeOf = (event: MeteringEvent): string | null =>
     : event.kind === 'action' && event.action === 'sandbox.create'
       ? event.shape
       : null;
+
+/** The sandbox an event is about, if any (its hold is locked with the batch). */
+export function sandboxOf(event: MeteringEvent): string | null {
+  switch (event.kind) {
+    case 'action':
+    case 'sandbox':
+      return event.sandboxId;
+    case 'agent':
+      return null;
+  }
+}

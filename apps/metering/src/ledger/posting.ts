@@ -1,6 +1,6 @@
 import { Action, BalanceKind, sandboxCost } from '@tally/contracts';
 import { burnDown, PackageBalance } from './burn-down';
-import { MeteringEvent } from './metering-event';
+import { ActionEvent, AgentUsageEvent, MeteringEvent, SandboxUsageEvent } from './metering-event';
 
 export type HoldStatus = 'active' | 'released' | 'expired';
 
@@ -121,6 +121,113 @@ function addTo<L extends { count: bigint; sandboxMs: bigint; agentMc: bigint }>(
   current.agentMc += line.agentMc;
 }
 
+type RollupInput = Omit<RollupLine, 'hour' | 'count'> & { at: Date; sandboxId: string | null };
+
+/**
+ * What one posting accumulates across its events: ledger lines, roll-ups, depletions, touched
+ * packages and overruns, over the locked state in its context (which it changes in place).
+ */
+export class PostingBook {
+  readonly entries: LedgerLine[] = [];
+  private readonly rollups = new Map<string, RollupLine>();
+  private readonly sandboxRollups = new Map<string, SandboxRollupLine>();
+  private readonly depletions = new Map<string, Depletion>();
+  private readonly touchedPackages = new Set<string>();
+  private readonly overruns: PostingResult['overruns'] = [];
+
+  constructor(readonly ctx: PostingContext) {}
+
+  /** Burns `amount` down the org's packages; a shortfall becomes an overage entry and a depletion. */
+  debit(event: MeteringEvent, kind: BalanceKind, amount: bigint, action: string | null, keyId: string | null) {
+    if (amount <= 0n) return;
+    const { draws, shortfall } = burnDown(this.ctx.packages.get(event.orgId) ?? [], kind, amount, event.at);
+    const base = { orgId: event.orgId, kind, eventSource: event.source, eventId: event.id, action, keyId };
+    for (const draw of draws) {
+      this.touchedPackages.add(draw.packageId);
+      this.entries.push({ ...base, packageId: draw.packageId, entryType: 'debit', amount: -draw.amount });
+    }
+    if (shortfall === 0n) return;
+    // Work that already ran is never dropped: debit to zero, record the rest as overage.
+    this.entries.push({ ...base, packageId: null, entryType: 'overage', amount: -shortfall });
+    this.deplete(event, kind, shortfall);
+  }
+
+  private deplete(event: MeteringEvent, kind: BalanceKind, shortfall: bigint) {
+    const seen = this.depletions.get(`${event.orgId}|${kind}`);
+    if (seen) seen.shortfall += shortfall;
+    else {
+      const { orgId, source: eventSource, id: eventId, at } = event;
+      this.depletions.set(`${orgId}|${kind}`, { orgId, kind, shortfall, eventSource, eventId, at });
+    }
+  }
+
+  /** Counts the event in its hour's roll-up and, when it names a sandbox, in that sandbox's. */
+  rollup(line: RollupInput) {
+    const hour = hourOf(line.at);
+    const { orgId, keyId, action, shape, kind, sandboxMs, agentMc, sandboxId } = line;
+    const grain = [orgId, hour.getTime(), keyId, action, shape, kind].join('|');
+    addTo(this.rollups, grain, { orgId, hour, keyId, action, shape, kind, sandboxMs, agentMc });
+    if (sandboxId)
+      addTo(this.sandboxRollups, `${orgId}|${hour.getTime()}|${sandboxId}`, {
+        orgId,
+        hour,
+        sandboxId,
+        sandboxMs,
+        agentMc,
+      });
+  }
+
+  /** The sandbox's hold, created as an unplaced placeholder when a report overtook its create. */
+  holdFor(orgId: string, sandboxId: string, shape: string, at: Date): HoldState {
+    const key = holdKey(orgId, sandboxId);
+    const existing = this.ctx.holds.get(key);
+    if (existing) return existing;
+    const hold: HoldState = {
+      orgId,
+      sandboxId,
+      shape,
+      pricePerHour: this.ctx.prices.get(shape) ?? '1',
+      admissionId: null,
+      reservedMs: 0n,
+      capturedMs: 0n,
+      placed: false,
+      status: 'active',
+      lastSequence: -1,
+      expiresAt: new Date(at.getTime() + this.ctx.holdGraceMs),
+      releasedAt: null,
+      dirty: true,
+    };
+    this.ctx.holds.set(key, hold);
+    return hold;
+  }
+
+  release(hold: HoldState, at: Date, status: HoldStatus = 'released') {
+    if (hold.status !== 'active') return;
+    hold.status = status;
+    hold.releasedAt = at;
+    hold.dirty = true;
+  }
+
+  flagOverrun(hold: HoldState) {
+    this.overruns.push({ orgId: hold.orgId, sandboxId: hold.sandboxId, overrunMs: overrun(hold) });
+  }
+
+  result(): PostingResult {
+    return {
+      entries: this.entries,
+      rollups: [...this.rollups.values()],
+      sandboxRollups: [...this.sandboxRollups.values()],
+      depletions: [...this.depletions.values()],
+      touchedPackages: this.touchedPackages,
+      overruns: this.overruns,
+    };
+  }
+}
+
+const unreachable = (value: never): never => {
+  throw new RangeError(`no posting for event kind ${JSON.stringify((value as { kind?: unknown }).kind)}`);
+};
+
 /**
  * Posts fresh (deduplicated) events in order against the locked state of their organizations:
  * debits burn down packages (shortfall → overage entry + depletion), holds are placed, grown,
@@ -128,169 +235,113 @@ function addTo<L extends { count: bigint; sandboxMs: bigint; agentMc: bigint }>(
  * loads the state and writes the result in the same transaction.
  */
 export function postEvents(events: MeteringEvent[], ctx: PostingContext): PostingResult {
-  const entries: LedgerLine[] = [];
-  const rollups = new Map<string, RollupLine>();
-  const sandboxRollups = new Map<string, SandboxRollupLine>();
-  const depletions = new Map<string, Depletion>();
-  const touchedPackages = new Set<string>();
-  const overruns: PostingResult['overruns'] = [];
+  const book = new PostingBook(ctx);
+  for (const event of events) postEvent(book, event);
+  return book.result();
+}
 
-  const debit = (
-    event: MeteringEvent,
-    kind: BalanceKind,
-    amount: bigint,
-    action: string | null,
-    keyId: string | null,
-  ) => {
-    if (amount <= 0n) return;
-    const { draws, shortfall } = burnDown(ctx.packages.get(event.orgId) ?? [], kind, amount, event.at);
-    const base = { orgId: event.orgId, kind, eventSource: event.source, eventId: event.id, action, keyId };
-    for (const draw of draws) {
-      touchedPackages.add(draw.packageId);
-      entries.push({ ...base, packageId: draw.packageId, entryType: 'debit', amount: -draw.amount });
-    }
-    if (shortfall > 0n) {
-      // Work that already ran is never dropped: debit to zero, record the rest as overage.
-      entries.push({ ...base, packageId: null, entryType: 'overage', amount: -shortfall });
-      const key = `${event.orgId}|${kind}`;
-      const seen = depletions.get(key);
-      if (seen) seen.shortfall += shortfall;
-      else
-        depletions.set(key, {
-          orgId: event.orgId,
-          kind,
-          shortfall,
-          eventSource: event.source,
-          eventId: event.id,
-          at: event.at,
-        });
-    }
-  };
-
-  /** Counts the event in its hour's roll-up and, when it names a sandbox, in that sandbox's. */
-  const rollup = (line: Omit<RollupLine, 'hour' | 'count'> & { at: Date; sandboxId: string | null }) => {
-    const hour = hourOf(line.at);
-    const { orgId, keyId, action, shape, kind, sandboxMs, agentMc, sandboxId } = line;
-    const grain = [orgId, hour.getTime(), keyId, action, shape, kind].join('|');
-    addTo(rollups, grain, { orgId, hour, keyId, action, shape, kind, sandboxMs, agentMc });
-    if (sandboxId)
-      addTo(sandboxRollups, `${orgId}|${hour.getTime()}|${sandboxId}`, { orgId, hour, sandboxId, sandboxMs, agentMc });
-  };
-
-  /** The sandbox's hold, created as an unplaced placeholder when a report overtook its create. */
-  const holdFor = (orgId: string, sandboxId: string, shape: string, at: Date): HoldState => {
-    const key = holdKey(orgId, sandboxId);
-    let hold = ctx.holds.get(key);
-    if (!hold) {
-      hold = {
-        orgId,
-        sandboxId,
-        shape,
-        pricePerHour: ctx.prices.get(shape) ?? '1',
-        admissionId: null,
-        reservedMs: 0n,
-        capturedMs: 0n,
-        placed: false,
-        status: 'active',
-        lastSequence: -1,
-        expiresAt: new Date(at.getTime() + ctx.holdGraceMs),
-        releasedAt: null,
-        dirty: true,
-      };
-      ctx.holds.set(key, hold);
-    }
-    return hold;
-  };
-
-  const release = (hold: HoldState, at: Date, status: HoldStatus = 'released') => {
-    if (hold.status !== 'active') return;
-    hold.status = status;
-    hold.releasedAt = at;
-    hold.dirty = true;
-  };
-
-  for (const event of events) {
-    if (event.kind === 'action') {
-      const fixed = ctx.fixedCosts.get(event.action) ?? 0n;
-      debit(event, 'agent', fixed, event.action, event.keyId);
-      rollup({
-        orgId: event.orgId,
-        at: event.at,
-        keyId: event.keyId,
-        action: event.action,
-        shape: event.shape ?? '',
-        kind: 'action',
-        sandboxMs: 0n,
-        agentMc: fixed,
-        sandboxId: event.sandboxId,
-      });
-      if (!event.sandboxId) continue;
-      if (event.action === 'sandbox.create' && event.shape && event.lifeSeconds !== null) {
-        const hold = holdFor(event.orgId, event.sandboxId, event.shape, event.at);
-        if (hold.placed) continue; // one hold per sandbox: a second create for it changes nothing
-        hold.placed = true;
-        hold.shape = event.shape;
-        hold.pricePerHour = ctx.prices.get(event.shape) ?? hold.pricePerHour;
-        hold.admissionId = event.admissionId;
-        hold.reservedMs += sandboxCost(BigInt(event.lifeSeconds) * 1000n, hold.pricePerHour);
-        const end = new Date(event.at.getTime() + event.lifeSeconds * 1000 + ctx.holdGraceMs);
-        if (end > hold.expiresAt) hold.expiresAt = end;
-        hold.dirty = true;
-      } else if (event.action === 'sandbox.extend' && event.extendSeconds !== null) {
-        const hold = holdFor(event.orgId, event.sandboxId, event.shape ?? '', event.at);
-        if (hold.status !== 'active') continue; // the sandbox is gone: nothing left to reserve for
-        hold.reservedMs += sandboxCost(BigInt(event.extendSeconds) * 1000n, hold.pricePerHour);
-        hold.expiresAt = new Date(hold.expiresAt.getTime() + event.extendSeconds * 1000);
-        hold.dirty = true;
-      } else if (event.action === 'sandbox.delete') {
-        release(holdFor(event.orgId, event.sandboxId, event.shape ?? '', event.at), event.at);
-      }
-    } else if (event.kind === 'sandbox') {
-      const hold = holdFor(event.orgId, event.sandboxId, event.shape, event.at);
-      const cost = sandboxCost(event.runtimeMs, hold.pricePerHour);
-      const before = overrun(hold);
-      hold.capturedMs += cost;
-      if (event.sequence > hold.lastSequence) hold.lastSequence = event.sequence;
-      // A sandbox that still reports is alive: its hold must not expire under it.
-      const alive = new Date(event.at.getTime() + ctx.holdGraceMs);
-      if (alive > hold.expiresAt) hold.expiresAt = alive;
-      hold.dirty = true;
-      if (overrun(hold) > before)
-        overruns.push({ orgId: event.orgId, sandboxId: event.sandboxId, overrunMs: overrun(hold) });
-      debit(event, 'sandbox', cost, 'sandbox.runtime', null);
-      if (event.type === 'sandbox.stopped') release(hold, event.at);
-      rollup({
-        orgId: event.orgId,
-        at: event.at,
-        keyId: '',
-        action: event.type,
-        shape: hold.shape,
-        kind: 'sandbox_runtime',
-        sandboxMs: cost,
-        agentMc: 0n,
-        sandboxId: event.sandboxId,
-      });
-    } else {
-      debit(event, 'agent', event.credits, `agent.${event.usageKind}`, null);
-      rollup({
-        orgId: event.orgId,
-        at: event.at,
-        keyId: '',
-        action: 'agent.consumed',
-        shape: '',
-        kind: event.usageKind,
-        sandboxMs: 0n,
-        agentMc: event.credits,
-        sandboxId: null,
-      });
-    }
+/** One function per event kind: a new kind does not compile until it has its posting. */
+export function postEvent(book: PostingBook, event: MeteringEvent): void {
+  switch (event.kind) {
+    case 'action':
+      return postAction(book, event);
+    case 'sandbox':
+      return postSandboxReport(book, event);
+    case 'agent':
+      return postAgentUsage(book, event);
+    default:
+      return unreachable(event);
   }
-  return {
-    entries,
-    rollups: [...rollups.values()],
-    sandboxRollups: [...sandboxRollups.values()],
-    depletions: [...depletions.values()],
-    touchedPackages,
-    overruns,
-  };
+}
+
+/** A verified action: its fixed cost, its roll-up, and what it does to its sandbox's hold. */
+function postAction(book: PostingBook, event: ActionEvent): void {
+  const fixed = book.ctx.fixedCosts.get(event.action) ?? 0n;
+  book.debit(event, 'agent', fixed, event.action, event.keyId);
+  const { orgId, at, keyId, action, sandboxId } = event;
+  book.rollup({
+    orgId,
+    at,
+    keyId,
+    action,
+    shape: event.shape ?? '',
+    kind: 'action',
+    sandboxMs: 0n,
+    agentMc: fixed,
+    sandboxId,
+  });
+  if (!sandboxId) return;
+  if (action === 'sandbox.create') placeHold(book, event, sandboxId);
+  else if (action === 'sandbox.extend') extendHold(book, event, sandboxId);
+  else if (action === 'sandbox.delete') book.release(book.holdFor(orgId, sandboxId, event.shape ?? '', at), at);
+}
+
+/** `sandbox.create`: reserves its lifetime at the shape's price (one hold per sandbox). */
+function placeHold(book: PostingBook, event: ActionEvent, sandboxId: string): void {
+  if (!event.shape || event.lifeSeconds === null) return;
+  const hold = book.holdFor(event.orgId, sandboxId, event.shape, event.at);
+  if (hold.placed) return; // a second create for the same sandbox changes nothing
+  hold.placed = true;
+  hold.shape = event.shape;
+  hold.pricePerHour = book.ctx.prices.get(event.shape) ?? hold.pricePerHour;
+  hold.admissionId = event.admissionId;
+  hold.reservedMs += sandboxCost(BigInt(event.lifeSeconds) * 1000n, hold.pricePerHour);
+  const end = new Date(event.at.getTime() + event.lifeSeconds * 1000 + book.ctx.holdGraceMs);
+  if (end > hold.expiresAt) hold.expiresAt = end;
+  hold.dirty = true;
+}
+
+/** `sandbox.extend`: grows a live hold at the hold's own price. */
+function extendHold(book: PostingBook, event: ActionEvent, sandboxId: string): void {
+  if (event.extendSeconds === null) return;
+  const hold = book.holdFor(event.orgId, sandboxId, event.shape ?? '', event.at);
+  if (hold.status !== 'active') return; // the sandbox is gone: nothing left to reserve for
+  hold.reservedMs += sandboxCost(BigInt(event.extendSeconds) * 1000n, hold.pricePerHour);
+  hold.expiresAt = new Date(hold.expiresAt.getTime() + event.extendSeconds * 1000);
+  hold.dirty = true;
+}
+
+/** A runtime report: captured against the hold, debited, and the hold released when it stopped. */
+function postSandboxReport(book: PostingBook, event: SandboxUsageEvent): void {
+  const hold = book.holdFor(event.orgId, event.sandboxId, event.shape, event.at);
+  const cost = sandboxCost(event.runtimeMs, hold.pricePerHour);
+  const before = overrun(hold);
+  hold.capturedMs += cost;
+  if (event.sequence > hold.lastSequence) hold.lastSequence = event.sequence;
+  // A sandbox that still reports is alive: its hold must not expire under it.
+  const alive = new Date(event.at.getTime() + book.ctx.holdGraceMs);
+  if (alive > hold.expiresAt) hold.expiresAt = alive;
+  hold.dirty = true;
+  if (overrun(hold) > before) book.flagOverrun(hold);
+  book.debit(event, 'sandbox', cost, 'sandbox.runtime', null);
+  if (event.type === 'sandbox.stopped') book.release(hold, event.at);
+  const { orgId, at, type: action, sandboxId } = event;
+  book.rollup({
+    orgId,
+    at,
+    keyId: '',
+    action,
+    shape: hold.shape,
+    kind: 'sandbox_runtime',
+    sandboxMs: cost,
+    agentMc: 0n,
+    sandboxId,
+  });
+}
+
+/** Agent credits consumed: debited, and counted by usage kind. */
+function postAgentUsage(book: PostingBook, event: AgentUsageEvent): void {
+  book.debit(event, 'agent', event.credits, `agent.${event.usageKind}`, null);
+  const { orgId, at, credits: agentMc, usageKind: kind } = event;
+  book.rollup({
+    orgId,
+    at,
+    keyId: '',
+    action: 'agent.consumed',
+    shape: '',
+    kind,
+    sandboxMs: 0n,
+    agentMc,
+    sandboxId: null,
+  });
 }

@@ -1,21 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  creditsToMilli,
-  hoursToMs,
-  milliToCredits,
-  msToHours,
-  orgIdSchema,
-  TallyError,
-  Topics,
-  topicName,
-} from '@tally/contracts';
+import { creditsToMilli, hoursToMs, milliToCredits, msToHours, orgIdSchema, TallyError } from '@tally/contracts';
 import { DATA_SOURCE } from '@tally/database';
-import { KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
 import { DataSource } from 'typeorm';
-import { LedgerRepository } from '../ledger/ledger.repository';
 import { LedgerService, METERING_SOURCE } from '../ledger/ledger.service';
-import { PostingObservers } from '../ledger/posting-observers';
-import { OutboxSignal } from '../outbox/outbox-signal';
 import { GrantPackageDto, PackageView } from './dto/grant-package.dto';
 
 interface PackageRow {
@@ -41,10 +28,7 @@ const COLUMNS = `id, org_id, sandbox_ms_granted, sandbox_ms_remaining, agent_mc_
 export class PackagesService {
   constructor(
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
-    @Inject(KAFKA_OPTIONS) private readonly kafka: KafkaModuleOptions,
     private readonly ledger: LedgerService,
-    private readonly outbox: OutboxSignal,
-    private readonly observers: PostingObservers,
   ) {}
 
   async grant(orgId: string, dto: GrantPackageDto): Promise<PackageView> {
@@ -56,12 +40,10 @@ export class PackagesService {
     if (notBefore && notAfter && notAfter <= notBefore) {
       throw new TallyError('INVALID_REQUEST', 'notAfter must be later than notBefore.', { field: 'notAfter' });
     }
-    const { row, created } = await this.dataSource.transaction(async (manager) => {
-      const repo = new LedgerRepository(manager);
+    const { row, created } = await this.ledger.postUnderLock('grant', [orgId], [], async (repo, { known }) => {
+      const manager = repo.tx;
       // The org lock orders this grant's ledger position with the consumer's batches for the org.
-      if (!(await repo.lockOrganizations([orgId])).has(orgId)) {
-        throw new TallyError('NOT_FOUND', 'No such organization.');
-      }
+      if (!known.has(orgId)) throw new TallyError('NOT_FOUND', 'No such organization.');
       const inserted: PackageRow[] = await manager.query(
         `INSERT INTO packages (org_id, sandbox_ms_granted, sandbox_ms_remaining, agent_mc_granted, agent_mc_remaining,
                                priority, not_before, not_after, source, external_id)
@@ -83,7 +65,7 @@ export class PackagesService {
           `SELECT ${COLUMNS} FROM packages WHERE org_id = $1 AND external_id = $2`,
           [orgId, dto.externalId],
         );
-        return { row: existing, created: false };
+        return { value: { row: existing, created: false }, change: null, refresh: [], outbox: false };
       }
       const pkg = inserted[0];
       await repo.append(
@@ -103,17 +85,12 @@ export class PackagesService {
           action: null,
           keyId: null,
         })),
-        topicName(this.kafka.topicPrefix, Topics.ledgerPosted),
+        this.ledger.ledgerTopic,
         METERING_SOURCE,
       );
-      await this.observers.afterPosting({ manager, orgIds: [orgId], events: [] });
-      return { row: pkg, created: true };
+      const value = { row: pkg, created: true };
+      return { value, change: { orgIds: [orgId], events: [] }, refresh: [orgId], outbox: true };
     });
-    if (created) {
-      this.outbox.notify();
-      // Best effort: the balance is also refreshed by the next batch, or loaded on a cache miss.
-      await this.ledger.refreshCache([orgId]).catch(() => undefined);
-    }
     return { ...view(row, new Date()), created };
   }
 
