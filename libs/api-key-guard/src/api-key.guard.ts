@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { TallyError } from '@tally/contracts';
+import { Errors } from '@tally/contracts';
 import type { FastifyRequest } from 'fastify';
 import { REQUIRED_ACTION, RequiredAction } from './required-action';
 import { VerifyClient } from './verify-client';
@@ -29,12 +29,11 @@ export class ApiKeyGuard implements CanActivate {
     if (!required) return true;
     const request = context.switchToHttp().getRequest<FastifyRequest & { tallyVerified?: unknown }>();
     const key = presentedApiKey(request);
-    if (!key)
-      throw new TallyError('MISSING_CREDENTIALS', 'An API key is required (x-api-key or Authorization: Bearer).');
+    if (!key) throw Errors.missingCredentials('An API key is required (x-api-key or Authorization: Bearer).');
     const params = (request.params ?? {}) as Record<string, string>;
     const header = request.headers['x-org-id'];
     const orgId = params[required.orgIdParam ?? 'orgId'] ?? (typeof header === 'string' ? header : undefined);
-    if (!orgId) throw new TallyError('INVALID_REQUEST', 'The organization id is missing.', { field: 'orgId' });
+    if (!orgId) throw Errors.invalidRequest('orgId', 'The organization id is missing.');
     const view = { params, body: request.body };
     request.tallyVerified = await this.client.verify({
       key,

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Action, ErrorCode, ErrorStatus, TallyError } from '@tally/contracts';
+import { Action, ErrorCode, Errors, ErrorStatus } from '@tally/contracts';
 
 export interface VerifyClientOptions {
   /** Auth's base URL, e.g. http://127.0.0.1:3001 */
@@ -62,23 +62,17 @@ export class VerifyClient {
       body = await response.json();
     } catch (error) {
       this.logger.error({ err: error }, 'auth did not answer a verify call');
-      throw new TallyError(
-        'DEPENDENCY_UNAVAILABLE',
-        'The auth service is unavailable; request refused (failed closed).',
-      );
+      throw Errors.dependencyUnavailable('The auth service is unavailable; request refused (failed closed).');
     }
     if (response.status === 200) return body as VerifiedAction;
     const { code, message } = (body ?? {}) as { code?: unknown; message?: unknown };
     if (!isErrorCode(code) || code === 'INTERNAL_ERROR' || code === 'MISSING_CREDENTIALS') {
       // MISSING_CREDENTIALS from verify is about this service's own credential: our fault, not the caller's.
       this.logger.error({ status: response.status, code }, 'auth refused a verify call');
-      throw new TallyError(
-        'DEPENDENCY_UNAVAILABLE',
-        'The auth service could not decide; request refused (failed closed).',
-      );
+      throw Errors.dependencyUnavailable('The auth service could not decide; request refused (failed closed).');
     }
     const retryAfter = Number(response.headers.get('retry-after'));
-    throw new TallyError(code, typeof message === 'string' ? message : code, {
+    throw Errors.decided(code, typeof message === 'string' ? message : code, {
       retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
     });
   }

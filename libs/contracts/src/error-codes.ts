@@ -20,7 +20,27 @@ export const ErrorStatus = {
 
 export type ErrorCode = keyof typeof ErrorStatus;
 
-/** The one error body of every endpoint of every service (DESIGN §3). */
+/** What each code says when its caller has nothing more precise to say. */
+export const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
+  INVALID_REQUEST: 'The request is not valid.',
+  INVALID_API_KEY: 'The API key is not valid.',
+  API_KEY_REVOKED: 'The API key has been revoked.',
+  MISSING_CREDENTIALS: 'A credential is required.',
+  INSUFFICIENT_SANDBOX_HOURS: 'The organization has not enough sandbox hours left.',
+  INSUFFICIENT_AGENT_CREDITS: 'The organization has not enough agent credits left.',
+  ACTION_NOT_ALLOWED_FOR_API_KEY: 'API keys may not perform this action.',
+  ROLE_FORBIDDEN: 'The role does not allow this action.',
+  PLAN_TIER_TOO_LOW: "The organization's plan does not include this.",
+  NOT_FOUND: 'Not found.',
+  CONFLICT: 'The request conflicts with the current state.',
+  PAYLOAD_TOO_LARGE: 'The request body is too large.',
+  RATE_LIMITED: 'Too many requests.',
+  CONCURRENT_SANDBOX_LIMIT: 'Too many sandboxes are running.',
+  DEPENDENCY_UNAVAILABLE: 'A dependency is unavailable.',
+  INTERNAL_ERROR: 'An unexpected error occurred.',
+};
+
+/** The one error body of every endpoint of every service (docs/ARCHITECTURE.md §3). */
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
@@ -28,12 +48,20 @@ export interface ErrorBody {
   field?: string;
 }
 
-/** A domain failure that knows its code; the HTTP layer maps it to status and body. */
+export interface ErrorDetails {
+  field?: string;
+  retryAfterSeconds?: number;
+}
+
+/**
+ * A domain failure that knows its code; the HTTP layer maps it to status and body (one mapper:
+ * libs/platform's mapError). Build it by name through `Errors` (errors.ts).
+ */
 export class TallyError extends Error {
   constructor(
     readonly code: ErrorCode,
-    message: string,
-    readonly details: { field?: string; retryAfterSeconds?: number } = {},
+    message: string = DEFAULT_MESSAGES[code],
+    readonly details: ErrorDetails = {},
   ) {
     super(message);
     this.name = 'TallyError';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ALL_ACTIONS, Action } from './actions';
+import { ORG_ID_PATTERN, ORG_ID_RULE } from './org-id';
 
 /**
  * CloudEvents 1.0, structured JSON mode (DESIGN §4). `source` + `id` is the idempotency key;
@@ -13,7 +14,7 @@ export const EventTypes = {
   ledgerPosted: 'ledger.posted',
 } as const;
 
-export const orgIdSchema = z.string().regex(/^ORG-[0-9A-HJKMNP-TV-Z]{26}$/, 'must look like ORG-<ulid>');
+export const orgIdSchema = z.string().regex(ORG_ID_PATTERN, ORG_ID_RULE);
 
 const envelope = <T extends z.ZodTypeAny>(type: string, data: T) =>
   z.object({

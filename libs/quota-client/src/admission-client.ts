@@ -1,4 +1,4 @@
-import { Action, ErrorCode, ErrorStatus, TallyError } from '@tally/contracts';
+import { Action, ErrorCode, Errors, ErrorStatus, TallyError } from '@tally/contracts';
 import { ulid } from 'ulid';
 
 export interface AdmissionClientOptions {
@@ -108,12 +108,11 @@ export class AdmissionClient {
       });
     } catch (error) {
       const timedOut = (error as Error).name === 'TimeoutError';
-      throw new TallyError(
-        'DEPENDENCY_UNAVAILABLE',
+      throw Errors.dependencyUnavailable(
         timedOut
           ? `quota did not answer within ${this.timeoutMs} ms; the action failed closed.`
           : `quota is unreachable (${(error as Error).message}); the action failed closed.`,
-        { retryAfterSeconds: 1 },
+        1,
       );
     }
   }
@@ -135,21 +134,18 @@ export class AdmissionClient {
     // Quota's own failures and a refused service credential are not the end user's to see.
     if (response.status === 401 || (response.status >= 500 && error.code !== 'DEPENDENCY_UNAVAILABLE')) {
       return Promise.reject(
-        new TallyError(
-          'DEPENDENCY_UNAVAILABLE',
+        Errors.dependencyUnavailable(
           `quota answered ${response.status} ${String(error.code ?? '')}: ${String(error.message ?? 'no decision')}; failed closed.`,
-          { retryAfterSeconds: 1 },
+          1,
         ),
       );
     }
     if (isErrorCode(error.code)) {
-      return Promise.reject(new TallyError(error.code, String(error.message ?? error.code), details));
+      return Promise.reject(Errors.decided(error.code, String(error.message ?? error.code), details));
     }
     // Not quota's error body (a proxy, a crash): the decision could not be made.
     return Promise.reject(
-      new TallyError('DEPENDENCY_UNAVAILABLE', `quota answered ${response.status} without a decision; failed closed.`, {
-        retryAfterSeconds: 1,
-      }),
+      Errors.dependencyUnavailable(`quota answered ${response.status} without a decision; failed closed.`, 1),
     );
   }
 }

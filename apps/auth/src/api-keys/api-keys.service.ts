@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { generateApiKey, hashKeySecret, TallyError } from '@tally/contracts';
+import { Errors, generateApiKey, hashKeySecret, TallyError } from '@tally/contracts';
 import { ApiKeyAuditEntity, ApiKeyEntity, DATA_SOURCE } from '@tally/database';
 import { DataSource, IsNull, Repository } from 'typeorm';
 import { ulid } from 'ulid';
@@ -30,7 +30,7 @@ function unavailable(logger: Logger, what: string) {
   return (error: unknown): never => {
     if (error instanceof TallyError) throw error;
     logger.error({ err: error }, `${what} failed`);
-    throw new TallyError('DEPENDENCY_UNAVAILABLE', `Could not ${what}: the database is unavailable.`);
+    throw Errors.dependencyUnavailable(`Could not ${what}: the database is unavailable.`);
   };
 }
 
@@ -54,13 +54,13 @@ export class ApiKeysService {
 
   private roleIn(user: DashboardUser, orgId: string): Role {
     const role = user.memberships.get(orgId);
-    if (!role) throw new TallyError('NOT_FOUND', 'No such organization.');
+    if (!role) throw Errors.orgNotFound();
     return role;
   }
 
   private require(role: Role, action: 'api_key.create' | 'api_key.list' | 'api_key.delete'): void {
     const decision = decide({ kind: 'user', role }, action);
-    if (!decision.allowed) throw new TallyError(decision.code, decision.reason);
+    if (!decision.allowed) throw Errors.decided(decision.code, decision.reason);
   }
 
   /** Creates a key and returns its plaintext: the only time it exists outside the caller. */
@@ -108,7 +108,7 @@ export class ApiKeysService {
     const role = this.roleIn(user, orgId);
     this.require(role, 'api_key.list');
     if (scope === 'org' && role === 'member') {
-      throw new TallyError('ROLE_FORBIDDEN', "Listing other users' keys needs the admin or owner role.");
+      throw Errors.roleForbidden("Listing other users' keys needs the admin or owner role.");
     }
     const rows = await this.keys
       .find({
@@ -133,9 +133,9 @@ export class ApiKeysService {
           where: { id: keyId, orgId },
           lock: { mode: 'pessimistic_write' },
         });
-        if (!key) throw new TallyError('NOT_FOUND', 'No such API key.');
+        if (!key) throw Errors.apiKeyNotFound();
         if (key.createdBy !== user.userId && role === 'member') {
-          throw new TallyError('ROLE_FORBIDDEN', "Revoking another user's key needs the admin or owner role.");
+          throw Errors.roleForbidden("Revoking another user's key needs the admin or owner role.");
         }
         if (key.revokedAt) return key;
         key.revokedAt = new Date();
@@ -165,8 +165,7 @@ export class ApiKeysService {
     } catch (error) {
       // Durable, but other instances may serve their cached copy until it expires: say so.
       this.logger.error({ err: error, keyId }, 'revocation stored but not broadcast');
-      throw new TallyError(
-        'DEPENDENCY_UNAVAILABLE',
+      throw Errors.dependencyUnavailable(
         `The key is revoked, but Redis did not take the broadcast: other instances may accept it for up to ${this.config.KEY_CACHE_REDIS_TTL_SECONDS} s. Retry to broadcast again.`,
       );
     }

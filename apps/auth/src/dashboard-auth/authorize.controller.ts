@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { isAction, TallyError } from '@tally/contracts';
+import { assertAction, Errors } from '@tally/contracts';
 import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
 import { ApiErrors, BODY_ERRORS } from '../http/api-errors.decorator';
 import { decide } from '../permissions/permission-matrix';
@@ -57,13 +57,11 @@ export class AuthorizeController {
     503: 'DEPENDENCY_UNAVAILABLE: dashboard logins not configured (fail closed)',
   })
   authorize(@CurrentUser() user: DashboardUser, @Body() body: AuthorizeRequestDto): AuthorizeAllowedDto {
-    if (!isAction(body.action)) {
-      throw new TallyError('INVALID_REQUEST', `Unknown action ${JSON.stringify(body.action)}.`, { field: 'action' });
-    }
+    assertAction(body.action);
     const role = user.memberships.get(body.orgId);
-    if (!role) throw new TallyError('NOT_FOUND', 'No such organization.');
+    if (!role) throw Errors.orgNotFound();
     const decision = decide({ kind: 'user', role }, body.action);
-    if (!decision.allowed) throw new TallyError(decision.code, decision.reason);
+    if (!decision.allowed) throw Errors.decided(decision.code, decision.reason);
     return { allowed: true, userId: user.userId, orgId: body.orgId, role, action: body.action };
   }
 }

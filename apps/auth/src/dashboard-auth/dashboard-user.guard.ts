@@ -1,5 +1,5 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { TallyError } from '@tally/contracts';
+import { Errors } from '@tally/contracts';
 import type { FastifyRequest } from 'fastify';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
 import { DashboardUser, JwtVerifier } from './jwt-verifier';
@@ -29,13 +29,11 @@ export class DashboardUserGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<WithUser>();
     const token = bearerToken(request);
     if (request.headers['x-api-key'] !== undefined || token?.startsWith(this.config.API_KEY_PREFIX)) {
-      throw new TallyError(
-        'ACTION_NOT_ALLOWED_FOR_API_KEY',
+      throw Errors.actionNotAllowedForApiKey(
         'API keys cannot manage API keys or act for a dashboard user; log in to the dashboard.',
       );
     }
-    if (!token)
-      throw new TallyError('MISSING_CREDENTIALS', 'A dashboard credential is required (Authorization: Bearer <JWT>).');
+    if (!token) throw Errors.missingCredentials('A dashboard credential is required (Authorization: Bearer <JWT>).');
     request.dashboardUser = this.verifier.verify(token);
     return true;
   }
@@ -44,6 +42,6 @@ export class DashboardUserGuard implements CanActivate {
 /** The dashboard user the guard verified. */
 export const CurrentUser = createParamDecorator((_data: unknown, context: ExecutionContext): DashboardUser => {
   const user = context.switchToHttp().getRequest<WithUser>().dashboardUser;
-  if (!user) throw new TallyError('MISSING_CREDENTIALS', 'A dashboard credential is required.');
+  if (!user) throw Errors.missingCredentials('A dashboard credential is required.');
   return user;
 });

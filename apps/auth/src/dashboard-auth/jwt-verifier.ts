@@ -1,4 +1,4 @@
-import { TallyError } from '@tally/contracts';
+import { Errors } from '@tally/contracts';
 import { createHmac, createPublicKey, KeyObject, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
@@ -27,8 +27,7 @@ export interface JwtVerifierOptions {
 const MAX_TOKEN_LENGTH = 16 * 1024;
 const MAX_MEMBERSHIPS = 1_000;
 
-const invalid = (why: string) =>
-  new TallyError('MISSING_CREDENTIALS', `The dashboard credential is not valid: ${why}.`);
+const invalid = (why: string) => Errors.missingCredentials(`The dashboard credential is not valid: ${why}.`);
 
 function decodeJson(segment: string, what: string): Record<string, unknown> {
   try {
@@ -86,10 +85,7 @@ export class JwtVerifier {
 
   verify(token: string): DashboardUser {
     if (!this.configured) {
-      throw new TallyError(
-        'DEPENDENCY_UNAVAILABLE',
-        'Dashboard logins are not configured on this service (fail closed).',
-      );
+      throw Errors.dependencyUnavailable('Dashboard logins are not configured on this service (fail closed).');
     }
     if (token.length > MAX_TOKEN_LENGTH) throw invalid('it is too long');
     const parts = token.split('.');

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { TallyError } from '@tally/contracts';
+import { Errors } from '@tally/contracts';
 import { ApiKeyEntity, DATA_SOURCE } from '@tally/database';
 import { METRICS_REGISTRY } from '@tally/platform';
 import { REDIS } from '@tally/redis';
@@ -189,8 +189,7 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
         row = await this.keys.findOneBy({ id });
       } catch (error) {
         this.logger.error({ err: error }, 'key lookup failed in PostgreSQL');
-        throw new TallyError(
-          'DEPENDENCY_UNAVAILABLE',
+        throw Errors.dependencyUnavailable(
           'PostgreSQL is unavailable and the key is not cached: it cannot be checked (failed closed).',
         );
       }

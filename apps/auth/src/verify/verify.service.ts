@@ -1,16 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   Action,
+  assertAction,
   cloudEvent,
   ErrorCode,
+  Errors,
   EventTypes,
-  isAction,
   isMetered,
   parseApiKey,
   ParsedApiKey,
-  TallyError,
-  Topics,
   topicName,
+  Topics,
 } from '@tally/contracts';
 import { KAFKA_OPTIONS, KafkaModuleOptions, OutgoingEvent } from '@tally/kafka';
 import { timingSafeEqual } from 'node:crypto';
@@ -36,8 +36,8 @@ interface Attempt {
 type ResourceRef = { type: string; id: string };
 
 function knownAction(action: string): Action {
-  if (isAction(action)) return action;
-  throw new TallyError('INVALID_REQUEST', `Unknown action ${JSON.stringify(action)}.`, { field: 'action' });
+  assertAction(action);
+  return action;
 }
 
 /** A live key whose stored HMAC matches the presented secret's (constant-time comparison). */
@@ -87,7 +87,7 @@ export class VerifyService {
   /** Refuses the attempt with `code`, publishing the denial first. */
   private deny(attempt: Attempt, code: ErrorCode, message: string, key?: CachedKey, retryAfterSeconds?: number): never {
     this.publishDenied(attempt.action, code, attempt.source, key);
-    throw new TallyError(code, message, { retryAfterSeconds });
+    throw Errors.decided(code, message, { retryAfterSeconds });
   }
 
   /**
@@ -164,8 +164,7 @@ export class VerifyService {
     } catch (error) {
       this.logger.error({ err: error, orgId: key.orgId, action }, 'metered action refused: Kafka did not acknowledge');
       if (admissionId) this.releaseHold(key.orgId, admissionId);
-      throw new TallyError(
-        'DEPENDENCY_UNAVAILABLE',
+      throw Errors.dependencyUnavailable(
         'Kafka is unavailable, so the metered action cannot be recorded; refused (failed closed).',
       );
     }

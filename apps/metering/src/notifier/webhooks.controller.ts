@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { orgIdSchema, TallyError } from '@tally/contracts';
+import { assertOrgId, Errors, TallyError } from '@tally/contracts';
 import { DATA_SOURCE } from '@tally/database';
 import { ServiceAuthGuard } from '@tally/platform';
 import { Inject } from '@nestjs/common';
@@ -40,10 +40,9 @@ export class WebhooksController {
   @ApiResponse({ status: 400, description: 'INVALID_REQUEST (with the field)' })
   @ApiResponse({ status: 404, description: 'NOT_FOUND (no such organization)' })
   async registerForOrg(@Param('orgId') orgId: string, @Body() body: RegisterWebhookDto): Promise<WebhookEndpointView> {
-    if (!orgIdSchema.safeParse(orgId).success)
-      throw new TallyError('INVALID_REQUEST', 'orgId must look like ORG-<ulid>.', { field: 'orgId' });
+    assertOrgId(orgId);
     if ((await this.db.query('SELECT 1 FROM organizations WHERE id = $1', [orgId])).length === 0)
-      throw new TallyError('NOT_FOUND', 'No such organization.');
+      throw Errors.orgNotFound();
     return this.register(orgId, body);
   }
 
@@ -64,7 +63,7 @@ export class WebhooksController {
   @ApiResponse({ status: 404, description: 'NOT_FOUND' })
   async endpoint(@Param('id', new ParseUUIDPipe({ exceptionFactory: badId })) id: string) {
     const row = await this.notifier.repository.endpoint(id);
-    if (!row) throw new TallyError('NOT_FOUND', 'No such webhook endpoint.');
+    if (!row) throw Errors.webhookEndpointNotFound();
     return view(row, { deliveries: await this.notifier.repository.deliveryCounts(id) });
   }
 
@@ -80,8 +79,8 @@ export class WebhooksController {
   ) {
     const n = limit === undefined ? 100 : Number(limit);
     if (!Number.isInteger(n) || n < 1 || n > 1_000)
-      throw new TallyError('INVALID_REQUEST', 'limit must be an integer in 1..1000.', { field: 'limit' });
-    if (!(await this.notifier.repository.endpoint(id))) throw new TallyError('NOT_FOUND', 'No such webhook endpoint.');
+      throw Errors.invalidRequest('limit', 'limit must be an integer in 1..1000.');
+    if (!(await this.notifier.repository.endpoint(id))) throw Errors.webhookEndpointNotFound();
     return this.notifier.repository.attempts(id, n);
   }
 
@@ -93,5 +92,5 @@ export class WebhooksController {
 }
 
 function badId(): TallyError {
-  return new TallyError('INVALID_REQUEST', 'id must be a UUID.', { field: 'id' });
+  return Errors.invalidRequest('id', 'id must be a UUID.');
 }

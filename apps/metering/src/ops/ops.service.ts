@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { BalanceKind, milliToCredits, msToHours, orgIdSchema, TallyError } from '@tally/contracts';
+import { assertOrgId, BalanceKind, Errors, milliToCredits, msToHours } from '@tally/contracts';
 import { DATA_SOURCE, loadOrgBalance } from '@tally/database';
 import { DataSource } from 'typeorm';
 import { burnRatePerHour, depletionTime } from '../alerts/alert-policy';
@@ -91,12 +91,10 @@ export class OpsService {
     await this.requireOrg(orgId);
     const granularity = (query.granularity ?? 'day') as Granularity;
     if (granularity !== 'hour' && granularity !== 'day')
-      throw new TallyError('INVALID_REQUEST', 'granularity must be hour or day.', { field: 'granularity' });
+      throw Errors.invalidRequest('granularity', 'granularity must be hour or day.');
     const groupBy = (query.groupBy ?? null) as UsageGroup | null;
     if (groupBy !== null && !USAGE_GROUPS.includes(groupBy))
-      throw new TallyError('INVALID_REQUEST', `groupBy must be one of ${USAGE_GROUPS.join(', ')}.`, {
-        field: 'groupBy',
-      });
+      throw Errors.invalidRequest('groupBy', `groupBy must be one of ${USAGE_GROUPS.join(', ')}.`);
     const { from, to } = window(query.from, query.to, 7 * 24 * HOUR);
     const series = await this.repo.usage(orgId, from, to, granularity, groupBy);
     let events = 0n;
@@ -127,7 +125,7 @@ export class OpsService {
   async ledger(orgId: string, query: { cursor?: string; limit?: string; kind?: string }) {
     await this.requireOrg(orgId);
     if (query.cursor !== undefined && !/^\d{1,19}$/.test(query.cursor))
-      throw new TallyError('INVALID_REQUEST', 'cursor must be a ledger position from nextCursor.', { field: 'cursor' });
+      throw Errors.invalidRequest('cursor', 'cursor must be a ledger position from nextCursor.');
     const limit = intParam(query.limit, 'limit', 100, 1, 1_000);
     const kind = kindParam(query.kind, false);
     const rows = await this.repo.ledger(orgId, query.cursor ?? null, limit + 1, kind);
@@ -192,9 +190,8 @@ export class OpsService {
   }
 
   private async requireOrg(orgId: string): Promise<void> {
-    if (!orgIdSchema.safeParse(orgId).success)
-      throw new TallyError('INVALID_REQUEST', 'orgId must look like ORG-<ulid>.', { field: 'orgId' });
-    if (!(await this.repo.orgExists(orgId))) throw new TallyError('NOT_FOUND', 'No such organization.');
+    assertOrgId(orgId);
+    if (!(await this.repo.orgExists(orgId))) throw Errors.orgNotFound();
   }
 }
 
@@ -204,16 +201,15 @@ function window(fromRaw: string | undefined, toRaw: string | undefined, defaultS
     if (raw === undefined) return null;
     const date = new Date(raw);
     if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(date.getTime()))
-      throw new TallyError('INVALID_REQUEST', `${field} must be an ISO 8601 time.`, { field });
+      throw Errors.invalidRequest(field, `${field} must be an ISO 8601 time.`);
     return date.getTime();
   };
   const toMs = parse(toRaw, 'to') ?? Date.now();
   const fromMs = parse(fromRaw, 'from') ?? toMs - defaultSpan;
   const from = Math.floor(fromMs / HOUR) * HOUR;
   const to = Math.ceil(toMs / HOUR) * HOUR;
-  if (to <= from) throw new TallyError('INVALID_REQUEST', 'to must be later than from.', { field: 'to' });
-  if (to - from > MAX_RANGE_MS)
-    throw new TallyError('INVALID_REQUEST', 'The window may span at most 400 days.', { field: 'from' });
+  if (to <= from) throw Errors.invalidRequest('to', 'to must be later than from.');
+  if (to - from > MAX_RANGE_MS) throw Errors.invalidRequest('from', 'The window may span at most 400 days.');
   return { from: new Date(from), to: new Date(to) };
 }
 
@@ -221,14 +217,13 @@ function intParam(raw: string | undefined, field: string, fallback: number, min:
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || value < min || value > max)
-    throw new TallyError('INVALID_REQUEST', `${field} must be an integer in ${min}..${max}.`, { field });
+    throw Errors.invalidRequest(field, `${field} must be an integer in ${min}..${max}.`);
   return value;
 }
 
 function kindParam(raw: string | undefined, required: boolean): BalanceKind | null {
   if (raw === undefined && !required) return null;
-  if (raw !== 'sandbox' && raw !== 'agent')
-    throw new TallyError('INVALID_REQUEST', 'kind must be sandbox or agent.', { field: 'kind' });
+  if (raw !== 'sandbox' && raw !== 'agent') throw Errors.invalidRequest('kind', 'kind must be sandbox or agent.');
   return raw;
 }
 

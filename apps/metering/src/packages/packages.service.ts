@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { creditsToMilli, hoursToMs, milliToCredits, msToHours, orgIdSchema, TallyError } from '@tally/contracts';
+import { assertOrgId, creditsToMilli, Errors, hoursToMs, milliToCredits, msToHours } from '@tally/contracts';
 import { DATA_SOURCE } from '@tally/database';
 import { DataSource } from 'typeorm';
 import { LedgerService, METERING_SOURCE } from '../ledger/ledger.service';
@@ -32,18 +32,18 @@ export class PackagesService {
   ) {}
 
   async grant(orgId: string, dto: GrantPackageDto): Promise<PackageView> {
-    checkOrgId(orgId);
+    assertOrgId(orgId);
     const sandboxMs = parseAmount(() => hoursToMs(dto.sandboxHours), 'sandboxHours');
     const agentMc = parseAmount(() => creditsToMilli(dto.agentCredits), 'agentCredits');
     const notBefore = dto.notBefore ? new Date(dto.notBefore) : null;
     const notAfter = dto.notAfter ? new Date(dto.notAfter) : null;
     if (notBefore && notAfter && notAfter <= notBefore) {
-      throw new TallyError('INVALID_REQUEST', 'notAfter must be later than notBefore.', { field: 'notAfter' });
+      throw Errors.invalidRequest('notAfter', 'notAfter must be later than notBefore.');
     }
     const { row, created } = await this.ledger.postUnderLock('grant', [orgId], [], async (repo, { known }) => {
       const manager = repo.tx;
       // The org lock orders this grant's ledger position with the consumer's batches for the org.
-      if (!known.has(orgId)) throw new TallyError('NOT_FOUND', 'No such organization.');
+      if (!known.has(orgId)) throw Errors.orgNotFound();
       const inserted: PackageRow[] = await manager.query(
         `INSERT INTO packages (org_id, sandbox_ms_granted, sandbox_ms_remaining, agent_mc_granted, agent_mc_remaining,
                                priority, not_before, not_after, source, external_id)
@@ -95,9 +95,9 @@ export class PackagesService {
   }
 
   async list(orgId: string): Promise<PackageView[]> {
-    checkOrgId(orgId);
+    assertOrgId(orgId);
     const [org]: unknown[] = await this.dataSource.query('SELECT 1 FROM organizations WHERE id = $1', [orgId]);
-    if (!org) throw new TallyError('NOT_FOUND', 'No such organization.');
+    if (!org) throw Errors.orgNotFound();
     const rows: PackageRow[] = await this.dataSource.query(
       `SELECT ${COLUMNS} FROM packages WHERE org_id = $1
         ORDER BY priority DESC, not_after ASC NULLS LAST, granted_at ASC, id ASC`,
@@ -108,17 +108,11 @@ export class PackagesService {
   }
 }
 
-function checkOrgId(orgId: string): void {
-  if (!orgIdSchema.safeParse(orgId).success) {
-    throw new TallyError('INVALID_REQUEST', 'orgId must look like ORG-<ulid>.', { field: 'orgId' });
-  }
-}
-
 function parseAmount(parse: () => bigint, field: string): bigint {
   try {
     return parse();
   } catch (error) {
-    throw new TallyError('INVALID_REQUEST', (error as Error).message, { field });
+    throw Errors.invalidRequest(field, (error as Error).message);
   }
 }
 

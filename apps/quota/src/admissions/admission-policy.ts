@@ -1,4 +1,4 @@
-import { Action, actionSpec, creditsToMilli, ErrorCode, sandboxCost, TallyError } from '@tally/contracts';
+import { Action, actionSpec, creditsToMilli, ErrorCode, Errors, sandboxCost } from '@tally/contracts';
 import type { AdmissionKind } from '@tally/redis';
 import type { ShapeSpec } from '../catalog/catalog.repository';
 
@@ -23,10 +23,9 @@ export function reservedSeconds(kind: 'create' | 'extend', params: Record<string
   const field = kind === 'create' ? 'maxLifeSeconds' : 'extendSeconds';
   const value = kind === 'create' ? params.maxLifeSeconds : (params.extendSeconds ?? params.seconds);
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_SECONDS) {
-    throw new TallyError(
-      'INVALID_REQUEST',
+    throw Errors.invalidRequest(
+      `params.${field}`,
       `params.${field} must be a whole number of seconds from 1 to ${MAX_SECONDS}.`,
-      { field: `params.${field}` },
     );
   }
   return value;

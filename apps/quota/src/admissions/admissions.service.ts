@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Action, isAction, milliToCredits, msToHours, TallyError } from '@tally/contracts';
+import { Action, assertAction, Errors, milliToCredits, msToHours, TallyError } from '@tally/contracts';
 import { DATA_SOURCE, loadOrgBalances } from '@tally/database';
 import { METRICS_REGISTRY } from '@tally/platform';
 import { AdmissionCache, AdmissionOutcome, BalanceCache } from '@tally/redis';
@@ -87,9 +87,7 @@ export class AdmissionsService {
   }
 
   async admit(request: AdmissionRequest): Promise<AdmissionGrantedDto> {
-    if (!isAction(request.action)) {
-      throw new TallyError('INVALID_REQUEST', `Unknown action ${JSON.stringify(request.action)}.`, { field: 'action' });
-    }
+    assertAction(request.action);
     const action: Action = request.action;
     try {
       const budget = { expired: false };
@@ -112,10 +110,9 @@ export class AdmissionsService {
       );
       this.decisions.inc({ action, outcome: open ? 'FAILED_OPEN' : 'DEPENDENCY_UNAVAILABLE' });
       if (!open) {
-        throw new TallyError(
-          'DEPENDENCY_UNAVAILABLE',
+        throw Errors.dependencyUnavailable(
           `${error.message}; ${action} failed closed and was not admitted. Retry shortly.`,
-          { retryAfterSeconds: 1 },
+          1,
         );
       }
       return {
@@ -134,17 +131,13 @@ export class AdmissionsService {
 
   async release(orgId: string, admissionId: string): Promise<AdmissionReleasedDto> {
     if (!isAdmissionId(admissionId)) {
-      throw new TallyError('INVALID_REQUEST', 'admissionId must be 1-128 letters, digits, _ . or -', {
-        field: 'admissionId',
-      });
+      throw Errors.invalidAdmissionId();
     }
     const { releasedMs } = await this.withinDeadline(
       on('Redis', () => this.admissions.release(orgId, admissionId, this.config.ADMISSION_RECORD_TTL_SECONDS * 1000)),
     ).catch((error) => {
       if (error instanceof DependencyFailure) {
-        throw new TallyError('DEPENDENCY_UNAVAILABLE', `${error.message}; the hold was not released. Retry.`, {
-          retryAfterSeconds: 1,
-        });
+        throw Errors.dependencyUnavailable(`${error.message}; the hold was not released. Retry.`, 1);
       }
       throw error;
     });
@@ -162,7 +155,7 @@ export class AdmissionsService {
   ): Promise<AdmissionGrantedDto> {
     const kind = admissionKind(action);
     const planName = await on('PostgreSQL', () => this.catalog.orgPlan(request.orgId));
-    if (planName === null) throw new TallyError('NOT_FOUND', 'No such organization.');
+    if (planName === null) throw Errors.orgNotFound();
     const plan = await on('PostgreSQL', () => this.catalog.plan(planName));
     if (!plan)
       throw new DependencyFailure('PostgreSQL', `has no plan named ${JSON.stringify(planName)} in the catalog`);
@@ -181,7 +174,7 @@ export class AdmissionsService {
           shapeName === undefined
             ? `params.shape is required for ${action}.`
             : `Unknown sandbox shape ${JSON.stringify(shapeName)}.`;
-        throw new TallyError('INVALID_REQUEST', problem, { field: 'params.shape' });
+        throw Errors.invalidRequest('params.shape', problem);
       }
       const seconds = reservedSeconds(kind, params);
       reserveMs = reserveFor(seconds, shape);
@@ -256,40 +249,32 @@ export class AdmissionsService {
           replay: outcome.replay,
         };
       case 'CONFLICT':
-        throw new TallyError(
-          'CONFLICT',
+        throw Errors.conflict(
           `Admission id ${request.admissionId} was already used for a different request; use a new id.`,
-          { field: 'admissionId' },
+          'admissionId',
         );
       case 'RELEASED':
-        throw new TallyError('CONFLICT', `Admission ${request.admissionId} was released; use a new admission id.`, {
-          field: 'admissionId',
-        });
+        throw Errors.conflict(`Admission ${request.admissionId} was released; use a new admission id.`, 'admissionId');
       case 'RATE_LIMITED':
-        throw new TallyError(
-          'RATE_LIMITED',
+        throw Errors.rateLimited(
           `Too many requests for this ${outcome.scope === 'key' ? 'API key' : 'organization'} on plan ${planName}.`,
-          { retryAfterSeconds: retryAfterSeconds(outcome.waitMs) },
+          retryAfterSeconds(outcome.waitMs),
         );
       case 'PLAN_TIER_TOO_LOW':
-        throw new TallyError(
-          'PLAN_TIER_TOO_LOW',
+        throw Errors.planTierTooLow(
           `This sandbox shape needs plan tier ${requiredTier}; the organization's plan ${planName} is tier ${planTier}.`,
         );
       case 'CONCURRENT_SANDBOX_LIMIT':
-        throw new TallyError(
-          'CONCURRENT_SANDBOX_LIMIT',
+        throw Errors.concurrentSandboxLimit(
           `Plan ${planName} allows ${outcome.limit} concurrent sandboxes; ${outcome.running} are running and ${outcome.provisional} starting.`,
-          { retryAfterSeconds: this.config.ADMISSION_CONCURRENT_RETRY_AFTER_SECONDS },
+          this.config.ADMISSION_CONCURRENT_RETRY_AFTER_SECONDS,
         );
       case 'INSUFFICIENT_SANDBOX_HOURS':
-        throw new TallyError(
-          'INSUFFICIENT_SANDBOX_HOURS',
+        throw Errors.insufficientSandboxHours(
           `${action} needs ${msToHours(reserveMs)} sandbox hours reserved; ${msToHours(outcome.availableMs)} are available.`,
         );
       case 'INSUFFICIENT_AGENT_CREDITS':
-        throw new TallyError(
-          'INSUFFICIENT_AGENT_CREDITS',
+        throw Errors.insufficientAgentCredits(
           `${action} needs at least ${milliToCredits(this.agentMinimumMc)} agent credits; ${milliToCredits(outcome.availableMc)} are available.`,
         );
       case 'MISS':

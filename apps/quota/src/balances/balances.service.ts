@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { msToHours, milliToCredits, orgIdSchema, TallyError } from '@tally/contracts';
+import { assertOrgId, milliToCredits, msToHours } from '@tally/contracts';
 import { DATA_SOURCE, loadOrgBalance } from '@tally/database';
 import { AdmissionCache, BalanceCache, CachedBalance } from '@tally/redis';
 import { DataSource } from 'typeorm';
@@ -32,9 +32,7 @@ export class BalancesService {
   ) {}
 
   async read(orgId: string): Promise<BalanceView> {
-    if (!orgIdSchema.safeParse(orgId).success) {
-      throw new TallyError('INVALID_REQUEST', 'orgId must look like ORG-<ulid>.', { field: 'orgId' });
-    }
+    assertOrgId(orgId);
     const [cached, provisional] = await Promise.all([this.cache.get(orgId), this.admissions.provisional(orgId)]);
     if (cached) return view(orgId, cached, provisional.totalMs, 'cache');
     const loaded = await loadOrgBalance(this.dataSource, orgId, new Date());

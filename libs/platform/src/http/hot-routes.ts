@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { TallyError } from '@tally/contracts';
+import { Errors, TallyError } from '@tally/contracts';
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -108,9 +108,7 @@ export class HotRoutes {
 function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const type = req.headers['content-type'];
   if (typeof type !== 'string' || !/^application\/json\s*(;|$)/i.test(type)) {
-    return Promise.reject(
-      new TallyError('INVALID_REQUEST', 'The request body must be JSON (content-type: application/json).'),
-    );
+    return Promise.reject(Errors.invalidBody('The request body must be JSON (content-type: application/json).'));
   }
   const declared = Number(req.headers['content-length']);
   if (declared > BODY_LIMIT_BYTES) return Promise.reject(tooLarge());
@@ -132,18 +130,18 @@ function readJsonBody(req: IncomingMessage): Promise<unknown> {
       if (size > BODY_LIMIT_BYTES) return;
       const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
       if (text.trim().length === 0) {
-        reject(new TallyError('INVALID_REQUEST', bodyProblems.empty));
+        reject(Errors.invalidBody(bodyProblems.empty));
         return;
       }
       try {
         resolve(secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
       } catch (error) {
-        reject(new TallyError('INVALID_REQUEST', bodyProblems.notJson((error as Error).message)));
+        reject(Errors.invalidBody(bodyProblems.notJson((error as Error).message)));
       }
     });
   });
 }
 
 function tooLarge(): TallyError {
-  return new TallyError('PAYLOAD_TOO_LARGE', bodyProblems.tooLarge);
+  return Errors.payloadTooLarge(bodyProblems.tooLarge);
 }

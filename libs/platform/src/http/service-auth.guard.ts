@@ -1,5 +1,5 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { TallyError } from '@tally/contracts';
+import { Errors } from '@tally/contracts';
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -28,11 +28,11 @@ export class ServiceAuthGuard implements CanActivate {
   /** Throws MISSING_CREDENTIALS unless the headers carry a known service token. */
   check(headers: IncomingHttpHeaders): void {
     const presented = serviceCredential(headers);
-    if (!presented) throw new TallyError('MISSING_CREDENTIALS', 'A service credential is required (x-service-token).');
+    if (!presented) throw Errors.missingCredentials('A service credential is required (x-service-token).');
     const digest = this.digest(presented);
     let match = false;
     for (const known of this.digests) match = timingSafeEqual(known, digest) || match;
-    if (!match) throw new TallyError('MISSING_CREDENTIALS', 'The service credential is not valid.');
+    if (!match) throw Errors.missingCredentials('The service credential is not valid.');
   }
 
   private digest(token: string): Buffer {

@@ -1,5 +1,5 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
-import { TallyError } from '@tally/contracts';
+import { Errors } from '@tally/contracts';
 
 function firstProblem(errors: ValidationError[], parent = ''): { field: string; message: string } {
   const error = errors[0];
@@ -17,6 +17,6 @@ export const tallyValidationPipe = () =>
     transform: true,
     exceptionFactory: (errors) => {
       const { field, message } = firstProblem(errors);
-      return new TallyError('INVALID_REQUEST', message, { field });
+      return Errors.invalidRequest(field, message);
     },
   });

@@ -1,9 +1,9 @@
-import { TallyError } from '@tally/contracts';
+import { Errors } from '@tally/contracts';
 import { isIP } from 'node:net';
 import { VerifyRequestDto } from './verify-request.dto';
 
 const fail = (field: string, message: string): never => {
-  throw new TallyError('INVALID_REQUEST', message, { field });
+  throw Errors.invalidRequest(field, message);
 };
 
 function text(value: unknown, field: string, max: number, required: boolean): string | undefined {

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { TallyError } from '@tally/contracts';
+import { Errors, ORG_ID_PATTERN, ORG_ID_RULE } from '@tally/contracts';
 import { IsString, Matches } from 'class-validator';
 import { z } from 'zod';
 
@@ -11,7 +11,7 @@ const ADMISSION_ID = /^[\w.-]{1,128}$/;
  * decision itself. AdmissionRequestDto below documents the same shape for OpenAPI.
  */
 export const admissionRequestSchema = z.object({
-  orgId: z.string().regex(/^ORG-[0-9A-HJKMNP-TV-Z]{26}$/, 'orgId must look like ORG-<ulid>'),
+  orgId: z.string().regex(ORG_ID_PATTERN, `orgId ${ORG_ID_RULE}`),
   keyId: z.string().regex(/^[\w.-]{1,64}$/, 'keyId must be 1-64 letters, digits, _ . or -'),
   action: z.string().min(1, 'action is required').max(64, 'action is too long'),
   params: z.record(z.string(), z.unknown()).optional(),
@@ -26,7 +26,7 @@ export function parseAdmissionRequest(body: unknown): AdmissionRequest {
   const issue = parsed.error.issues[0];
   const field = issue.path.join('.') || 'body';
   const message = issue.code === 'invalid_type' ? `${field} is missing or not of the right type` : issue.message;
-  throw new TallyError('INVALID_REQUEST', message, { field });
+  throw Errors.invalidRequest(field, message);
 }
 
 export const isAdmissionId = (value: string): boolean => ADMISSION_ID.test(value);
@@ -102,6 +102,6 @@ export class AdmissionReleasedDto {
 export class ReleaseQueryDto {
   @ApiProperty({ description: 'Organization of the admission (holds are kept per organization)' })
   @IsString()
-  @Matches(/^ORG-[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'orgId must look like ORG-<ulid>' })
+  @Matches(ORG_ID_PATTERN, { message: `orgId ${ORG_ID_RULE}` })
   orgId: string;
 }
