@@ -1,10 +1,8 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { listeningPort } from '@tally/platform';
 import { AddressInfo, createServer } from 'node:net';
 import { createTestContext, TestContext } from '@tally/testing';
-import { bootstrapUpstreamExample } from '../apps/upstream-example/src/bootstrap';
-import { loadUpstreamConfig } from '../apps/upstream-example/src/config/upstream.config';
 import { bearer, call, newOrgId, newUserId, SERVICE_TOKEN, startAuth, userToken } from './auth-harness';
+import { appUrl, startApp } from './apps';
 
 /** A port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -28,18 +26,15 @@ describe('auth: the @RequireAction guard in an upstream app', () => {
   let key: { id: string; key: string };
 
   const startUpstream = async (authUrl: string, serviceToken = SERVICE_TOKEN) => {
-    const app = await bootstrapUpstreamExample(
-      loadUpstreamConfig({
-        AUTH_URL: authUrl,
-        AUTH_SERVICE_TOKEN: serviceToken,
-        AUTH_TIMEOUT_MS: '1000',
-        PORT: '0',
-        LOG_LEVEL: 'silent',
-      }),
-      { shutdownHooks: false },
-    );
+    const app = await startApp('upstream-example', {
+      AUTH_URL: authUrl,
+      AUTH_SERVICE_TOKEN: serviceToken,
+      AUTH_TIMEOUT_MS: '1000',
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+    });
     apps.push(app);
-    return `http://127.0.0.1:${listeningPort(app)}`;
+    return appUrl(app);
   };
 
   beforeAll(async () => {
@@ -87,7 +82,7 @@ describe('auth: the @RequireAction guard in an upstream app', () => {
   });
 
   it('answers API_KEY_REVOKED once the key is revoked', async () => {
-    const auth = `http://127.0.0.1:${listeningPort(apps[0])}`;
+    const auth = appUrl(apps[0]);
     await call(auth, 'DELETE', `/v1/orgs/${orgId}/api-keys/${key.id}`, { headers: bearer(owner) });
     const answer = await call(upstream, 'GET', `/v1/orgs/${orgId}/sandboxes/SBX-1`, {
       headers: { 'x-api-key': key.key },

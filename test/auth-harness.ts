@@ -1,13 +1,10 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createDataSource } from '@tally/database';
-import { listeningPort } from '@tally/platform';
 import { TestContext } from '@tally/testing';
 import { DataSource } from 'typeorm';
 import { ulid } from 'ulid';
-import { bootstrapAuth } from '../apps/auth/src/bootstrap';
-import { loadAuthConfig } from '../apps/auth/src/config/auth.config';
-import { signDashboardJwt } from '../apps/auth/src/dashboard-auth/jwt-signer';
-import type { Role } from '../apps/auth/src/dashboard-auth/jwt-verifier';
+import { appUrl, signDashboardJwt, startApp } from './apps';
+import type { Role } from './apps';
 
 /** Shared by the auth e2e tests: booting auth, dashboard users' JWTs, HTTP helpers. */
 export const JWT_SECRET = 'test-dashboard-secret-0123456789-abcdef';
@@ -27,8 +24,8 @@ export async function startAuth(
   ctx: TestContext,
   extra: Record<string, string> = {},
 ): Promise<{ app: NestFastifyApplication; url: string }> {
-  const app = await bootstrapAuth(loadAuthConfig(authEnv(ctx, extra)), { shutdownHooks: false });
-  return { app, url: `http://127.0.0.1:${listeningPort(app)}` };
+  const app = await startApp('auth', authEnv(ctx, extra));
+  return { app, url: appUrl(app) };
 }
 
 export const openDatabase = (ctx: TestContext): Promise<DataSource> =>

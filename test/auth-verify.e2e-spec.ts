@@ -6,8 +6,8 @@ import { KafkaMessage } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { KeyCacheService } from '../apps/auth/src/key-cache/key-cache.service';
 import { bearer, call, newOrgId, newUserId, openDatabase, startAuth, userToken, verify } from './auth-harness';
+import { KeyCacheService } from './apps';
 
 /** Verify's hardening: throttling without PostgreSQL, batched lastUsedAt, the published events. */
 describe('auth: verify hardening', () => {

@@ -1,4 +1,3 @@
-import { reconcile } from '../apps/metering/src/reconcile/reconcile';
 import { createDataSource } from '@tally/database';
 import { createKafka } from '@tally/kafka';
 import { BalanceCache, createRedis } from '@tally/redis';
@@ -9,6 +8,7 @@ import { resolve } from 'node:path';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { nonZero, postedCosts, processedCount, publishAll, seededRandom, seedOrgs, workload } from './metering-harness';
+import { reconcile } from './apps';
 
 /**
  * Crash safety: metering runs as a real process (from dist) and is killed with SIGKILL at seeded

@@ -1,11 +1,6 @@
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
-import { ExpiryService } from '../apps/metering/src/expiry/expiry.service';
-import { reconcile } from '../apps/metering/src/reconcile/reconcile';
 import { deadLetterTopic, Topics, topicName } from '@tally/contracts';
 import { createDataSource } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { listeningPort } from '@tally/platform';
 import { BalanceCache, createRedis } from '@tally/redis';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -23,6 +18,7 @@ import {
   SERVICE_HEADERS,
   verified,
 } from './metering-harness';
+import { appUrl, ExpiryService, reconcile, startApp } from './apps';
 
 /**
  * Metering end to end on real Kafka, PostgreSQL and Redis: packages over HTTP, two-phase holds,
@@ -45,8 +41,8 @@ describe('metering: packages, holds and the ledger', () => {
     ctx = await createTestContext();
     prefix = ctx.topicPrefix;
     db = await createDataSource({ url: ctx.databaseUrl, poolSize: 2 }).initialize();
-    app = await bootstrapMetering(loadMeteringConfig(ctx.env({ EXPIRY_INTERVAL_MS: '0' })), { shutdownHooks: false });
-    url = `http://127.0.0.1:${listeningPort(app)}`;
+    app = await startApp('metering', ctx.env({ EXPIRY_INTERVAL_MS: '0' }));
+    url = appUrl(app);
     kafka = createKafka('metering-ledger-test', [ctx.kafkaBrokers]);
     producer = kafka.producer();
     await producer.connect();

@@ -1,9 +1,6 @@
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
 import { Topics, topicName } from '@tally/contracts';
 import { createDataSource, runMigrations } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { listeningPort } from '@tally/platform';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { execFileSync } from 'node:child_process';
@@ -20,6 +17,7 @@ import {
   seedOrgs,
   workload,
 } from './metering-harness';
+import { appUrl, startApp } from './apps';
 
 /**
  * PostgreSQL down mid-run is a transient failure: metering holds its partitions, commits no
@@ -60,9 +58,9 @@ describe('metering: PostgreSQL outage', () => {
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
     db = await createDataSource({ url, poolSize: 2 }).initialize();
     await runMigrations(db);
-    app = await bootstrapMetering(
-      loadMeteringConfig(ctx.env({ DATABASE_URL: url, EXPIRY_INTERVAL_MS: '0', CONSUMER_MAX_BACKOFF_MS: '1000' })),
-      { shutdownHooks: false },
+    app = await startApp(
+      'metering',
+      ctx.env({ DATABASE_URL: url, EXPIRY_INTERVAL_MS: '0', CONSUMER_MAX_BACKOFF_MS: '1000' }),
     );
     kafka = createKafka('metering-postgres-test', [ctx.kafkaBrokers]);
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -96,7 +94,7 @@ describe('metering: PostgreSQL outage', () => {
       topicName(ctx.topicPrefix, t),
     );
     expect(await groupCaughtUp(kafka, `${ctx.topicPrefix}metering.ledger`, topics)).toBe(false);
-    expect((await fetch(`http://127.0.0.1:${listeningPort(app)}/health/live`)).status).toBe(200);
+    expect((await fetch(`${appUrl(app)}/health/live`)).status).toBe(200);
 
     pgStart();
     await expectEventually(async () => expect(await processedCount(db)).toBe(3_000), 90_000, 250);

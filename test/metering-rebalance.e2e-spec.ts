@@ -1,6 +1,3 @@
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
-import { reconcile } from '../apps/metering/src/reconcile/reconcile';
 import { createDataSource } from '@tally/database';
 import { createKafka } from '@tally/kafka';
 import { BalanceCache, createRedis } from '@tally/redis';
@@ -10,6 +7,7 @@ import type Redis from 'ioredis';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { nonZero, postedCosts, processedCount, publishAll, seedOrgs, workload } from './metering-harness';
+import { reconcile, startApp } from './apps';
 
 /**
  * Two metering instances in one consumer group: the second joins mid-run (a forced rebalance),
@@ -26,10 +24,7 @@ describe('metering: two instances and rebalances', () => {
   let redis: Redis;
   const apps: NestFastifyApplication[] = [];
   const boot = async () => {
-    const app = await bootstrapMetering(
-      loadMeteringConfig(ctx.env({ EXPIRY_INTERVAL_MS: '0', CONSUMER_SESSION_TIMEOUT_MS: '6000' })),
-      { shutdownHooks: false },
-    );
+    const app = await startApp('metering', ctx.env({ EXPIRY_INTERVAL_MS: '0', CONSUMER_SESSION_TIMEOUT_MS: '6000' }));
     apps.push(app);
     return app;
   };

@@ -1,10 +1,6 @@
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
-import { reconcile } from '../apps/metering/src/reconcile/reconcile';
 import { Topics, topicName } from '@tally/contracts';
 import { createDataSource, loadOrgBalances } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { listeningPort } from '@tally/platform';
 import { BalanceCache, createRedis } from '@tally/redis';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -22,6 +18,7 @@ import {
   verified,
   workload,
 } from './metering-harness';
+import { appUrl, reconcile, startApp } from './apps';
 
 /**
  * Redis is a cache of PostgreSQL: after FLUSHALL mid-run, and after Redis is down for a while
@@ -88,9 +85,9 @@ describe('metering: Redis loss', () => {
     ctx = await createTestContext();
     const redisUrl = `redis://127.0.0.1:${port}`;
     db = await createDataSource({ url: ctx.databaseUrl, poolSize: 2 }).initialize();
-    app = await bootstrapMetering(
-      loadMeteringConfig(ctx.env({ REDIS_URL: redisUrl, EXPIRY_INTERVAL_MS: '0', CONSUMER_MAX_BACKOFF_MS: '1000' })),
-      { shutdownHooks: false },
+    app = await startApp(
+      'metering',
+      ctx.env({ REDIS_URL: redisUrl, EXPIRY_INTERVAL_MS: '0', CONSUMER_MAX_BACKOFF_MS: '1000' }),
     );
     kafka = createKafka('metering-redis-test', [ctx.kafkaBrokers]);
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -136,7 +133,7 @@ describe('metering: Redis loss', () => {
     // PostgreSQL may take a batch or so, but no offset moves past it while Redis cannot be written.
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // the outage itself lasts a fixed time
     expect(await groupCaughtUp(kafka, `${ctx.topicPrefix}metering.ledger`, topics())).toBe(false);
-    const live = await fetch(`http://127.0.0.1:${listeningPort(app)}/health/live`);
+    const live = await fetch(`${appUrl(app)}/health/live`);
     expect(live.status).toBe(200);
 
     startRedis();

@@ -1,6 +1,3 @@
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
-import { reconcile } from '../apps/metering/src/reconcile/reconcile';
 import { deadLetterTopic, Topics, topicName } from '@tally/contracts';
 import { createDataSource } from '@tally/database';
 import { createKafka } from '@tally/kafka';
@@ -23,6 +20,7 @@ import {
   seedOrgs,
   workload,
 } from './metering-harness';
+import { reconcile, startApp } from './apps';
 
 /**
  * Exactly once under replay and poison. Full run (the issue's numbers) is the default:
@@ -43,10 +41,7 @@ describe('metering: replay and poison', () => {
   let app: NestFastifyApplication | undefined;
   let orgIds: string[];
   const boot = async () => {
-    app = await bootstrapMetering(
-      loadMeteringConfig(ctx.env({ EXPIRY_INTERVAL_MS: '0', CONSUMER_SESSION_TIMEOUT_MS: '6000' })),
-      { shutdownHooks: false },
-    );
+    app = await startApp('metering', ctx.env({ EXPIRY_INTERVAL_MS: '0', CONSUMER_SESSION_TIMEOUT_MS: '6000' }));
   };
   const topics = () =>
     [Topics.actionVerified, Topics.usageSandbox, Topics.usageAgent].map((t) => topicName(ctx.topicPrefix, t));

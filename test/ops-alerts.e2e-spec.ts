@@ -1,15 +1,12 @@
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
-import { verifySignature } from '../apps/metering/src/notifier/webhook-signature';
 import { createDataSource } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { listeningPort } from '@tally/platform';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { agentUsage, publishAll, seedOrg, SERVICE_HEADERS } from './metering-harness';
 import { agentUsageAt, startReceiver } from './ops-harness';
+import { appUrl, startApp, verifySignature } from './apps';
 
 /**
  * Depletion alerts end to end: usage over Kafka → ledger + alert state + outbox (one transaction)
@@ -39,22 +36,20 @@ describe('ops: depletion alerts and webhook delivery', () => {
       if (path === '/slow') return 'hang';
       return 200;
     });
-    app = await bootstrapMetering(
-      loadMeteringConfig(
-        ctx.env({
-          EXPIRY_INTERVAL_MS: '0',
-          OUTBOX_POLL_MS: '50',
-          NOTIFIER_POLL_MS: '50',
-          NOTIFIER_BACKOFF_MS: '40',
-          NOTIFIER_DEAD_AFTER: '2',
-          NOTIFIER_MAX_ATTEMPTS: '5',
-          NOTIFIER_TIMEOUT_MS: '20000',
-          CONSUMER_SESSION_TIMEOUT_MS: '10000',
-        }),
-      ),
-      { shutdownHooks: false },
+    app = await startApp(
+      'metering',
+      ctx.env({
+        EXPIRY_INTERVAL_MS: '0',
+        OUTBOX_POLL_MS: '50',
+        NOTIFIER_POLL_MS: '50',
+        NOTIFIER_BACKOFF_MS: '40',
+        NOTIFIER_DEAD_AFTER: '2',
+        NOTIFIER_MAX_ATTEMPTS: '5',
+        NOTIFIER_TIMEOUT_MS: '20000',
+        CONSUMER_SESSION_TIMEOUT_MS: '10000',
+      }),
     );
-    url = `http://127.0.0.1:${listeningPort(app)}`;
+    url = appUrl(app);
     producer = createKafka('ops-alerts-test', [ctx.kafkaBrokers]).producer();
     await producer.connect();
   });

@@ -1,14 +1,10 @@
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
-import { bootstrapQuota } from '../apps/quota/src/bootstrap';
-import { loadQuotaConfig } from '../apps/quota/src/config/quota.config';
-import { listeningPort } from '@tally/platform';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { startAuth } from './auth-harness';
+import { appUrl, startApp } from './apps';
 
 const PROMQL_WORDS = new Set([
   'by',
@@ -68,15 +64,12 @@ describe('ops: Prometheus rules reference real metrics', () => {
     const auth = await startAuth(ctx);
     apps.push(auth.app);
     urls.auth = auth.url;
-    const metering = await bootstrapMetering(
-      loadMeteringConfig(ctx.env({ EXPIRY_INTERVAL_MS: '0', RECONCILE_INTERVAL_MS: '1000' })),
-      { shutdownHooks: false },
-    );
+    const metering = await startApp('metering', ctx.env({ EXPIRY_INTERVAL_MS: '0', RECONCILE_INTERVAL_MS: '1000' }));
     apps.push(metering);
-    urls.metering = `http://127.0.0.1:${listeningPort(metering)}`;
-    const quota = await bootstrapQuota(loadQuotaConfig(ctx.env()), { shutdownHooks: false });
+    urls.metering = appUrl(metering);
+    const quota = await startApp('quota', ctx.env());
     apps.push(quota);
-    urls.quota = `http://127.0.0.1:${listeningPort(quota)}`;
+    urls.quota = appUrl(quota);
   });
 
   afterAll(async () => {

@@ -1,8 +1,5 @@
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
 import { createDataSource } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { listeningPort } from '@tally/platform';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { execFileSync } from 'node:child_process';
@@ -11,6 +8,7 @@ import { join } from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
 import { publishAll, sandboxUsage, seedOrg } from './metering-harness';
+import { appUrl, startApp } from './apps';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -84,10 +82,8 @@ describe('ops page in headless Chromium', () => {
     ensureChromium();
     ctx = await createTestContext();
     db = await createDataSource({ url: ctx.databaseUrl, poolSize: 2 }).initialize();
-    app = await bootstrapMetering(loadMeteringConfig(ctx.env({ EXPIRY_INTERVAL_MS: '0', NOTIFIER: 'false' })), {
-      shutdownHooks: false,
-    });
-    url = `http://127.0.0.1:${listeningPort(app)}`;
+    app = await startApp('metering', ctx.env({ EXPIRY_INTERVAL_MS: '0', NOTIFIER: 'false' }));
+    url = appUrl(app);
     orgId = await seedOrg(db, { sandboxMs: 100n * 3_600_000n, agentMc: 0n });
     // One sandbox runtime report per day for the last ten days (shape small: 1 sandbox hour per hour),
     // and a last one today that crosses 50%.

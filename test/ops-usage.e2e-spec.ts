@@ -1,5 +1,3 @@
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
 import {
   cloudEvent,
   EventTypes,
@@ -10,7 +8,6 @@ import {
   UsageEventTypes,
 } from '@tally/contracts';
 import { createKafka } from '@tally/kafka';
-import { listeningPort } from '@tally/platform';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import fc from 'fast-check';
@@ -18,6 +15,7 @@ import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { bearer, call, newUserId, openDatabase, startAuth, userToken } from './auth-harness';
 import { publishAll, RawEvent, seededRandom, seedOrg, SERVICE_HEADERS } from './metering-harness';
+import { appUrl, startApp } from './apps';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -60,13 +58,11 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
     ctx = await createTestContext();
     db = await openDatabase(ctx);
     ({ app: authApp, url: authUrl } = await startAuth(ctx));
-    metering = await bootstrapMetering(
-      loadMeteringConfig(
-        ctx.env({ EXPIRY_INTERVAL_MS: '0', AUTH_URL: authUrl, AUTH_SERVICE_TOKEN: 'test-service-token' }),
-      ),
-      { shutdownHooks: false },
+    metering = await startApp(
+      'metering',
+      ctx.env({ EXPIRY_INTERVAL_MS: '0', AUTH_URL: authUrl, AUTH_SERVICE_TOKEN: 'test-service-token' }),
     );
-    url = `http://127.0.0.1:${listeningPort(metering)}`;
+    url = appUrl(metering);
     producer = createKafka('ops-usage-test', [ctx.kafkaBrokers]).producer();
     await producer.connect();
 

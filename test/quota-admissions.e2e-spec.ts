@@ -1,13 +1,11 @@
-import { bootstrapQuota } from '../apps/quota/src/bootstrap';
-import { loadQuotaConfig } from '../apps/quota/src/config/quota.config';
 import { createDataSource, grantPackage, OrganizationEntity } from '@tally/database';
-import { listeningPort } from '@tally/platform';
 import { balanceKeys } from '@tally/redis';
 import { createTestContext, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { ulid } from 'ulid';
+import { appUrl, startApp } from './apps';
 
 const HOUR_MS = 3_600_000n;
 
@@ -66,20 +64,18 @@ describe('quota admissions', () => {
     ctx = await createTestContext();
     db = await createDataSource({ url: ctx.databaseUrl, poolSize: 2 }).initialize();
     redis = new Redis(ctx.redisUrl);
-    app = await bootstrapQuota(
-      // Generous deadlines: these tests are about decisions, on a shared 2-core machine; the
-      // deadline itself is tested in quota-redis-outage.
-      loadQuotaConfig(
-        ctx.env({
-          CATALOG_SOURCE: 'config',
-          CATALOG_JSON: JSON.stringify(CATALOG),
-          ADMISSION_TIMEOUT_MS: '3000',
-          REDIS_TIMEOUT_MS: '2000',
-        }),
-      ),
-      { shutdownHooks: false },
+    // Generous deadlines: these tests are about decisions, on a shared 2-core machine; the
+    // deadline itself is tested in quota-redis-outage.
+    app = await startApp(
+      'quota',
+      ctx.env({
+        CATALOG_SOURCE: 'config',
+        CATALOG_JSON: JSON.stringify(CATALOG),
+        ADMISSION_TIMEOUT_MS: '3000',
+        REDIS_TIMEOUT_MS: '2000',
+      }),
     );
-    url = `http://127.0.0.1:${listeningPort(app)}`;
+    url = appUrl(app);
   });
 
   afterAll(async () => {

@@ -1,14 +1,12 @@
-import { bootstrapQuota } from '../apps/quota/src/bootstrap';
-import { loadQuotaConfig } from '../apps/quota/src/config/quota.config';
 import { TallyError } from '@tally/contracts';
 import { createDataSource, grantPackage, OrganizationEntity } from '@tally/database';
-import { listeningPort } from '@tally/platform';
 import { AdmissionClient } from '@tally/quota-client';
 import { createTestContext, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createServer, Server } from 'node:http';
 import { DataSource } from 'typeorm';
 import { ulid } from 'ulid';
+import { appUrl, startApp } from './apps';
 
 /** The AdmissionClient auth uses, against a real quota: decisions and errors come through intact. */
 describe('AdmissionClient against quota', () => {
@@ -26,11 +24,9 @@ describe('AdmissionClient against quota', () => {
     orgId = `ORG-${ulid()}`;
     await db.getRepository(OrganizationEntity).insert({ id: orgId, name: 'client test', plan: 'free' });
     await grantPackage(db, { orgId, sandboxMs: 1_800_000n, agentMc: 0n, source: 'test', externalId: orgId });
-    app = await bootstrapQuota(loadQuotaConfig(ctx.env({ ADMISSION_TIMEOUT_MS: '2000', REDIS_TIMEOUT_MS: '2000' })), {
-      shutdownHooks: false,
-    });
+    app = await startApp('quota', ctx.env({ ADMISSION_TIMEOUT_MS: '2000', REDIS_TIMEOUT_MS: '2000' }));
     client = new AdmissionClient({
-      baseUrl: `http://127.0.0.1:${listeningPort(app)}`,
+      baseUrl: appUrl(app),
       serviceToken: 'test-service-token',
       timeoutMs: 3_000,
     });
@@ -119,7 +115,7 @@ describe('AdmissionClient against quota', () => {
     });
 
     const wrongToken = new AdmissionClient({
-      baseUrl: `http://127.0.0.1:${listeningPort(app)}`,
+      baseUrl: appUrl(app),
       serviceToken: 'wrong',
     });
     expect(await wrongToken.decide({ orgId, keyId: 'k1', action: 'agent.run' })).toMatchObject({

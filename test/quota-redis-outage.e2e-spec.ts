@@ -1,7 +1,4 @@
-import { bootstrapQuota } from '../apps/quota/src/bootstrap';
-import { loadQuotaConfig } from '../apps/quota/src/config/quota.config';
 import { createDataSource, grantPackage, OrganizationEntity } from '@tally/database';
-import { listeningPort } from '@tally/platform';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
@@ -9,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { DataSource } from 'typeorm';
 import { ulid } from 'ulid';
+import { appUrl, startApp } from './apps';
 
 /** A free TCP port on the loopback, for a Redis of this test's own. */
 const freePort = () =>
@@ -82,10 +80,8 @@ describe('quota when Redis is down or slow', () => {
     await db.getRepository(OrganizationEntity).insert({ id: orgId, name: 'outage test', plan: 'enterprise' });
     await grantPackage(db, { orgId, sandboxMs: 100n * 3_600_000n, agentMc: 0n, source: 'test', externalId: orgId });
     // Default deadlines (REDIS_TIMEOUT_MS and ADMISSION_TIMEOUT_MS: 50 ms).
-    app = await bootstrapQuota(loadQuotaConfig(ctx.env({ REDIS_URL: `redis://127.0.0.1:${port}` })), {
-      shutdownHooks: false,
-    });
-    url = `http://127.0.0.1:${listeningPort(app)}`;
+    app = await startApp('quota', ctx.env({ REDIS_URL: `redis://127.0.0.1:${port}` }));
+    url = appUrl(app);
   });
 
   afterAll(async () => {

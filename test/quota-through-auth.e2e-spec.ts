@@ -1,18 +1,12 @@
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
-import { bootstrapQuota } from '../apps/quota/src/bootstrap';
-import { loadQuotaConfig } from '../apps/quota/src/config/quota.config';
 import { DEFAULT_KEY_PREFIX } from '@tally/contracts';
 import { DemoOrganization, seedDemoOrganization } from '@tally/database';
-import { listeningPort } from '@tally/platform';
 import { balanceKeys } from '@tally/redis';
 import { createTestContext, expectEventually, startPrivateKafka, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import { bootstrapAuth } from '../apps/auth/src/bootstrap';
-import { loadAuthConfig } from '../apps/auth/src/config/auth.config';
 import { authEnv, call, openDatabase, service, verify } from './auth-harness';
+import { appUrl, startApp } from './apps';
 
 /**
  * End to end through auth: the gateway's verify call for a metered action is admitted or denied
@@ -43,21 +37,15 @@ describe('quota through auth', () => {
     });
     // Each app is closed in afterAll even when a later one fails to boot.
     // Generous deadlines: this test is about the decision's path, on a shared machine.
-    const quota = await bootstrapQuota(
-      loadQuotaConfig(ctx.env({ ADMISSION_TIMEOUT_MS: '3000', REDIS_TIMEOUT_MS: '2000' })),
-      { shutdownHooks: false },
-    );
+    const quota = await startApp('quota', ctx.env({ ADMISSION_TIMEOUT_MS: '3000', REDIS_TIMEOUT_MS: '2000' }));
     apps.push(quota);
-    const metering = await bootstrapMetering(loadMeteringConfig(ctx.env()), { shutdownHooks: false });
+    const metering = await startApp('metering', ctx.env());
     apps.push(metering);
     // auth is wired to quota by configuration alone, as `npm start` and docker-compose do.
-    const auth = await bootstrapAuth(
-      loadAuthConfig({ ...env, QUOTA_URL: `http://127.0.0.1:${listeningPort(quota)}`, QUOTA_TIMEOUT_MS: '2000' }),
-      { shutdownHooks: false },
-    );
+    const auth = await startApp('auth', { ...env, QUOTA_URL: appUrl(quota), QUOTA_TIMEOUT_MS: '2000' });
     apps.push(auth);
-    authUrl = `http://127.0.0.1:${listeningPort(auth)}`;
-    meteringUrl = `http://127.0.0.1:${listeningPort(metering)}`;
+    authUrl = appUrl(auth);
+    meteringUrl = appUrl(metering);
   });
 
   afterAll(async () => {
@@ -128,16 +116,13 @@ describe('quota through auth', () => {
     // A second auth on a Kafka of this test's own, frozen once auth is up: quota admits, the
     // verified event is never acknowledged, and the action is refused (failed closed).
     const kafka = await startPrivateKafka();
-    const stranded = await bootstrapAuth(
-      loadAuthConfig({
-        ...authEnv(ctx),
-        KAFKA_BROKERS: kafka.brokers,
-        EVENT_ACK_TIMEOUT_MS: '500',
-        QUOTA_URL: `http://127.0.0.1:${listeningPort(apps[0])}`,
-        QUOTA_TIMEOUT_MS: '2000',
-      }),
-      { shutdownHooks: false },
-    ).catch(async (error: unknown) => {
+    const stranded = await startApp('auth', {
+      ...authEnv(ctx),
+      KAFKA_BROKERS: kafka.brokers,
+      EVENT_ACK_TIMEOUT_MS: '500',
+      QUOTA_URL: appUrl(apps[0]),
+      QUOTA_TIMEOUT_MS: '2000',
+    }).catch(async (error: unknown) => {
       await kafka.dispose();
       throw error;
     });
@@ -145,7 +130,7 @@ describe('quota through auth', () => {
       kafka.freeze();
       const keys = balanceKeys(ctx.redisPrefix, demo.orgId);
       const heldBefore = Number((await redis.get(keys.provisionalTotal)) ?? '0');
-      const refused = await verify(`http://127.0.0.1:${listeningPort(stranded)}`, {
+      const refused = await verify(appUrl(stranded), {
         key: demo.apiKey,
         action: 'sandbox.extend',
         orgId: demo.orgId,

@@ -1,17 +1,11 @@
-import { bootstrapAuth } from '../apps/auth/src/bootstrap';
-import { loadAuthConfig } from '../apps/auth/src/config/auth.config';
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
-import { bootstrapQuota } from '../apps/quota/src/bootstrap';
-import { loadQuotaConfig } from '../apps/quota/src/config/quota.config';
 import { DEFAULT_KEY_PREFIX, deadLetterTopic, Topics, topicName } from '@tally/contracts';
 import { createDataSource, DemoOrganization, seedDemoOrganization } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { listeningPort } from '@tally/platform';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Kafka, KafkaMessage } from 'kafkajs';
 import { DataSource } from 'typeorm';
+import { appUrl, startApp } from './apps';
 
 /**
  * The walking skeleton, every hop real: verify on auth publishes `auth.action.verified.v1` to
@@ -35,13 +29,9 @@ describe('walking skeleton: verify → Kafka → ledger → Redis → quota', ()
     db = await createDataSource({ url: ctx.databaseUrl, poolSize: 2 }).initialize();
     demo = await seedDemoOrganization(db, { keyPrefix: DEFAULT_KEY_PREFIX, pepper: env.API_KEY_PEPPER });
     kafka = createKafka('skeleton-test', [ctx.kafkaBrokers]);
-    apps = [
-      await bootstrapAuth(loadAuthConfig(env), { shutdownHooks: false }),
-      await bootstrapMetering(loadMeteringConfig(env), { shutdownHooks: false }),
-      await bootstrapQuota(loadQuotaConfig(env), { shutdownHooks: false }),
-    ];
-    authUrl = `http://127.0.0.1:${listeningPort(apps[0])}`;
-    quotaUrl = `http://127.0.0.1:${listeningPort(apps[2])}`;
+    apps = [await startApp('auth', env), await startApp('metering', env), await startApp('quota', env)];
+    authUrl = appUrl(apps[0]);
+    quotaUrl = appUrl(apps[2]);
   });
 
   afterAll(async () => {
@@ -74,7 +64,7 @@ describe('walking skeleton: verify → Kafka → ledger → Redis → quota', ()
 
   it('answers readiness with every dependency up', async () => {
     for (const app of apps) {
-      const response = await fetch(`http://127.0.0.1:${listeningPort(app)}/health/ready`);
+      const response = await fetch(`${appUrl(app)}/health/ready`);
       expect(response.status).toBe(200);
     }
   });
