@@ -9,11 +9,13 @@
  * Options: --orgs 20 --rate 50 (events/s) --duration 60 (s) --time-scale 60 (simulated seconds per
  * real second) --seed 1 --direct --auth http://127.0.0.1:3001
  * Environment: DATABASE_URL, KAFKA_BROKERS, KAFKA_TOPIC_PREFIX, and for auth mode SERVICE_TOKENS
- * and API_KEY_PEPPER (auth's). */
+ * and API_KEY_PEPPER (auth's); what is not set comes from the last `npm start` (.tally/stack.env). */
 import { cloudEvent, DEFAULT_KEY_PREFIX, EventTypes, Topics, topicName, UsageEventTypes } from '@tally/contracts';
 import { createDataSource, seedDemoOrganization } from '@tally/database';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { createKafka } from '@tally/kafka';
+import { Partitioners } from 'kafkajs';
 import { ulid } from 'ulid';
+import { loadStackEnv, requireEnv } from './stack-env';
 
 interface Options {
   orgs: number;
@@ -85,9 +87,10 @@ interface Sandbox {
 }
 
 async function main(): Promise<void> {
+  loadStackEnv();
   const options = parseArgs(process.argv.slice(2));
-  const { DATABASE_URL, KAFKA_BROKERS = '127.0.0.1:9092', KAFKA_TOPIC_PREFIX = '' } = process.env;
-  if (!DATABASE_URL) throw new Error('DATABASE_URL is required');
+  const DATABASE_URL = requireEnv('DATABASE_URL');
+  const { KAFKA_BROKERS = '127.0.0.1:9092', KAFKA_TOPIC_PREFIX = '' } = process.env;
   const token = (process.env.SERVICE_TOKENS ?? '').split(',')[0];
   const pepper = process.env.API_KEY_PEPPER;
   if (!options.direct && (!token || !pepper)) {
@@ -118,7 +121,7 @@ async function main(): Promise<void> {
   }
   await db.destroy();
 
-  const kafka = new Kafka({ clientId: 'tally-simulator', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.WARN });
+  const kafka = createKafka('tally-simulator', KAFKA_BROKERS.split(','));
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,

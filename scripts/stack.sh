@@ -6,6 +6,7 @@
 #                            then stay in the foreground: Ctrl-C stops everything it started.
 #   scripts/stack.sh stop    stop everything a `start` started (from another terminal).
 #   scripts/stack.sh status
+#   scripts/stack.sh env     print the configuration a `start` gives the apps (NAME=value lines).
 #
 # The variables below are the apps' configuration (README "Configuration"); override any of them.
 set -euo pipefail
@@ -23,8 +24,27 @@ export LOG_LEVEL="${LOG_LEVEL:-info}"
 export AUTH_PORT="${AUTH_PORT:-3001}" METERING_PORT="${METERING_PORT:-3002}" QUOTA_PORT="${QUOTA_PORT:-3003}"
 # auth asks quota before every metered action (sandbox.create, sandbox.extend, agent.run).
 export QUOTA_URL="${QUOTA_URL:-http://127.0.0.1:$QUOTA_PORT}"
+# A development machine runs the apps beside Kafka, PostgreSQL and a compiler on a few cores: the
+# admission path gets development deadlines (production keeps the apps' gateway-speed defaults,
+# 50 ms in quota and 150 ms for auth's wait), so the first calls after a start are not refused.
+export REDIS_TIMEOUT_MS="${REDIS_TIMEOUT_MS:-1000}" ADMISSION_TIMEOUT_MS="${ADMISSION_TIMEOUT_MS:-1000}"
+export QUOTA_TIMEOUT_MS="${QUOTA_TIMEOUT_MS:-2000}"
+# metering verifies the API keys of /api/orgs/* through auth, with a credential auth accepts.
+export AUTH_URL="${AUTH_URL:-http://127.0.0.1:$AUTH_PORT}"
+export AUTH_SERVICE_TOKEN="${AUTH_SERVICE_TOKEN:-${SERVICE_TOKENS%%,*}}"
+# Dashboard JWTs (HS256) for key management; `npm run token` signs development ones with it.
+export JWT_SECRET="${JWT_SECRET:-dev-only-dashboard-secret-change-me-0123456789}"
 APPS=(auth metering quota)
 NODE="$ROOT/node_modules/.bin/node"
+
+# The variables exported above, as NAME=value lines: `stack.sh env`, and .tally/stack.env, which
+# the tools run after a start (simulate, token) read for whatever their environment does not set.
+print_env() {
+  local name
+  for name in $(sed -n 's/^export //p' "$ROOT/scripts/stack.sh" | grep -oE '(^| )[A-Z_]+=' | tr -d ' ='); do
+    printf '%s=%s\n' "$name" "${!name}"
+  done
+}
 
 port_of() { case "$1" in auth) echo "$AUTH_PORT" ;; metering) echo "$METERING_PORT" ;; quota) echo "$QUOTA_PORT" ;; esac; }
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -75,6 +95,7 @@ start() {
   "$NODE" node_modules/.bin/tsc -p tsconfig.build.json
   "$NODE" node_modules/.bin/tsc-alias -p tsconfig.build.json
   "$NODE" dist/libs/database/src/cli/migrate.js run
+  print_env >"$RUN_DIR/stack.env"
 
   trap 'echo; stop_all; exit 0' INT TERM
   for app in "${APPS[@]}"; do
@@ -115,5 +136,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop_all ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  env) print_env ;;
+  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
 esac

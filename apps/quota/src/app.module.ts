@@ -4,6 +4,7 @@ import { PlatformModule } from '@tally/platform';
 import { REDIS, RedisModule, redisHealth } from '@tally/redis';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
+import { AdmissionWarmup } from './admissions/admission-warmup';
 import { AdmissionsFastRoute } from './admissions/admissions-fast-route';
 import { AdmissionsController } from './admissions/admissions.controller';
 import { AdmissionsService } from './admissions/admissions.service';
@@ -54,6 +55,7 @@ export class QuotaModule {
         CatalogService,
         AdmissionsService,
         AdmissionsFastRoute,
+        AdmissionWarmup,
         BalancesService,
       ],
     };
