@@ -12,11 +12,13 @@ export const EventTypes = {
   actionVerified: 'action.verified',
   actionDenied: 'action.denied',
   ledgerPosted: 'ledger.posted',
+  admissionVoided: 'admission.voided',
 } as const;
 
 export const orgIdSchema = z.string().regex(ORG_ID_PATTERN, ORG_ID_RULE);
 
-const envelope = <T extends z.ZodTypeAny>(type: string, data: T) =>
+/** The CloudEvents envelope of `type` around `data` (every topic's schema). */
+export const envelope = <T extends z.ZodTypeAny>(type: string, data: T) =>
   z.object({
     specversion: z.literal(CLOUD_EVENTS_SPEC),
     id: z.string().min(1).max(200),
@@ -147,7 +149,8 @@ export const ledgerPostedData = z.object({
   orgId: orgIdSchema,
   packageId: z.string().nullable(),
   kind: z.enum(['sandbox', 'agent']),
-  entryType: z.enum(['grant', 'debit', 'forfeit', 'overage']),
+  /** `reversal`: a voided admission's debit or overage undone (positive, same package). */
+  entryType: z.enum(['grant', 'debit', 'forfeit', 'overage', 'reversal']),
   amount: z.string().regex(/^-?\d+$/),
   eventSource: z.string(),
   eventId: z.string(),

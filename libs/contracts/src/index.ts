@@ -1,3 +1,4 @@
+export * from './admissions';
 export * from './actions';
 export * from './api-key-format';
 export * from './error-codes';

@@ -9,6 +9,7 @@ export const Topics = {
   usageAgent: 'usage.agent.v1',
   ledgerPosted: 'metering.ledger.v1',
   alerts: 'metering.alerts.v1',
+  admissionVoided: 'auth.admission.voided.v1',
 } as const;
 
 export type TopicName = (typeof Topics)[keyof typeof Topics];

@@ -38,6 +38,14 @@ export type AdmissionOutcome =
   | { outcome: 'INSUFFICIENT_SANDBOX_HOURS'; availableMs: bigint }
   | { outcome: 'INSUFFICIENT_AGENT_CREDITS'; availableMc: bigint };
 
+/** An admission id's record as ADMIT_LUA writes it (state `released` once released). */
+export interface AdmissionRecord {
+  fingerprint: string;
+  state: string;
+  reservedMs: bigint;
+  expiresAtMs: number;
+}
+
 type Reply = string[];
 
 type WithScripts = Redis & {
@@ -123,6 +131,14 @@ export class AdmissionCache {
       String(recordTtlMs),
     );
     return { releasedMs: BigInt(amount), known: Number(known) === 1 };
+  }
+
+  /** The answer recorded for an admission id (what a retry replays), or null when none is. */
+  async recorded(orgId: string, admissionId: string): Promise<AdmissionRecord | null> {
+    const record = await this.redis.get(balanceKeys(this.prefix, orgId).admission(admissionId));
+    const match = record ? /^([^:]*):([a-z]+):(\d+):(\d+)$/i.exec(record) : null;
+    if (!match) return null;
+    return { fingerprint: match[1], state: match[2], reservedMs: BigInt(match[3]), expiresAtMs: Number(match[4]) };
   }
 
   /** Provisional holds of an org: their sum and how many are creates (for reads and tests). */
