@@ -256,6 +256,8 @@ async function main() {
         REDIS_URL: redisUrl,
         REDIS_KEY_PREFIX: PREFIX,
         SERVICE_TOKENS: TOKEN,
+        KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+        KAFKA_TOPIC_PREFIX: 'bench-admission.',
         HOST: '127.0.0.1',
         PORT: String(quotaPort),
         LOG_LEVEL: 'warn',

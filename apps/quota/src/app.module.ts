@@ -1,13 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { DATA_SOURCE, DatabaseModule, postgresHealth } from '@tally/database';
+import { createKafka, EventPublisher } from '@tally/kafka';
 import { PlatformModule } from '@tally/platform';
 import { REDIS, RedisModule, redisHealth } from '@tally/redis';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { AdmissionWarmup } from './admissions/admission-warmup';
+import { AdmissionVoids, VOID_PUBLISHER } from './admissions/admission-voids';
 import { AdmissionsFastRoute } from './admissions/admissions-fast-route';
 import { AdmissionsController } from './admissions/admissions.controller';
 import { AdmissionsService } from './admissions/admissions.service';
+import { BalanceSnapshotRepository } from './admissions/balance-snapshot.repository';
 import { BalancesController } from './balances/balances.controller';
 import { BalancesService } from './balances/balances.service';
 import { DEFAULT_CATALOG, parseCatalogJson } from './catalog/catalog-config';
@@ -53,6 +56,13 @@ export class QuotaModule {
               : new ConfigCatalogRepository(db, catalog),
         },
         CatalogService,
+        // Connected on first use: admission itself never waits for Kafka, only a release does.
+        {
+          provide: VOID_PUBLISHER,
+          useFactory: () => new EventPublisher(createKafka('tally-quota', config.KAFKA_BROKERS)),
+        },
+        AdmissionVoids,
+        BalanceSnapshotRepository,
         AdmissionsService,
         AdmissionsFastRoute,
         AdmissionWarmup,

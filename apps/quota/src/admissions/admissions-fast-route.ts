@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { DEADLINE_HEADER, deadlineFrom } from '@tally/contracts';
 import { HotRoutes, ServiceAuthGuard } from '@tally/platform';
 import { AdmissionsService } from './admissions.service';
 import { parseAdmissionRequest } from './dto/admission.dto';
@@ -14,7 +15,8 @@ export class AdmissionsFastRoute {
   constructor(hotRoutes: HotRoutes, guard: ServiceAuthGuard, admissions: AdmissionsService) {
     hotRoutes.register('POST', '/v1/admissions', {
       authenticate: (headers) => guard.check(headers),
-      handle: (request) => admissions.admit(parseAdmissionRequest(request.body)),
+      handle: (request) =>
+        admissions.admit(parseAdmissionRequest(request.body), deadlineFrom(request.headers[DEADLINE_HEADER])),
     });
   }
 }

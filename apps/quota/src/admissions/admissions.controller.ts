@@ -1,5 +1,6 @@
-import { Body, Controller, Delete, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Headers, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { DEADLINE_HEADER, deadlineFrom } from '@tally/contracts';
 import { ServiceAuthGuard } from '@tally/platform';
 import { AdmissionsService } from './admissions.service';
 import {
@@ -32,17 +33,27 @@ export class AdmissionsController {
   @ApiResponse({ status: 429, description: 'RATE_LIMITED, CONCURRENT_SANDBOX_LIMIT (with Retry-After)' })
   @ApiResponse({ status: 503, description: 'DEPENDENCY_UNAVAILABLE (failed closed; says which dependency)' })
   @ApiBody({ type: AdmissionRequestDto })
-  admit(@Body() body: unknown): Promise<AdmissionGrantedDto> {
+  @ApiHeader({
+    name: DEADLINE_HEADER,
+    required: false,
+    description:
+      "Milliseconds the caller still waits: past them nothing new is held (a retry's recorded answer is still replayed)",
+  })
+  admit(@Body() body: unknown, @Headers(DEADLINE_HEADER) deadline?: string): Promise<AdmissionGrantedDto> {
     // `unknown` leaves the global class-validator pipe out; zod checks the body (see the DTO file).
-    return this.admissions.admit(parseAdmissionRequest(body));
+    return this.admissions.admit(parseAdmissionRequest(body), deadlineFrom(deadline));
   }
 
   @Delete(':admissionId')
-  @ApiOperation({ summary: 'Release the provisional hold of an admission (the upstream could not start it).' })
-  @ApiResponse({ status: 200, type: AdmissionReleasedDto, description: 'Released (idempotent)' })
+  @ApiOperation({
+    summary:
+      'Release an admission the upstream could not start: its provisional hold is dropped and an admission.voided ' +
+      'event tells metering to release the durable hold or reverse the debit (or bill nothing if it comes first).',
+  })
+  @ApiResponse({ status: 200, type: AdmissionReleasedDto, description: 'Released and voided (idempotent)' })
   @ApiResponse({ status: 400, description: 'INVALID_REQUEST (orgId query parameter)' })
   @ApiResponse({ status: 401, description: 'MISSING_CREDENTIALS' })
-  @ApiResponse({ status: 503, description: 'DEPENDENCY_UNAVAILABLE' })
+  @ApiResponse({ status: 503, description: 'DEPENDENCY_UNAVAILABLE (Redis, or Kafka did not take the void): retry' })
   release(@Param('admissionId') admissionId: string, @Query() query: ReleaseQueryDto): Promise<AdmissionReleasedDto> {
     return this.admissions.release(query.orgId, admissionId);
   }

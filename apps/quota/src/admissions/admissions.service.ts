@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Action, assertAction, Errors, milliToCredits, msToHours, TallyError } from '@tally/contracts';
-import { DATA_SOURCE, loadOrgBalances } from '@tally/database';
+import { Action, assertAction, Errors, milliToCredits, msToHours, TallyError, VoidReasons } from '@tally/contracts';
 import { METRICS_REGISTRY } from '@tally/platform';
-import { AdmissionCache, AdmissionOutcome, BalanceCache } from '@tally/redis';
+import { AdmissionCache, AdmissionInput, AdmissionOutcome, BalanceCache } from '@tally/redis';
 import { Counter, Registry } from 'prom-client';
-import { DataSource } from 'typeorm';
+import { PlanSpec } from '../catalog/catalog.repository';
 import { CatalogService } from '../catalog/catalog.service';
 import { QUOTA_CONFIG, QuotaConfig } from '../config/quota.config';
 import {
@@ -16,6 +15,8 @@ import {
   reserveFor,
   retryAfterSeconds,
 } from './admission-policy';
+import { AdmissionVoids } from './admission-voids';
+import { BalanceSnapshotRepository } from './balance-snapshot.repository';
 import { AdmissionGrantedDto, AdmissionReleasedDto, AdmissionRequest, isAdmissionId } from './dto/admission.dto';
 
 type Dependency = 'Redis' | 'PostgreSQL';
@@ -50,26 +51,56 @@ function describeFailure(error: Error): string {
   return `failed (${message})`;
 }
 
+/** An admission request priced against the catalog: what the Lua call decides, and what answers name. */
+interface Priced {
+  plan: PlanSpec;
+  requiredTier: number;
+  reserveMs: bigint;
+  input: AdmissionInput;
+}
+
+/** Everything one answer is built from (named: the mapping reads no positional arguments). */
+interface AnswerInput {
+  request: AdmissionRequest;
+  action: Action;
+  outcome: AdmissionOutcome;
+  priced: Priced;
+}
+
+/** Set when the decision's time is up: work still running takes no hold nobody will hear of. */
+interface Budget {
+  expired: boolean;
+}
+
+const pastDeadline = (deadline: number | undefined): boolean => deadline !== undefined && deadline <= Date.now();
+
+const deadlinePassed = (action: Action) =>
+  Errors.dependencyUnavailable(`The caller's deadline passed before ${action} was decided; nothing was held.`, 1);
+
 /**
  * Admission decisions. Everything that needs a consistent view (holds, balance, concurrency, rate)
  * is decided in ONE Lua call; TypeScript only prepares integer inputs from the in-memory catalog
- * and maps the outcome to the error contract. Every decision is bounded by ADMISSION_TIMEOUT_MS.
+ * and maps the outcome to the error contract. Branch order: an admission id already decided
+ * replays its answer; past the caller's deadline nothing new is held; a dependency that cannot
+ * answer fails closed (metered) or open. Every decision is bounded by ADMISSION_TIMEOUT_MS and
+ * by the caller's deadline.
  */
 @Injectable()
 export class AdmissionsService {
   private readonly logger = new Logger(AdmissionsService.name);
   private readonly agentMinimumMc: bigint;
   private readonly coldLoads = new Map<string, Promise<void>>();
-  /** Decisions by action and outcome (ADMIT, REPLAY, a denial code, FAILED_OPEN, DEPENDENCY_UNAVAILABLE). */
+  /** Decisions by action and outcome (ADMIT, REPLAY, a denial code, DEADLINE, FAILED_OPEN, DEPENDENCY_UNAVAILABLE). */
   private readonly decisions: Counter<'action' | 'outcome'>;
   private readonly coldLoadCount: Counter;
 
   constructor(
     @Inject(QUOTA_CONFIG) private readonly config: QuotaConfig,
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    private readonly snapshots: BalanceSnapshotRepository,
     private readonly admissions: AdmissionCache,
     private readonly balances: BalanceCache,
     private readonly catalog: CatalogService,
+    private readonly voids: AdmissionVoids,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     this.agentMinimumMc = agentMinimum(config.ADMISSION_AGENT_MINIMUM_CREDITS);
@@ -86,53 +117,24 @@ export class AdmissionsService {
     });
   }
 
-  async admit(request: AdmissionRequest): Promise<AdmissionGrantedDto> {
-    assertAction(request.action);
-    const action: Action = request.action;
+  /** `deadline`: when the caller stops waiting (ms since epoch), from its x-deadline-ms header. */
+  async admit(request: AdmissionRequest, deadline?: number): Promise<AdmissionGrantedDto> {
+    const { action } = request;
+    assertAction(action);
     try {
-      const budget = { expired: false };
-      const granted = await this.withinDeadline(this.decide(request, action, budget), budget);
+      const granted = pastDeadline(deadline)
+        ? await this.withinDeadline(this.replayOrRefuse(request, action))
+        : await this.decideWithin(request, action, deadline);
       this.decisions.inc({ action, outcome: granted.replay ? 'REPLAY' : 'ADMIT' });
       return granted;
     } catch (error) {
-      if (!(error instanceof DependencyFailure)) {
-        if (error instanceof TallyError) this.decisions.inc({ action, outcome: error.code });
-        throw error;
-      }
-      const open = failsOpen(
-        action,
-        this.config.ADMISSION_FAIL_OPEN_ACTIONS,
-        this.config.ADMISSION_FAIL_CLOSED_ACTIONS,
-      );
-      this.logger.warn(
-        { orgId: request.orgId, action, dependency: error.dependency, reason: error.reason, failedOpen: open },
-        'admission could not be decided',
-      );
-      this.decisions.inc({ action, outcome: open ? 'FAILED_OPEN' : 'DEPENDENCY_UNAVAILABLE' });
-      if (!open) {
-        throw Errors.dependencyUnavailable(
-          `${error.message}; ${action} failed closed and was not admitted. Retry shortly.`,
-          1,
-        );
-      }
-      return {
-        admitted: true,
-        admissionId: request.admissionId,
-        orgId: request.orgId,
-        action,
-        reservedMs: '0',
-        reservedHours: '0',
-        holdExpiresAt: null,
-        replay: false,
-        degraded: `${error.message}; ${action} failed open (admitted without a quota check).`,
-      };
+      return this.failed(request, action, error);
     }
   }
 
+  /** Drops the provisional hold and tells metering the admission is void; idempotent, retry on 503. */
   async release(orgId: string, admissionId: string): Promise<AdmissionReleasedDto> {
-    if (!isAdmissionId(admissionId)) {
-      throw Errors.invalidAdmissionId();
-    }
+    if (!isAdmissionId(admissionId)) throw Errors.invalidAdmissionId();
     const { releasedMs } = await this.withinDeadline(
       on('Redis', () => this.admissions.release(orgId, admissionId, this.config.ADMISSION_RECORD_TTL_SECONDS * 1000)),
     ).catch((error) => {
@@ -141,47 +143,63 @@ export class AdmissionsService {
       }
       throw error;
     });
+    await this.voids.publish(orgId, admissionId, VoidReasons.released).catch((error: Error) => {
+      throw Errors.dependencyUnavailable(
+        `Kafka did not record the void (${error.message}); the hold was released, metering not yet told. Retry.`,
+        1,
+      );
+    });
     return { admissionId, orgId, releasedMs: releasedMs.toString() };
   }
 
-  /**
-   * `budget.expired` turns true when the caller has already been answered 503: the work goes on
-   * (a cold load still fills the cache for the retry) but takes no hold nobody will hear of.
-   */
-  private async decide(
-    request: AdmissionRequest,
-    action: Action,
-    budget: { expired: boolean },
-  ): Promise<AdmissionGrantedDto> {
-    const kind = admissionKind(action);
-    const planName = await on('PostgreSQL', () => this.catalog.orgPlan(request.orgId));
-    if (planName === null) throw Errors.orgNotFound();
-    const plan = await on('PostgreSQL', () => this.catalog.plan(planName));
-    if (!plan)
-      throw new DependencyFailure('PostgreSQL', `has no plan named ${JSON.stringify(planName)} in the catalog`);
+  /** The decision, bounded by ADMISSION_TIMEOUT_MS and the caller's deadline, whichever comes first. */
+  private decideWithin(request: AdmissionRequest, action: Action, deadline?: number): Promise<AdmissionGrantedDto> {
+    const budget: Budget = { expired: false };
+    const timeoutMs = Math.min(this.config.ADMISSION_TIMEOUT_MS, (deadline ?? Infinity) - Date.now());
+    return this.withinDeadline(this.decide(request, action, budget), budget, timeoutMs);
+  }
 
-    let reserveMs = 0n;
-    let requiredTier = 0;
-    if (kind === 'create' || kind === 'extend') {
-      const params = request.params ?? {};
-      // sandbox.create must name its shape (metering prices the durable hold with it); an
-      // extension is priced by the sandbox's shape, which the caller may not repeat.
-      const shapeName = kind === 'extend' ? (params.shape ?? this.config.ADMISSION_DEFAULT_SHAPE) : params.shape;
-      const shape =
-        typeof shapeName === 'string' ? await on('PostgreSQL', () => this.catalog.shape(shapeName)) : undefined;
-      if (!shape) {
-        const problem =
-          shapeName === undefined
-            ? `params.shape is required for ${action}.`
-            : `Unknown sandbox shape ${JSON.stringify(shapeName)}.`;
-        throw Errors.invalidRequest('params.shape', problem);
-      }
-      const seconds = reservedSeconds(kind, params);
-      reserveMs = reserveFor(seconds, shape);
-      requiredTier = shape.requiredPlanTier;
+  private async decide(request: AdmissionRequest, action: Action, budget: Budget): Promise<AdmissionGrantedDto> {
+    const priced = await this.price(request, action);
+    const admit = () => {
+      if (budget.expired) throw new DependencyFailure('Redis', 'or PostgreSQL answered after the deadline');
+      return on('Redis', () => this.admissions.admit(priced.input));
+    };
+    let outcome = await admit();
+    if (outcome.outcome === 'MISS') {
+      await this.loadCold(request.orgId);
+      outcome = await admit();
+      if (outcome.outcome === 'MISS') throw new DependencyFailure('Redis', 'lost the balance just loaded');
     }
+    return this.answer({ request, action, outcome, priced });
+  }
 
-    const input = {
+  /** Past the caller's deadline: a retry of an admission already decided still gets its answer; nothing new is held. */
+  private async replayOrRefuse(request: AdmissionRequest, action: Action): Promise<AdmissionGrantedDto> {
+    const priced = await this.price(request, action);
+    const record = await on('Redis', () => this.admissions.recorded(request.orgId, request.admissionId));
+    if (!record || record.state === 'released' || record.fingerprint !== priced.input.fingerprint) {
+      this.decisions.inc({ action, outcome: 'DEADLINE' });
+      throw deadlinePassed(action);
+    }
+    const outcome: AdmissionOutcome = {
+      outcome: 'ADMIT',
+      reservedMs: record.reservedMs,
+      expiresAtMs: record.expiresAtMs,
+      replay: true,
+    };
+    return this.answer({ request, action, outcome, priced });
+  }
+
+  /** The org's plan and, for sandbox actions, the shape's price: the Lua call's integer inputs. */
+  private async price(request: AdmissionRequest, action: Action): Promise<Priced> {
+    const kind = admissionKind(action);
+    const plan = await this.planOf(request.orgId);
+    const { reserveMs, requiredTier } =
+      kind === 'create' || kind === 'extend'
+        ? await this.sandboxReserve(kind, action, request.params ?? {})
+        : { reserveMs: 0n, requiredTier: 0 };
+    const input: AdmissionInput = {
       orgId: request.orgId,
       keyId: request.keyId,
       admissionId: request.admissionId,
@@ -197,17 +215,69 @@ export class AdmissionsService {
       orgRatePerSecond: plan.orgRequestsPerSecond,
       keyRatePerSecond: plan.keyRequestsPerSecond,
     };
-    const admit = () => {
-      if (budget.expired) throw new DependencyFailure('Redis', 'or PostgreSQL answered after the deadline');
-      return on('Redis', () => this.admissions.admit(input));
-    };
-    let outcome = await admit();
-    if (outcome.outcome === 'MISS') {
-      await this.loadCold(request.orgId);
-      outcome = await admit();
-      if (outcome.outcome === 'MISS') throw new DependencyFailure('Redis', 'lost the balance just loaded');
+    return { plan, requiredTier, reserveMs, input };
+  }
+
+  private async planOf(orgId: string): Promise<PlanSpec> {
+    const planName = await on('PostgreSQL', () => this.catalog.orgPlan(orgId));
+    if (planName === null) throw Errors.orgNotFound();
+    const plan = await on('PostgreSQL', () => this.catalog.plan(planName));
+    if (!plan)
+      throw new DependencyFailure('PostgreSQL', `has no plan named ${JSON.stringify(planName)} in the catalog`);
+    return { ...plan, name: planName };
+  }
+
+  /**
+   * sandbox.create must name its shape (metering prices the durable hold with it); an extension
+   * is priced by the sandbox's shape, which the caller may not repeat.
+   */
+  private async sandboxReserve(
+    kind: 'create' | 'extend',
+    action: Action,
+    params: Record<string, unknown>,
+  ): Promise<{ reserveMs: bigint; requiredTier: number }> {
+    const shapeName = kind === 'extend' ? (params.shape ?? this.config.ADMISSION_DEFAULT_SHAPE) : params.shape;
+    const shape =
+      typeof shapeName === 'string' ? await on('PostgreSQL', () => this.catalog.shape(shapeName)) : undefined;
+    if (!shape) {
+      const problem =
+        shapeName === undefined
+          ? `params.shape is required for ${action}.`
+          : `Unknown sandbox shape ${JSON.stringify(shapeName)}.`;
+      throw Errors.invalidRequest('params.shape', problem);
     }
-    return this.answer(request, action, outcome, planName, plan.tier, requiredTier, reserveMs);
+    return { reserveMs: reserveFor(reservedSeconds(kind, params), shape), requiredTier: shape.requiredPlanTier };
+  }
+
+  /** A denial is rethrown (and counted); a dependency failure fails open or closed per action. */
+  private failed(request: AdmissionRequest, action: Action, error: unknown): AdmissionGrantedDto {
+    if (!(error instanceof DependencyFailure)) {
+      if (error instanceof TallyError) this.decisions.inc({ action, outcome: error.code });
+      throw error;
+    }
+    const open = failsOpen(action, this.config.ADMISSION_FAIL_OPEN_ACTIONS, this.config.ADMISSION_FAIL_CLOSED_ACTIONS);
+    this.logger.warn(
+      { orgId: request.orgId, action, dependency: error.dependency, reason: error.reason, failedOpen: open },
+      'admission could not be decided',
+    );
+    this.decisions.inc({ action, outcome: open ? 'FAILED_OPEN' : 'DEPENDENCY_UNAVAILABLE' });
+    if (!open) {
+      throw Errors.dependencyUnavailable(
+        `${error.message}; ${action} failed closed and was not admitted. Retry shortly.`,
+        1,
+      );
+    }
+    return {
+      admitted: true,
+      admissionId: request.admissionId,
+      orgId: request.orgId,
+      action,
+      reservedMs: '0',
+      reservedHours: '0',
+      holdExpiresAt: null,
+      replay: false,
+      degraded: `${error.message}; ${action} failed open (admitted without a quota check).`,
+    };
   }
 
   /** Cold cache: PostgreSQL's truth through metering's loader, written with the same versioned apply. */
@@ -216,9 +286,7 @@ export class AdmissionsService {
     if (!loading) {
       loading = (async () => {
         this.coldLoadCount.inc();
-        const snapshot = await on('PostgreSQL', async () =>
-          (await loadOrgBalances(this.dataSource, [orgId], new Date())).get(orgId),
-        );
+        const snapshot = await on('PostgreSQL', () => this.snapshots.load(orgId, new Date()));
         if (!snapshot) throw new DependencyFailure('PostgreSQL', `returned no balance for ${orgId}`);
         await on('Redis', () => this.balances.apply(orgId, snapshot));
       })().finally(() => this.coldLoads.delete(orgId));
@@ -227,69 +295,75 @@ export class AdmissionsService {
     return loading;
   }
 
-  private answer(
-    request: AdmissionRequest,
-    action: Action,
-    outcome: AdmissionOutcome,
-    planName: string,
-    planTier: number,
-    requiredTier: number,
-    reserveMs: bigint,
-  ): AdmissionGrantedDto {
+  private answer({ request, action, outcome, priced }: AnswerInput): AdmissionGrantedDto {
+    if (outcome.outcome === 'ADMIT') {
+      return {
+        admitted: true,
+        admissionId: request.admissionId,
+        orgId: request.orgId,
+        action,
+        reservedMs: outcome.reservedMs.toString(),
+        reservedHours: msToHours(outcome.reservedMs),
+        holdExpiresAt: outcome.expiresAtMs > 0 ? new Date(outcome.expiresAtMs).toISOString() : null,
+        replay: outcome.replay,
+      };
+    }
+    throw this.denial({ request, action, outcome, priced });
+  }
+
+  /** The error a non-admitting outcome answers, worded for the caller. */
+  private denial({ request, action, outcome, priced }: AnswerInput): Error {
+    const { plan, requiredTier, reserveMs } = priced;
     switch (outcome.outcome) {
-      case 'ADMIT':
-        return {
-          admitted: true,
-          admissionId: request.admissionId,
-          orgId: request.orgId,
-          action,
-          reservedMs: outcome.reservedMs.toString(),
-          reservedHours: msToHours(outcome.reservedMs),
-          holdExpiresAt: outcome.expiresAtMs > 0 ? new Date(outcome.expiresAtMs).toISOString() : null,
-          replay: outcome.replay,
-        };
       case 'CONFLICT':
-        throw Errors.conflict(
+        return Errors.conflict(
           `Admission id ${request.admissionId} was already used for a different request; use a new id.`,
           'admissionId',
         );
       case 'RELEASED':
-        throw Errors.conflict(`Admission ${request.admissionId} was released; use a new admission id.`, 'admissionId');
+        return Errors.conflict(`Admission ${request.admissionId} was released; use a new admission id.`, 'admissionId');
       case 'RATE_LIMITED':
-        throw Errors.rateLimited(
-          `Too many requests for this ${outcome.scope === 'key' ? 'API key' : 'organization'} on plan ${planName}.`,
+        return Errors.rateLimited(
+          `Too many requests for this ${outcome.scope === 'key' ? 'API key' : 'organization'} on plan ${plan.name}.`,
           retryAfterSeconds(outcome.waitMs),
         );
       case 'PLAN_TIER_TOO_LOW':
-        throw Errors.planTierTooLow(
-          `This sandbox shape needs plan tier ${requiredTier}; the organization's plan ${planName} is tier ${planTier}.`,
+        return Errors.planTierTooLow(
+          `This sandbox shape needs plan tier ${requiredTier}; the organization's plan ${plan.name} is tier ${plan.tier}.`,
         );
       case 'CONCURRENT_SANDBOX_LIMIT':
-        throw Errors.concurrentSandboxLimit(
-          `Plan ${planName} allows ${outcome.limit} concurrent sandboxes; ${outcome.running} are running and ${outcome.provisional} starting.`,
+        return Errors.concurrentSandboxLimit(
+          `Plan ${plan.name} allows ${outcome.limit} concurrent sandboxes; ${outcome.running} are running and ${outcome.provisional} starting.`,
           this.config.ADMISSION_CONCURRENT_RETRY_AFTER_SECONDS,
         );
       case 'INSUFFICIENT_SANDBOX_HOURS':
-        throw Errors.insufficientSandboxHours(
+        return Errors.insufficientSandboxHours(
           `${action} needs ${msToHours(reserveMs)} sandbox hours reserved; ${msToHours(outcome.availableMs)} are available.`,
         );
       case 'INSUFFICIENT_AGENT_CREDITS':
-        throw Errors.insufficientAgentCredits(
+        return Errors.insufficientAgentCredits(
           `${action} needs at least ${milliToCredits(this.agentMinimumMc)} agent credits; ${milliToCredits(outcome.availableMc)} are available.`,
         );
       case 'MISS':
-        throw new DependencyFailure('Redis', 'has no balance for the organization');
+      case 'ADMIT':
+        return new DependencyFailure('Redis', 'has no balance for the organization');
     }
   }
 
-  private withinDeadline<T>(work: Promise<T>, budget: { expired: boolean } = { expired: false }): Promise<T> {
-    const timeoutMs = this.config.ADMISSION_TIMEOUT_MS;
+  private withinDeadline<T>(
+    work: Promise<T>,
+    budget: Budget = { expired: false },
+    timeoutMs = this.config.ADMISSION_TIMEOUT_MS,
+  ): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        budget.expired = true;
-        reject(new DependencyFailure('Redis', `or PostgreSQL did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
+      timer = setTimeout(
+        () => {
+          budget.expired = true;
+          reject(new DependencyFailure('Redis', `or PostgreSQL did not answer within ${Math.max(0, timeoutMs)} ms`));
+        },
+        Math.max(0, timeoutMs),
+      );
     });
     // The work may still fail after the deadline answered: nobody waits for it any more.
     work.catch(() => undefined);

@@ -1,9 +1,10 @@
-import { commonEnv, env, loadConfigOrExit } from '@tally/platform';
+import { commonEnv, env, kafkaEnv, loadConfigOrExit } from '@tally/platform';
 
 export const QUOTA_CONFIG = Symbol('QUOTA_CONFIG');
 
 export const quotaEnv = {
   ...commonEnv,
+  ...kafkaEnv,
   PORT: env.int('HTTP port', 3003, 0, 65535),
   REDIS_TIMEOUT_MS: env.int('longest wait for one Redis command before it fails', 50, 1, 10_000),
   ADMISSION_TIMEOUT_MS: env.int('longest an admission decision may take before it fails (ms)', 50, 1, 10_000),
@@ -28,6 +29,13 @@ export const quotaEnv = {
     'actions refused with 503 when Redis or PostgreSQL cannot answer; default: metered actions',
     [],
   ),
+  VOID_ACK_TIMEOUT_MS: env.int(
+    'a release waits at most this long for Kafka to acknowledge its admission.voided event',
+    2_000,
+    100,
+    60_000,
+  ),
+  VOID_SOURCE: env.string('CloudEvents source of the admission.voided events quota publishes', '//tally/quota'),
   CATALOG_SOURCE: env.oneOf(
     "where shapes and plans come from: metering's tables, or CATALOG_JSON",
     ['postgres', 'config'] as const,
