@@ -15,6 +15,7 @@ import { AuthorizeController } from './dashboard-auth/authorize.controller';
 import { DashboardUserGuard } from './dashboard-auth/dashboard-user.guard';
 import { JwtVerifier } from './dashboard-auth/jwt-verifier';
 import { EventBatcher } from './events/event-batcher.service';
+import { MeteredEvents } from './events/metered-events';
 import { KeyCacheService } from './key-cache/key-cache.service';
 import { FailureThrottle } from './verify/failure-throttle.service';
 import { LastUsedWriter } from './verify/last-used.writer';
@@ -62,6 +63,7 @@ export class AuthModule {
       FailureThrottle,
       LastUsedWriter,
       EventBatcher,
+      MeteredEvents,
       ApiKeysService,
       VerifyService,
       VerifyFastRoute,

@@ -20,7 +20,7 @@ async function withRetries<T>(work: () => Promise<T>, attempts = 4, delayMs = 1_
 }
 
 export async function bootstrapAuth(config: AuthConfig, options: { shutdownHooks?: boolean } & AuthModuleOptions = {}) {
-  const topics = [Topics.actionVerified, Topics.actionDenied].map((topic) =>
+  const topics = [Topics.actionVerified, Topics.actionDenied, Topics.admissionVoided].map((topic) =>
     topicName(config.KAFKA_TOPIC_PREFIX, topic),
   );
   await withRetries(() =>

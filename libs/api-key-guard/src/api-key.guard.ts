@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Errors } from '@tally/contracts';
+import { Errors, IDEMPOTENCY_KEY_HEADER } from '@tally/contracts';
 import type { FastifyRequest } from 'fastify';
 import { REQUIRED_ACTION, RequiredAction } from './required-action';
 import { VerifyClient } from './verify-client';
@@ -12,6 +12,12 @@ export function presentedApiKey(request: FastifyRequest): string | undefined {
   const authorization = request.headers.authorization;
   const match = typeof authorization === 'string' ? /^Bearer\s+(\S+)$/i.exec(authorization.trim()) : null;
   return match?.[1];
+}
+
+/** The end user's Idempotency-Key header, passed on to auth as it came. */
+function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const header = request.headers[IDEMPOTENCY_KEY_HEADER];
+  return typeof header === 'string' && header ? header : undefined;
 }
 
 @Injectable()
@@ -42,6 +48,7 @@ export class ApiKeyGuard implements CanActivate {
       resource: required.resource?.(view),
       params: required.params?.(view),
       sourceAddress: request.ip,
+      idempotencyKey: idempotencyKeyOf(request),
     });
     return true;
   }

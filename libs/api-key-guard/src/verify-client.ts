@@ -1,13 +1,30 @@
 import { Logger } from '@nestjs/common';
-import { Action, ErrorCode, Errors, ErrorStatus } from '@tally/contracts';
+import {
+  Action,
+  AuthTimeouts,
+  authWorstCaseMs,
+  DEADLINE_HEADER,
+  deadlineHeader,
+  ErrorCode,
+  Errors,
+  ErrorStatus,
+} from '@tally/contracts';
 
 export interface VerifyClientOptions {
   /** Auth's base URL, e.g. http://127.0.0.1:3001 */
   authUrl: string;
   /** This service's credential for auth (x-service-token); never an API key. */
   serviceToken: string;
-  /** Longest wait for auth's answer; past it the request fails closed with 503. */
+  /**
+   * Longest wait for auth's answer; past it the request fails closed with 503. Default: auth's
+   * worst case for a metered action (its Kafka ack timeout + its quota timeout + a margin), from
+   * the two below; a shorter value is sent to auth as the deadline, which auth then honours.
+   */
   timeoutMs?: number;
+  /** Auth's EVENT_ACK_TIMEOUT_MS, when it is not the default. */
+  authEventAckTimeoutMs?: number;
+  /** Auth's QUOTA_TIMEOUT_MS, when it is not the default. */
+  authQuotaTimeoutMs?: number;
 }
 
 export interface VerifyInput {
@@ -18,6 +35,8 @@ export interface VerifyInput {
   params?: Record<string, unknown>;
   /** The end user's address, for auth's failed-verification throttling. */
   sourceAddress?: string;
+  /** The end user's Idempotency-Key: a retry replays the first decision (one hold, one charge). */
+  idempotencyKey?: string;
 }
 
 /** Auth's 200 answer. */
@@ -42,20 +61,32 @@ const isErrorCode = (value: unknown): value is ErrorCode =>
 export class VerifyClient {
   private readonly logger = new Logger(VerifyClient.name);
   private readonly url: string;
-  private readonly timeoutMs: number;
+  /** How long this client waits for auth (see VerifyClientOptions.timeoutMs). */
+  readonly timeoutMs: number;
 
   constructor(private readonly options: VerifyClientOptions) {
     this.url = `${options.authUrl.replace(/\/+$/, '')}/v1/verify`;
-    this.timeoutMs = options.timeoutMs ?? 2_000;
+    this.timeoutMs =
+      options.timeoutMs ??
+      authWorstCaseMs(
+        options.authEventAckTimeoutMs ?? AuthTimeouts.eventAckMs,
+        options.authQuotaTimeoutMs ?? AuthTimeouts.quotaMs,
+      );
   }
 
   async verify(input: VerifyInput): Promise<VerifiedAction> {
     let response: Response;
     let body: unknown;
+    // Auth must be done a margin before this client stops waiting: the answer still has to travel back.
+    const deadline = Date.now() + this.timeoutMs - AuthTimeouts.marginMs;
     try {
       response = await fetch(this.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-service-token': this.options.serviceToken },
+        headers: {
+          'content-type': 'application/json',
+          'x-service-token': this.options.serviceToken,
+          [DEADLINE_HEADER]: deadlineHeader(deadline),
+        },
         body: JSON.stringify(input),
         signal: AbortSignal.timeout(this.timeoutMs),
       });

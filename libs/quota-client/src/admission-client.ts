@@ -1,4 +1,4 @@
-import { Action, ErrorCode, Errors, ErrorStatus, TallyError } from '@tally/contracts';
+import { Action, DEADLINE_HEADER, deadlineHeader, ErrorCode, Errors, ErrorStatus, TallyError } from '@tally/contracts';
 import { ulid } from 'ulid';
 
 export interface AdmissionClientOptions {
@@ -20,6 +20,8 @@ export interface AdmissionRequest {
   params?: Record<string, unknown>;
   /** Idempotency key and hold id; generated when absent. Retrying with the same id is safe. */
   admissionId?: string;
+  /** When the caller gives up (ms since epoch): quota is told, and nothing is waited for past it. */
+  deadline?: number;
 }
 
 /** Quota's 200 answer (POST /v1/admissions). */
@@ -39,6 +41,15 @@ export interface AdmissionGranted {
 export type AdmissionDecision =
   | { admitted: true; admissionId: string; granted: AdmissionGranted }
   | { admitted: false; code: ErrorCode; message: string; retryAfterSeconds?: number };
+
+/** Quota did not answer in time: it may still decide (and hold) after this caller stopped waiting. */
+class QuotaTimedOut extends TallyError {
+  constructor(waitMs: number) {
+    super('DEPENDENCY_UNAVAILABLE', `quota did not answer within ${waitMs} ms; the action failed closed.`, {
+      retryAfterSeconds: 1,
+    });
+  }
+}
 
 const isErrorCode = (value: unknown): value is ErrorCode =>
   typeof value === 'string' && Object.prototype.hasOwnProperty.call(ErrorStatus, value);
@@ -61,14 +72,24 @@ export class AdmissionClient {
   /** Admits, or throws the denial as a TallyError. */
   async admit(request: AdmissionRequest): Promise<AdmissionGranted> {
     const admissionId = request.admissionId ?? ulid();
-    const response = await this.call('POST', '/v1/admissions', {
+    const body = {
       orgId: request.orgId,
       keyId: request.keyId,
       action: request.action,
       params: request.params ?? {},
       admissionId,
-    });
-    return (await this.parse(response)) as AdmissionGranted;
+    };
+    try {
+      return (await this.parse(await this.call('POST', '/v1/admissions', body, request.deadline))) as AdmissionGranted;
+    } catch (error) {
+      if (error instanceof QuotaTimedOut) this.releaseAbandoned(request.orgId, admissionId);
+      throw error;
+    }
+  }
+
+  /** Quota may have taken the hold just as this caller stopped waiting: nobody will use it. */
+  private releaseAbandoned(orgId: string, admissionId: string): void {
+    this.release(orgId, admissionId).catch(() => undefined);
   }
 
   /** Admits or denies, as a value; dependency failures are denials with DEPENDENCY_UNAVAILABLE. */
@@ -95,23 +116,26 @@ export class AdmissionClient {
     return (await this.parse(await this.call('DELETE', path))) as { releasedMs: string };
   }
 
-  private async call(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<Response> {
+  private async call(method: 'POST' | 'DELETE', path: string, body?: unknown, deadline?: number): Promise<Response> {
+    const waitMs = deadline === undefined ? this.timeoutMs : Math.min(this.timeoutMs, deadline - Date.now());
+    if (waitMs <= 0) {
+      throw Errors.dependencyUnavailable("The caller's deadline passed before quota was asked; refused.", 1);
+    }
     try {
       return await fetch(`${this.baseUrl}${path}`, {
         method,
         headers: {
           'x-service-token': this.options.serviceToken,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(deadline === undefined ? {} : { [DEADLINE_HEADER]: deadlineHeader(deadline) }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(waitMs),
       });
     } catch (error) {
-      const timedOut = (error as Error).name === 'TimeoutError';
+      if ((error as Error).name === 'TimeoutError') throw new QuotaTimedOut(waitMs);
       throw Errors.dependencyUnavailable(
-        timedOut
-          ? `quota did not answer within ${this.timeoutMs} ms; the action failed closed.`
-          : `quota is unreachable (${(error as Error).message}); the action failed closed.`,
+        `quota is unreachable (${(error as Error).message}); the action failed closed.`,
         1,
       );
     }
@@ -162,6 +186,7 @@ export const admissionDecider = (client: AdmissionClient) => ({
       action: request.action,
       params: request.params,
       admissionId: request.admissionId,
+      deadline: request.deadline,
     }),
   release: (orgId: string, admissionId: string): Promise<unknown> => client.release(orgId, admissionId),
 });

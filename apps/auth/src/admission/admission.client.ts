@@ -6,6 +6,10 @@ export interface AdmissionRequest {
   action: Action;
   resource: { type: string; id: string } | null;
   params: Record<string, unknown>;
+  /** The admission's id (derived from the idempotency key when the gateway sent one). */
+  admissionId?: string;
+  /** When the caller gives up (ms since epoch): nothing is held past it. */
+  deadline?: number;
 }
 
 export type AdmissionDecision =
@@ -14,8 +18,8 @@ export type AdmissionDecision =
 
 /**
  * The seam to quota: verify asks it before allowing a metered action (sandbox.create,
- * sandbox.extend, agent.run). Quota's admission (issue 5) plugs in here; until then every
- * metered action is admitted without an admission id.
+ * sandbox.extend, agent.run). Without QUOTA_URL every metered action is admitted, under the
+ * admission id auth chose (so that a void can still name it).
  */
 export interface AdmissionClient {
   admit(request: AdmissionRequest): Promise<AdmissionDecision>;
@@ -26,8 +30,8 @@ export interface AdmissionClient {
 export const ADMISSION_CLIENT = Symbol('ADMISSION_CLIENT');
 
 export class AdmitAllAdmissionClient implements AdmissionClient {
-  async admit(): Promise<AdmissionDecision> {
-    return { admitted: true, admissionId: null };
+  async admit(request: AdmissionRequest): Promise<AdmissionDecision> {
+    return { admitted: true, admissionId: request.admissionId ?? null };
   }
 
   async release(): Promise<void> {

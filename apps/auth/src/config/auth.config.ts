@@ -1,4 +1,4 @@
-import { DEFAULT_KEY_PREFIX } from '@tally/contracts';
+import { AuthTimeouts, DEFAULT_KEY_PREFIX } from '@tally/contracts';
 import { commonEnv, ConfigError, env, EnvVar, kafkaEnv, loadConfig } from '@tally/platform';
 import { existsSync } from 'node:fs';
 
@@ -46,12 +46,17 @@ export const authEnv = {
   THROTTLE_WINDOW_SECONDS: env.int('window of failed-verification throttling', 60, 1),
   LAST_USED_INTERVAL_SECONDS: env.int('lastUsedAt: at most one write per key per this many seconds', 60, 1),
   EVENT_BATCH_MS: env.int('non-metered events are flushed to Kafka at least this often', 50, 1, 10_000),
-  EVENT_ACK_TIMEOUT_MS: env.int('metered actions wait at most this long for Kafka', 3_000, 100, 60_000),
+  EVENT_ACK_TIMEOUT_MS: env.int(
+    'metered actions wait at most this long for Kafka',
+    AuthTimeouts.eventAckMs,
+    100,
+    60_000,
+  ),
 
   // Admission of metered actions by quota. Without QUOTA_URL every metered action is admitted.
   QUOTA_URL: env.string('quota base URL asked before metered actions, e.g. http://127.0.0.1:3003', ''),
   QUOTA_SERVICE_TOKEN: env.string('credential auth presents to quota (default: the first SERVICE_TOKENS)', ''),
-  QUOTA_TIMEOUT_MS: env.int('longest wait for quota before failing closed', 150, 10, 10_000),
+  QUOTA_TIMEOUT_MS: env.int('longest wait for quota before failing closed', AuthTimeouts.quotaMs, 10, 10_000),
 };
 
 export type AuthConfig = { [K in keyof typeof authEnv]: ReturnType<(typeof authEnv)[K]['parse']> };

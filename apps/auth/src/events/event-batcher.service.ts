@@ -9,11 +9,29 @@ interface Pending {
   event: OutgoingEvent;
   acked?: () => void;
   failed?: (error: unknown) => void;
+  /** Nobody waits any more: dropped if still queued, never sent late. */
+  abandoned?: boolean;
+  /** Handed to the producer: it may be written whatever is answered. */
+  sent?: boolean;
+}
+
+/** A metered event without Kafka's acknowledgement; `mayHaveBeenWritten` when it had left the queue. */
+export class Unacknowledged extends Error {
+  constructor(
+    message: string,
+    readonly mayHaveBeenWritten: boolean,
+  ) {
+    super(message);
+  }
 }
 
 const MAX_BATCH = 2_000;
 /** Beyond this, events that nobody waits for are dropped (and counted) rather than exhaust memory. */
 const MAX_QUEUED = 200_000;
+/** A void Kafka refused is offered again after this long, until it is acknowledged. */
+const RESEND_MS = 500;
+/** Shutdown waits at most this long for voids still unacknowledged. */
+const SHUTDOWN_VOIDS_MS = 5_000;
 
 /**
  * One idempotent producer and what waits for it. The producer allows a single request in flight,
@@ -39,7 +57,10 @@ class Lane {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
+      // A metered event whose caller already gave up is dropped here, before it can be written.
+      const batch = this.queue.splice(0, MAX_BATCH).filter((pending) => !pending.abandoned);
+      if (batch.length === 0) continue;
+      for (const pending of batch) pending.sent = true;
       try {
         await this.publisher.publish(...batch.map((pending) => pending.event));
         for (const pending of batch) pending.acked?.();
@@ -72,6 +93,8 @@ export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicatio
   private readonly urgent: Lane;
   private timer?: NodeJS.Timeout;
   private readonly unsent: Counter<'topic'>;
+  /** Voids offered and not yet acknowledged (re-offered until they are). */
+  private readonly unackedVoids = new Set<OutgoingEvent>();
 
   constructor(
     publisher: EventPublisher,
@@ -109,8 +132,17 @@ export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicatio
   /** Drain what is queued before the producers disconnect. */
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.timer);
+    const giveUpAt = Date.now() + SHUTDOWN_VOIDS_MS;
     while (this.bulk.queue.length > 0 || this.bulk.busy || this.urgent.queue.length > 0 || this.urgent.busy) {
       await Promise.all([this.bulk.kick(), this.urgent.kick()]);
+    }
+    while (this.unackedVoids.size > 0 && Date.now() < giveUpAt) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await this.bulk.kick();
+    }
+    if (this.unackedVoids.size > 0) {
+      const voids = [...this.unackedVoids].map((event) => (event.value as { id?: string }).id);
+      this.logger.error({ voids }, 'shutting down with admission voids Kafka never acknowledged');
     }
   }
 
@@ -132,25 +164,41 @@ export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicatio
     if (this.bulk.queue.length >= MAX_BATCH) void this.bulk.kick();
   }
 
-  /** Resolves once Kafka acknowledged the event (acks=-1); rejects after `timeoutMs`. */
+  /**
+   * Resolves once Kafka acknowledged the event (acks=-1); rejects with Unacknowledged after
+   * `timeoutMs` (the event is dropped if it has not left yet) or when its produce request failed.
+   */
   sendAndWait(event: OutgoingEvent, timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no acknowledgement from Kafka within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.urgent.queue.push({
-        event,
-        acked: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        failed: (error) => {
-          clearTimeout(timer);
-          reject(error instanceof Error ? error : new Error(String(error)));
-        },
-      });
+      const pending: Pending = { event };
+      const timer = setTimeout(() => {
+        pending.abandoned = true;
+        reject(new Unacknowledged(`no acknowledgement from Kafka within ${timeoutMs} ms`, pending.sent === true));
+      }, timeoutMs);
+      pending.acked = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      pending.failed = (error) => {
+        clearTimeout(timer);
+        reject(new Unacknowledged(error instanceof Error ? error.message : String(error), true));
+      };
+      this.urgent.queue.push(pending);
       void this.urgent.kick();
     });
+  }
+
+  /** A compensating event (admission.voided): offered again until Kafka acknowledges it. */
+  sendUntilAcked(event: OutgoingEvent): void {
+    this.unackedVoids.add(event);
+    const offer = () => {
+      this.bulk.queue.push({
+        event,
+        acked: () => this.unackedVoids.delete(event),
+        failed: () => setTimeout(offer, RESEND_MS).unref(),
+      });
+      void this.bulk.kick();
+    };
+    offer();
   }
 }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { DEADLINE_HEADER, deadlineFrom, IDEMPOTENCY_KEY_HEADER } from '@tally/contracts';
 import { HotRoutes, ServiceAuthGuard } from '@tally/platform';
 import { parseVerifyRequest } from './dto/parse-verify-request';
 import { VerifyService } from './verify.service';
@@ -14,7 +15,10 @@ export class VerifyFastRoute {
   constructor(hotRoutes: HotRoutes, guard: ServiceAuthGuard, verifier: VerifyService) {
     hotRoutes.register('POST', '/v1/verify', {
       authenticate: (headers) => guard.check(headers),
-      handle: (request) => verifier.verify(parseVerifyRequest(request.body), request.ip),
+      handle: (request) =>
+        verifier.verify(parseVerifyRequest(request.body, request.headers[IDEMPOTENCY_KEY_HEADER]), request.ip, {
+          deadline: deadlineFrom(request.headers[DEADLINE_HEADER]),
+        }),
     });
   }
 }

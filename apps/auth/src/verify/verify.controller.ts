@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { DEADLINE_HEADER, deadlineFrom, IDEMPOTENCY_KEY_HEADER } from '@tally/contracts';
 import { ServiceAuthGuard } from '@tally/platform';
 import type { FastifyRequest } from 'fastify';
 import { ApiErrors, BODY_ERRORS } from '../http/api-errors.decorator';
@@ -23,6 +24,17 @@ export class VerifyController {
       '(sandbox.create, sandbox.extend, agent.run) are allowed only once Kafka acknowledged the verified event.',
   })
   @ApiBody({ type: VerifyRequestDto })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'Same as the body field idempotencyKey: a retry with the same key replays the first decision',
+  })
+  @ApiHeader({
+    name: DEADLINE_HEADER,
+    required: false,
+    description:
+      'Milliseconds the caller still waits (the guard sends it): past them auth holds and publishes nothing and answers 503',
+  })
   @ApiResponse({ status: 200, type: VerifyAllowedDto, description: 'Allowed; the verified event is published.' })
   @ApiErrors({
     ...BODY_ERRORS,
@@ -32,10 +44,13 @@ export class VerifyController {
     403: 'ACTION_NOT_ALLOWED_FOR_API_KEY: an administrative action; PLAN_TIER_TOO_LOW (quota admission)',
     404: 'NOT_FOUND: the key belongs to another organization (no existence leak)',
     429: 'RATE_LIMITED: too many failed verifications from this address or for this key id (Retry-After); CONCURRENT_SANDBOX_LIMIT',
-    503: 'DEPENDENCY_UNAVAILABLE: Kafka did not acknowledge a metered action (failed closed)',
+    409: 'CONFLICT: the Idempotency-Key was used for another request, or its action was voided',
+    503: "DEPENDENCY_UNAVAILABLE: Kafka did not acknowledge a metered action (failed closed; voided), or the caller's deadline passed",
   })
   // `unknown`: the global ValidationPipe skips it; parseVerifyRequest applies the DTO's rules faster.
   verify(@Body() body: unknown, @Req() request: FastifyRequest): Promise<VerifyAllowedDto> {
-    return this.verifier.verify(parseVerifyRequest(body), request.ip);
+    return this.verifier.verify(parseVerifyRequest(body, request.headers[IDEMPOTENCY_KEY_HEADER]), request.ip, {
+      deadline: deadlineFrom(request.headers[DEADLINE_HEADER]),
+    });
   }
 }

@@ -1,6 +1,7 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   Action,
+  admissionIdFor,
   assertAction,
   cloudEvent,
   ErrorCode,
@@ -11,6 +12,7 @@ import {
   ParsedApiKey,
   topicName,
   Topics,
+  verifiedEventIdFor,
 } from '@tally/contracts';
 import { KAFKA_OPTIONS, KafkaModuleOptions, OutgoingEvent } from '@tally/kafka';
 import { timingSafeEqual } from 'node:crypto';
@@ -18,6 +20,7 @@ import { ADMISSION_CLIENT, AdmissionClient } from '../admission/admission.client
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
 import { EventBatcher } from '../events/event-batcher.service';
 import { eventId } from '../events/event-id';
+import { callerGaveUp, MeteredEvents } from '../events/metered-events';
 import { CachedKey, KeyCacheService } from '../key-cache/key-cache.service';
 import { decide } from '../permissions/permission-matrix';
 import { VerifyAllowedDto, VerifyRequestDto } from './dto/verify-request.dto';
@@ -27,10 +30,17 @@ import { SecretHasher } from './secret-hasher';
 
 const THROTTLED = 'Too many failed verifications; retry later.';
 
-/** One verification: what is asked, and from where (the throttles' bucket). */
+/** How the caller sent the request: when it stops waiting (ms since epoch). */
+export interface VerifyCall {
+  deadline?: number;
+}
+
+/** One verification: what is asked, from where (the throttles' bucket), under which idempotency key, until when. */
 interface Attempt {
   action: Action;
   source: string;
+  idempotencyKey?: string;
+  deadline?: number;
 }
 
 type ResourceRef = { type: string; id: string };
@@ -50,7 +60,6 @@ const proves = (key: CachedKey, presented: Buffer): boolean =>
  */
 @Injectable()
 export class VerifyService {
-  private readonly logger = new Logger(VerifyService.name);
   private readonly verifiedTopic: string;
   private readonly deniedTopic: string;
   private readonly hasher: SecretHasher;
@@ -63,23 +72,29 @@ export class VerifyService {
     private readonly throttle: FailureThrottle,
     private readonly lastUsed: LastUsedWriter,
     private readonly events: EventBatcher,
+    private readonly metered: MeteredEvents,
   ) {
     this.verifiedTopic = topicName(kafka.topicPrefix, Topics.actionVerified);
     this.deniedTopic = topicName(kafka.topicPrefix, Topics.actionDenied);
     this.hasher = new SecretHasher(config.API_KEY_PEPPER);
   }
 
-  async verify(request: VerifyRequestDto, peerAddress: string): Promise<VerifyAllowedDto> {
-    // The end user's address as the gateway saw it; the gateway's own address otherwise.
-    const attempt: Attempt = { action: knownAction(request.action), source: request.sourceAddress ?? peerAddress };
+  async verify(request: VerifyRequestDto, peerAddress: string, call: VerifyCall = {}): Promise<VerifyAllowedDto> {
+    const attempt: Attempt = {
+      action: knownAction(request.action),
+      // The end user's address as the gateway saw it; the gateway's own address otherwise.
+      source: request.sourceAddress ?? peerAddress,
+      idempotencyKey: request.idempotencyKey,
+      deadline: call.deadline,
+    };
     const key = await this.authenticate(request.key, attempt);
     this.lastUsed.touch(key.id);
     this.authorize(key, request.orgId, attempt);
     const resource = request.resource ? { type: request.resource.type, id: request.resource.id } : null;
     const params = request.params ?? {};
     const admissionId = await this.admit(key, attempt, resource, params);
-    const event = this.verifiedEvent(key, attempt.action, resource, params, admissionId);
-    await this.publishVerified(event, key, attempt.action, admissionId);
+    const event = this.verifiedEvent(key, attempt, resource, params, admissionId);
+    await this.publishVerified(event, key, attempt, admissionId);
     const { orgId, id: keyId, createdBy: userId } = key;
     return { allowed: true, orgId, keyId, userId, action: attempt.action, eventId: event.value.id, admissionId };
   }
@@ -120,16 +135,27 @@ export class VerifyService {
     params: Record<string, unknown>,
   ): Promise<string | null> {
     if (!isMetered(attempt.action)) return null;
-    const { action } = attempt;
-    const admitted = await this.admission.admit({ orgId: key.orgId, keyId: key.id, action, resource, params });
-    if (!admitted.admitted) return this.deny(attempt, admitted.code, admitted.message, key, admitted.retryAfterSeconds);
-    return admitted.admissionId;
+    const { action, idempotencyKey, deadline } = attempt;
+    // Nothing is held for a caller that has already given up.
+    if (deadline !== undefined && deadline <= Date.now()) throw callerGaveUp();
+    // A retry with the same idempotency key names the same admission: quota replays its decision.
+    const admissionId = idempotencyKey ? admissionIdFor(key.orgId, idempotencyKey) : eventId();
+    const { orgId, id: keyId } = key;
+    const admitted = await this.admission.admit({ orgId, keyId, action, resource, params, admissionId, deadline });
+    if (admitted.admitted) return admitted.admissionId;
+    return this.deny(attempt, admitted.code, this.denialMessage(attempt, admitted), key, admitted.retryAfterSeconds);
+  }
+
+  /** A conflict on an admission derived from an idempotency key is about the key. */
+  private denialMessage(attempt: Attempt, denied: { code: ErrorCode; message: string }): string {
+    if (denied.code !== 'CONFLICT' || !attempt.idempotencyKey) return denied.message;
+    return 'This Idempotency-Key was already used for a different request, or its action was voided; use a new key.';
   }
 
   /** The auth.action.verified event of an allowed action, keyed by its organization. */
   private verifiedEvent(
     key: CachedKey,
-    action: Action,
+    { action, idempotencyKey }: Attempt,
     resource: ResourceRef | null,
     params: Record<string, unknown>,
     admissionId: string | null,
@@ -139,7 +165,8 @@ export class VerifyService {
       topic: this.verifiedTopic,
       key: key.orgId,
       value: cloudEvent({
-        id: eventId(),
+        // The same idempotency key republishes the same event: metering deduplicates it.
+        id: idempotencyKey ? verifiedEventIdFor(key.orgId, idempotencyKey) : eventId(),
         source: this.config.EVENT_SOURCE,
         type: EventTypes.actionVerified,
         subject: key.orgId,
@@ -149,25 +176,18 @@ export class VerifyService {
   }
 
   /**
-   * A metered action is billed from its verified event: without Kafka's acknowledgement it is
-   * refused (fail closed) and its hold released. Any other action's event is batched.
+   * A metered action is billed from its verified event: without Kafka's acknowledgement before
+   * the caller's deadline it is refused, voided and its hold released (MeteredEvents). Any other
+   * action's event is batched.
    */
   private async publishVerified(
     event: OutgoingEvent,
     key: CachedKey,
-    action: Action,
+    attempt: Attempt,
     admissionId: string | null,
   ): Promise<void> {
-    if (!isMetered(action)) return this.events.send(event);
-    try {
-      await this.events.sendAndWait(event, this.config.EVENT_ACK_TIMEOUT_MS);
-    } catch (error) {
-      this.logger.error({ err: error, orgId: key.orgId, action }, 'metered action refused: Kafka did not acknowledge');
-      if (admissionId) this.releaseHold(key.orgId, admissionId);
-      throw Errors.dependencyUnavailable(
-        'Kafka is unavailable, so the metered action cannot be recorded; refused (failed closed).',
-      );
-    }
+    if (!isMetered(attempt.action)) return this.events.send(event);
+    await this.metered.publish(event, { orgId: key.orgId, admissionId }, attempt.deadline);
   }
 
   /**
@@ -208,16 +228,6 @@ export class VerifyService {
       return deny('API_KEY_REVOKED', 'The API key has been revoked.', key);
     }
     return key;
-  }
-
-  /**
-   * The action was admitted by quota but refused here: its provisional hold would otherwise block
-   * budget until its TTL. Best effort (the TTL is the safety net), without delaying the answer.
-   */
-  private releaseHold(orgId: string, admissionId: string): void {
-    this.admission.release(orgId, admissionId).catch((error: unknown) => {
-      this.logger.warn({ err: error, orgId, admissionId }, 'could not release the hold of a refused action');
-    });
   }
 
   /** Denials are batched: they never delay the answer; unsent ones are counted and logged. */

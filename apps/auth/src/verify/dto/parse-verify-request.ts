@@ -1,4 +1,4 @@
-import { Errors } from '@tally/contracts';
+import { Errors, IDEMPOTENCY_KEY_PATTERN } from '@tally/contracts';
 import { isIP } from 'node:net';
 import { VerifyRequestDto } from './verify-request.dto';
 
@@ -22,7 +22,7 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
  * in OpenAPI), at a fraction of class-validator's cost on the hottest route. Unknown fields are
  * dropped; the first failure names its field.
  */
-export function parseVerifyRequest(body: unknown): VerifyRequestDto {
+export function parseVerifyRequest(body: unknown, idempotencyHeader?: string | string[]): VerifyRequestDto {
   if (!isPlainObject(body)) return fail('body', 'The request body must be a JSON object.');
   const request = new VerifyRequestDto();
   request.key = text(body.key, 'key', 200, true)!;
@@ -43,6 +43,15 @@ export function parseVerifyRequest(body: unknown): VerifyRequestDto {
     if (typeof body.sourceAddress !== 'string' || isIP(body.sourceAddress) === 0)
       return fail('sourceAddress', 'sourceAddress must be an ip address');
     request.sourceAddress = body.sourceAddress;
+  }
+  const idempotencyKey = body.idempotencyKey ?? idempotencyHeader;
+  if (idempotencyKey !== undefined) {
+    if (typeof idempotencyKey !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey))
+      return fail(
+        'idempotencyKey',
+        'idempotencyKey (or the Idempotency-Key header) must be 1-128 printable ASCII characters',
+      );
+    request.idempotencyKey = idempotencyKey;
   }
   return request;
 }

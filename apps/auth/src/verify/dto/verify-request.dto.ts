@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIP, IsNotEmpty, IsObject, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
+import { IsIP, IsNotEmpty, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
 
 export class ResourceRefDto {
   @ApiProperty({ example: 'sandbox' })
@@ -55,6 +55,17 @@ export class VerifyRequestDto {
   @IsOptional()
   @IsIP()
   sourceAddress?: string;
+
+  @ApiPropertyOptional({
+    description:
+      "The gateway's idempotency key for this request (or the Idempotency-Key header; the body wins). A retry with " +
+      'the same key replays the first decision: the same admission and the same verified event, never a second hold ' +
+      'or charge. 1-128 printable ASCII characters.',
+    example: '6f1c1a52-3d4e-4c7a-9a55-0b4f0d2c9e11',
+  })
+  @IsOptional()
+  @Matches(/^[\x21-\x7e]{1,128}$/)
+  idempotencyKey?: string;
 }
 
 export class VerifyAllowedDto {
@@ -77,7 +88,8 @@ export class VerifyAllowedDto {
   eventId: string;
 
   @ApiProperty({
-    description: "Quota's admission id for a metered action (null when none)",
+    description:
+      'The admission id of a metered action (derived from the org and the idempotency key when one was sent; null when not metered)',
     nullable: true,
     type: String,
   })
