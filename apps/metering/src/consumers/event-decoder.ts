@@ -1,5 +1,6 @@
 import {
   actionVerifiedEvent,
+  admissionVoidedEvent,
   agentUsageEvent,
   CLOUD_EVENTS_SPEC,
   dataSchemaMajor,
@@ -13,7 +14,12 @@ import { z } from 'zod';
 import { ActionEvent, MeteringEvent } from '../ledger/metering-event';
 
 /** The topics metering consumes, without the deployment's prefix. */
-export const CONSUMED_TOPICS = [Topics.actionVerified, Topics.usageSandbox, Topics.usageAgent] as const;
+export const CONSUMED_TOPICS = [
+  Topics.actionVerified,
+  Topics.usageSandbox,
+  Topics.usageAgent,
+  Topics.admissionVoided,
+] as const;
 
 /** The major schema version this build understands (also in the topic names). */
 const SUPPORTED_MAJOR = 1;
@@ -106,6 +112,12 @@ export function decodeMeteringEvent(message: KafkaMessage, topic: string): Decod
         sequence: data.sequence,
       },
     };
+  }
+  if (base === Topics.admissionVoided) {
+    const parsed = parseWith(admissionVoidedEvent, json, `an ${base}`);
+    if ('rejected' in parsed) return parsed.rejected;
+    const { admissionId, reason } = parsed.event.data;
+    return { ok: true, value: { ...ref(parsed.event), kind: 'void', admissionId, reason } };
   }
   if (base === Topics.usageAgent) {
     const parsed = parseWith(agentUsageEvent, json, `a ${base}`);

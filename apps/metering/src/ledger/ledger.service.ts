@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
 import { OutboxSignal } from '../outbox/outbox-signal';
+import { admissionsNamed, AdmissionFate, fateKey } from './admission-fates';
+import { AdmissionFatesRepository } from './admission-fates.repository';
 import { isActive } from './burn-down';
 import { LedgerDatabase, LedgerRepository, LockedOrgs, OutboxRow } from './ledger.repository';
 import { MeteringEvent, sandboxOf, shapeOf } from './metering-event';
@@ -189,13 +191,18 @@ export class LedgerService {
     prices: Map<string, string>,
   ): Promise<void> {
     const packages = await ledger.lockPackages(orgIds);
-    const holds = await this.lockHolds(ledger, fresh);
+    const admissions = new AdmissionFatesRepository(ledger.tx);
+    const fates = await admissions.lock(admissionsNamed(fresh));
+    const settledLines = await admissions.settledLines(settlementsVoided(fresh, fates));
+    const holds = await this.lockHolds(ledger, fresh, fates);
     const result = postEvents(fresh, {
       packages,
       holds,
       prices,
       fixedCosts: this.config.ACTION_FIXED_COSTS,
       holdGraceMs: this.config.HOLD_GRACE_SECONDS * 1000,
+      fates,
+      settledLines,
     });
     await ledger.writePosting({
       packages: [...packages.values()].flat().filter((p) => result.touchedPackages.has(p.id)),
@@ -207,15 +214,24 @@ export class LedgerService {
       ledgerTopic: this.ledgerTopic,
       source: METERING_SOURCE,
     });
+    await admissions.write([...fates.values()].filter((fate) => fate.dirty));
     for (const overrun of result.overruns) {
       this.logger.warn(overrun, 'sandbox runtime beyond its hold: debited and flagged on the hold');
     }
   }
 
-  private async lockHolds(ledger: LedgerRepository, events: MeteringEvent[]): Promise<Map<string, HoldState>> {
+  private async lockHolds(
+    ledger: LedgerRepository,
+    events: MeteringEvent[],
+    fates: Map<string, AdmissionFate>,
+  ): Promise<Map<string, HoldState>> {
     const pairs = new Map<string, { orgId: string; sandboxId: string }>();
     for (const event of events) {
-      const sandboxId = sandboxOf(event);
+      // A void's sandbox is the one its admission settled (if it did).
+      const sandboxId =
+        event.kind === 'void'
+          ? (fates.get(fateKey(event.orgId, event.admissionId))?.sandboxId ?? null)
+          : sandboxOf(event);
       if (sandboxId) pairs.set(holdKey(event.orgId, sandboxId), { orgId: event.orgId, sandboxId });
     }
     const locked = await ledger.lockHolds([...pairs.values()]);
@@ -259,11 +275,23 @@ function firstOccurrences(events: MeteringEvent[]): MeteringEvent[] {
   return [...unique.values()];
 }
 
-/** The admissions the batch's verified actions settle, per known org. */
+/** The events that settled the admissions the batch voids (their debits are reversed). */
+function settlementsVoided(events: MeteringEvent[], fates: Map<string, AdmissionFate>) {
+  const refs: { source: string; id: string }[] = [];
+  for (const event of events) {
+    if (event.kind !== 'void') continue;
+    const fate = fates.get(fateKey(event.orgId, event.admissionId));
+    if (fate?.fate === 'settled' && fate.eventSource && fate.eventId)
+      refs.push({ source: fate.eventSource, id: fate.eventId });
+  }
+  return refs;
+}
+
+/** The admissions the batch's verified actions settle or its voids void, per known org: quota drops their provisional holds. */
 function settledAdmissions(events: MeteringEvent[], known: Set<string>): Map<string, string[]> {
   const settled = new Map<string, string[]>();
   for (const event of events) {
-    if (event.kind !== 'action' || !event.admissionId || !known.has(event.orgId)) continue;
+    if ((event.kind !== 'action' && event.kind !== 'void') || !event.admissionId || !known.has(event.orgId)) continue;
     settled.set(event.orgId, [...(settled.get(event.orgId) ?? []), event.admissionId]);
   }
   return settled;

@@ -48,7 +48,14 @@ export interface AgentUsageEvent extends Common {
   usageKind: string;
 }
 
-export type MeteringEvent = ActionEvent | SandboxUsageEvent | AgentUsageEvent;
+/** An admission voided (`auth.admission.voided.v1`): its verified event bills nothing, or is undone. */
+export interface AdmissionVoidEvent extends Common {
+  kind: 'void';
+  admissionId: string;
+  reason: string;
+}
+
+export type MeteringEvent = ActionEvent | SandboxUsageEvent | AgentUsageEvent | AdmissionVoidEvent;
 
 /** The shape a sandbox event names, if any (to check it exists before anything is posted). */
 export const shapeOf = (event: MeteringEvent): string | null =>
@@ -65,6 +72,7 @@ export function sandboxOf(event: MeteringEvent): string | null {
     case 'sandbox':
       return event.sandboxId;
     case 'agent':
+    case 'void':
       return null;
   }
 }

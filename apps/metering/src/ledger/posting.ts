@@ -1,5 +1,6 @@
 import { Action, BalanceKind, sandboxCost } from '@tally/contracts';
 import { burnDown, PackageBalance } from './burn-down';
+import { AdmissionFate, admissionOpen, postVoid, settleAdmission } from './admission-fates';
 import { ActionEvent, AgentUsageEvent, MeteringEvent, SandboxUsageEvent } from './metering-event';
 
 export type HoldStatus = 'active' | 'released' | 'expired';
@@ -35,8 +36,8 @@ export interface LedgerLine {
   orgId: string;
   packageId: string | null;
   kind: BalanceKind;
-  entryType: 'grant' | 'debit' | 'overage' | 'forfeit';
-  /** Signed: grants positive; debits, overages and forfeits negative. */
+  entryType: 'grant' | 'debit' | 'overage' | 'forfeit' | 'reversal';
+  /** Signed: grants and reversals positive; debits, overages and forfeits negative. */
   amount: bigint;
   eventSource: string;
   eventId: string;
@@ -89,6 +90,10 @@ export interface PostingContext {
   fixedCosts: Map<Action, bigint>;
   /** How long after its planned end a hold releases itself (the runtime's last report may be late). */
   holdGraceMs: number;
+  /** Admission fates by `${orgId}|${admissionId}` (admission-fates.ts); posting adds and changes them. */
+  fates?: Map<string, AdmissionFate>;
+  /** Debit and overage lines of the events that settled the admissions voided here, by `source|id`. */
+  settledLines?: Map<string, LedgerLine[]>;
 }
 
 export interface PostingResult {
@@ -208,6 +213,27 @@ export class PostingBook {
     hold.dirty = true;
   }
 
+  /** Undoes a debit or overage line of a voided admission: the opposite entry, its package credited back. */
+  reverse(line: LedgerLine, event: MeteringEvent) {
+    const { orgId, packageId, kind, action, keyId } = line;
+    const amount = -line.amount;
+    this.entries.push({
+      orgId,
+      packageId,
+      kind,
+      entryType: 'reversal',
+      amount,
+      eventSource: event.source,
+      eventId: event.id,
+      action,
+      keyId,
+    });
+    const pkg = packageId ? this.ctx.packages.get(orgId)?.find((p) => p.id === packageId) : undefined;
+    if (!pkg) return;
+    pkg.remaining[kind] += amount;
+    this.touchedPackages.add(pkg.id);
+  }
+
   flagOverrun(hold: HoldState) {
     this.overruns.push({ orgId: hold.orgId, sandboxId: hold.sandboxId, overrunMs: overrun(hold) });
   }
@@ -249,13 +275,25 @@ export function postEvent(book: PostingBook, event: MeteringEvent): void {
       return postSandboxReport(book, event);
     case 'agent':
       return postAgentUsage(book, event);
+    case 'void':
+      return postVoid(book, event);
     default:
       return unreachable(event);
   }
 }
 
-/** A verified action: its fixed cost, its roll-up, and what it does to its sandbox's hold. */
+/**
+ * A verified action settles its admission, unless the admission already has a fate: voided (the
+ * void came first) or settled by another event. Then it bills nothing.
+ */
 function postAction(book: PostingBook, event: ActionEvent): void {
+  if (!admissionOpen(book, event)) return;
+  applyAction(book, event);
+  settleAdmission(book, event);
+}
+
+/** A verified action: its fixed cost, its roll-up, and what it does to its sandbox's hold. */
+function applyAction(book: PostingBook, event: ActionEvent): void {
   const fixed = book.ctx.fixedCosts.get(event.action) ?? 0n;
   book.debit(event, 'agent', fixed, event.action, event.keyId);
   const { orgId, at, keyId, action, sandboxId } = event;

@@ -53,7 +53,8 @@ export async function reconcile(
     `WITH orgs AS (SELECT id FROM organizations WHERE $1::varchar IS NULL OR id = $1),
           ledger AS (
             SELECT org_id, kind, SUM(amount) AS total FROM ledger_entries
-             WHERE entry_type IN ('grant', 'debit', 'forfeit') AND org_id IN (SELECT id FROM orgs)
+             WHERE (entry_type IN ('grant', 'debit', 'forfeit') OR (entry_type = 'reversal' AND package_id IS NOT NULL))
+               AND org_id IN (SELECT id FROM orgs)
              GROUP BY org_id, kind),
           remaining AS (
             SELECT org_id, SUM(sandbox_ms_remaining) AS sandbox, SUM(agent_mc_remaining) AS agent FROM packages

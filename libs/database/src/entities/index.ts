@@ -1,3 +1,4 @@
+import { AdmissionFateEntity } from './admission-fate.entity';
 import { ApiKeyAuditEntity } from './api-key-audit.entity';
 import { ApiKeyEntity } from './api-key.entity';
 import { LedgerEntryEntity } from './ledger-entry.entity';
@@ -17,6 +18,7 @@ import { WebhookAttemptEntity } from './webhook-attempt.entity';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEndpointEntity } from './webhook-endpoint.entity';
 
+export * from './admission-fate.entity';
 export * from './api-key-audit.entity';
 export * from './api-key.entity';
 export * from './bigint.transformer';
@@ -57,4 +59,5 @@ export const ENTITIES = [
   WebhookDeliveryEntity,
   WebhookAttemptEntity,
   OrgResourceCountEntity,
+  AdmissionFateEntity,
 ];

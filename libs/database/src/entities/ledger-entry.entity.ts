@@ -1,7 +1,8 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import { bigintTransformer } from './bigint.transformer';
 
-export type LedgerEntryType = 'grant' | 'debit' | 'forfeit' | 'overage';
+/** `reversal`: undoes a voided admission's debit or overage (positive; the ledger stays append-only). */
+export type LedgerEntryType = 'grant' | 'debit' | 'forfeit' | 'overage' | 'reversal';
 
 /**
  * Append-only. `seq` is the ledger position: Redis balances are versioned by it. A replayed event

@@ -4,6 +4,7 @@ import { Metering1795710867662 } from './1795710867662-Metering';
 import { OpsAlerts1795711787412 } from './1795711787412-OpsAlerts';
 import { SandboxUsageRollups1795721252502 } from './1795721252502-SandboxUsageRollups';
 import { UsageRollupsCoveringKey1795722297222 } from './1795722297222-UsageRollupsCoveringKey';
+import { AdmissionFates1795953300000 } from './1795953300000-AdmissionFates';
 
 /** In order of application; registered explicitly (bundlers break TypeORM globs). */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   OpsAlerts1795711787412,
   SandboxUsageRollups1795721252502,
   UsageRollupsCoveringKey1795722297222,
+  AdmissionFates1795953300000,
 ];
