@@ -29,7 +29,6 @@ describe('auth: the @RequireAction guard in an upstream app', () => {
     const app = await startApp('upstream-example', {
       AUTH_URL: authUrl,
       AUTH_SERVICE_TOKEN: serviceToken,
-      AUTH_TIMEOUT_MS: '1000',
       PORT: '0',
       LOG_LEVEL: 'silent',
     });

@@ -15,7 +15,8 @@ import { appUrl, startApp } from './apps';
  * and metering turns quota's provisional hold into a durable one.
  */
 describe('quota through auth', () => {
-  jest.setTimeout(120_000);
+  // One test starts a Kafka broker of its own: minutes on a loaded machine.
+  jest.setTimeout(300_000);
   let ctx: TestContext;
   let db: DataSource;
   let redis: Redis;

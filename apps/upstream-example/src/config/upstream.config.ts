@@ -1,3 +1,4 @@
+import { authWorstCaseMs } from '@tally/contracts';
 import { env, loadConfigOrExit } from '@tally/platform';
 
 /** The example upstream service: where auth is, and the credential it presents to auth. */
@@ -11,7 +12,14 @@ export const upstreamEnv = {
   ),
   AUTH_URL: env.url("auth's base URL", ['http', 'https']),
   AUTH_SERVICE_TOKEN: env.string("this service's credential for auth's verify (x-service-token)"),
-  AUTH_TIMEOUT_MS: env.int('longest wait for a verify answer before failing closed', 2_000, 1, 60_000),
+  // Auth's worst case for a metered action (its Kafka ack + quota timeouts + a margin): giving up
+  // sooner would leave auth deciding for a caller that is gone.
+  AUTH_TIMEOUT_MS: env.int(
+    'longest wait for a verify answer before failing closed (default: auth worst case)',
+    authWorstCaseMs(),
+    1,
+    60_000,
+  ),
 };
 
 export type UpstreamConfig = { [K in keyof typeof upstreamEnv]: ReturnType<(typeof upstreamEnv)[K]['parse']> };
