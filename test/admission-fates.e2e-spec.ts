@@ -13,17 +13,11 @@ import {
 } from '@tally/contracts';
 import { DemoOrganization, seedDemoOrganization } from '@tally/database';
 import { createKafka, ensureTopics, EventPublisher } from '@tally/kafka';
-import { listeningPort } from '@tally/platform';
 import { balanceKeys } from '@tally/redis';
 import { createTestContext, expectEventually, PrivateKafka, startPrivateKafka, TestContext } from '@tally/testing';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import { bootstrapAuth } from '../apps/auth/src/bootstrap';
-import { loadAuthConfig } from '../apps/auth/src/config/auth.config';
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
-import { bootstrapQuota } from '../apps/quota/src/bootstrap';
-import { loadQuotaConfig } from '../apps/quota/src/config/quota.config';
+import { appUrl, startApp } from './apps';
 import { authEnv, call, openDatabase, service, SERVICE_TOKEN, verify } from './auth-harness';
 
 /**
@@ -73,25 +67,22 @@ describe('admission fates', () => {
     redis = new Redis(ctx.redisUrl);
     await groupCoordinatorReady(kafka.brokers);
     const onKafka = { KAFKA_BROKERS: kafka.brokers };
-    const quota = await bootstrapQuota(
-      loadQuotaConfig(ctx.env({ ...onKafka, ADMISSION_TIMEOUT_MS: '3000', REDIS_TIMEOUT_MS: '2000' })),
-      { shutdownHooks: false },
+    const quota = await startApp(
+      'quota',
+      ctx.env({ ...onKafka, ADMISSION_TIMEOUT_MS: '3000', REDIS_TIMEOUT_MS: '2000' }),
     );
     apps.push(quota);
-    quotaUrl = `http://127.0.0.1:${listeningPort(quota)}`;
-    apps.push(await bootstrapMetering(loadMeteringConfig(ctx.env(onKafka)), { shutdownHooks: false }));
-    const auth = await bootstrapAuth(
-      loadAuthConfig({
-        ...authEnv(ctx),
-        ...onKafka,
-        QUOTA_URL: quotaUrl,
-        QUOTA_TIMEOUT_MS: '3000',
-        EVENT_ACK_TIMEOUT_MS: '1500',
-      }),
-      { shutdownHooks: false },
-    );
+    quotaUrl = appUrl(quota);
+    apps.push(await startApp('metering', ctx.env(onKafka)));
+    const auth = await startApp('auth', {
+      ...authEnv(ctx),
+      ...onKafka,
+      QUOTA_URL: quotaUrl,
+      QUOTA_TIMEOUT_MS: '3000',
+      EVENT_ACK_TIMEOUT_MS: '1500',
+    });
     apps.push(auth);
-    authUrl = `http://127.0.0.1:${listeningPort(auth)}`;
+    authUrl = appUrl(auth);
   });
 
   afterAll(async () => {
