@@ -67,6 +67,12 @@ describe('admission fates', () => {
     redis = new Redis(ctx.redisUrl);
     await groupCoordinatorReady(kafka.brokers);
     const onKafka = { KAFKA_BROKERS: kafka.brokers };
+    // The test writes to the void topic itself (item 3, void first), whoever else creates it.
+    await ensureTopics(
+      createKafka('admission-fates-setup', [kafka.brokers]),
+      [topicName(ctx.topicPrefix, Topics.admissionVoided)],
+      12,
+    );
     const quota = await startApp(
       'quota',
       ctx.env({ ...onKafka, ADMISSION_TIMEOUT_MS: '3000', REDIS_TIMEOUT_MS: '2000' }),
