@@ -3,7 +3,7 @@ import { expectEventually } from '@tally/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { AuthConfig } from '../config/auth.config';
-import { EventBatcher } from './event-batcher.service';
+import { EventBatcher, Unacknowledged } from './event-batcher.service';
 
 /**
  * A real kafkajs producer pointed at a port where no broker listens: the way Kafka looks from
@@ -29,6 +29,15 @@ describe('EventBatcher with Kafka unreachable', () => {
     const started = Date.now();
     await expect(batcher.sendAndWait(event, 500)).rejects.toThrow();
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('drops a queued metered event whose caller gave up before it is sent (it cannot have been written)', async () => {
+    // The first is in flight (the producer cannot connect); the second waits behind it and times out there.
+    const inFlight = batcher.sendAndWait(event, 2_000).catch((error: unknown) => error);
+    const queued = await batcher.sendAndWait({ ...event, key: 'ORG-Y' }, 5).catch((error: unknown) => error);
+    expect(queued).toBeInstanceOf(Unacknowledged);
+    expect((queued as Unacknowledged).mayHaveBeenWritten).toBe(false);
+    expect(await inFlight).toMatchObject({ mayHaveBeenWritten: true });
   });
 
   it('counts events nobody waits for as unsent, without throwing', async () => {
