@@ -44,7 +44,11 @@ export class EventPublisher {
   }
 
   connect(): Promise<void> {
-    this.connected ??= this.producer.connect();
+    // A failed connection is not kept: the next publish tries again (Kafka down at start, then back).
+    this.connected ??= this.producer.connect().catch((error: unknown) => {
+      this.connected = undefined;
+      throw error;
+    });
     return this.connected;
   }
 
