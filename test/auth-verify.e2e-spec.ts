@@ -131,20 +131,22 @@ describe('auth: verify hardening', () => {
     const before = await updates();
     const started = Date.now();
     let verified = 0;
-    while (Date.now() - started < 1_500) {
+    // At least 1.5 s and 100 verifies (a loaded machine needs longer for them).
+    while (Date.now() - started < 1_500 || (verified <= 100 && Date.now() - started < 20_000)) {
       const batch = await Promise.all(
         Array.from({ length: 20 }, () => verify(url, { key: key.key, action: 'sandbox.get', orgId })),
       );
       verified += batch.filter((answer) => answer.status === 200).length;
     }
     expect(verified).toBeGreaterThan(100);
+    const seconds = Math.ceil((Date.now() - started) / 1_000);
     await expectEventually(async () => {
       const [row] = await db.query('SELECT last_used_at FROM api_keys WHERE id = $1', [key.id]);
       expect(row.last_used_at).not.toBeNull();
     });
     await expectEventually(async () => expect(await updates()).toBeGreaterThan(before), 10_000, 200);
-    // LAST_USED_INTERVAL_SECONDS=1 over ~1.5 s of load: a handful of writes for hundreds of verifies.
-    expect((await updates()) - before).toBeLessThanOrEqual(4);
+    // LAST_USED_INTERVAL_SECONDS=1: about one write per second of load, not one per verify.
+    expect((await updates()) - before).toBeLessThanOrEqual(Math.min(seconds + 2, verified / 10));
   });
 
   it('publishes verified and denied events keyed by the organization', async () => {

@@ -1,8 +1,7 @@
 import { createDataSource } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { BalanceCache, createRedis } from '@tally/redis';
+import { BalanceCache, createRedis, type RedisClient } from '@tally/redis';
 import { createTestContext, expectEventually, freePort, TestContext } from '@tally/testing';
-import type Redis from 'ioredis';
 import { ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Kafka, Producer } from 'kafkajs';
@@ -28,7 +27,7 @@ describe('metering: SIGKILL at random moments', () => {
   let db: DataSource;
   let kafka: Kafka;
   let producer: Producer;
-  let redis: Redis;
+  let redis: RedisClient;
   let child: ChildProcess | undefined;
   let output = '';
 

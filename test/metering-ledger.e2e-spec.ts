@@ -1,10 +1,9 @@
 import { deadLetterTopic, Topics, topicName } from '@tally/contracts';
 import { createDataSource } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { BalanceCache, createRedis } from '@tally/redis';
+import { BalanceCache, createRedis, type RedisClient } from '@tally/redis';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type Redis from 'ioredis';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { ulid } from 'ulid';
@@ -32,7 +31,7 @@ describe('metering: packages, holds and the ledger', () => {
   let db: DataSource;
   let kafka: Kafka;
   let producer: Producer;
-  let redis: Redis;
+  let redis: RedisClient;
   let cache: BalanceCache;
   let url: string;
   let prefix: string;

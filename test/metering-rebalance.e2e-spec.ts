@@ -1,9 +1,8 @@
 import { createDataSource } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { BalanceCache, createRedis } from '@tally/redis';
+import { BalanceCache, createRedis, type RedisClient } from '@tally/redis';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type Redis from 'ioredis';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { nonZero, postedCosts, processedCount, publishAll, seedOrgs, workload } from './metering-harness';
@@ -21,7 +20,7 @@ describe('metering: two instances and rebalances', () => {
   let db: DataSource;
   let kafka: Kafka;
   let producer: Producer;
-  let redis: Redis;
+  let redis: RedisClient;
   const apps: NestFastifyApplication[] = [];
   const boot = async () => {
     const app = await startApp('metering', ctx.env({ EXPIRY_INTERVAL_MS: '0', CONSUMER_SESSION_TIMEOUT_MS: '6000' }));

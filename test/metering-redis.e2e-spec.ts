@@ -1,10 +1,9 @@
 import { Topics, topicName } from '@tally/contracts';
 import { createDataSource, loadOrgBalances } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { BalanceCache, createRedis } from '@tally/redis';
+import { BalanceCache, createRedis, type RedisClient } from '@tally/redis';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type Redis from 'ioredis';
 import { execFileSync } from 'node:child_process';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
@@ -36,7 +35,7 @@ describe('metering: Redis loss', () => {
   let db: DataSource;
   let kafka: Kafka;
   let producer: Producer;
-  let redis: Redis;
+  let redis: RedisClient;
   let cache: BalanceCache;
   let orgIds: string[];
   const expectedAll = new Map<string, bigint>();

@@ -3,8 +3,7 @@ import { DATA_SOURCE, DatabaseModule, postgresHealth } from '@tally/database';
 import { KAFKA, KafkaModule, kafkaHealth } from '@tally/kafka';
 import { PlatformModule } from '@tally/platform';
 import { AdmissionClient as QuotaAdmissionClient, admissionDecider } from '@tally/quota-client';
-import { REDIS, RedisModule, redisHealth } from '@tally/redis';
-import type Redis from 'ioredis';
+import { REDIS, RedisModule, redisHealth, type RedisClient } from '@tally/redis';
 import { Kafka } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { ADMISSION_CLIENT, AdmissionClient, AdmitAllAdmissionClient } from './admission/admission.client';
@@ -77,7 +76,7 @@ export class AuthModule {
           serviceTokens: config.SERVICE_TOKENS,
           healthIndicators: {
             inject: [DATA_SOURCE, REDIS, KAFKA],
-            useFactory: (db: DataSource, redis: Redis, kafka: Kafka) => [
+            useFactory: (db: DataSource, redis: RedisClient, kafka: Kafka) => [
               postgresHealth(db),
               redisHealth(redis),
               kafkaHealth(kafka),

@@ -2,8 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { DATA_SOURCE, DatabaseModule, postgresHealth } from '@tally/database';
 import { KAFKA, KafkaModule, kafkaHealth } from '@tally/kafka';
 import { PlatformModule } from '@tally/platform';
-import { REDIS, RedisModule, redisHealth } from '@tally/redis';
-import type Redis from 'ioredis';
+import { REDIS, RedisModule, redisHealth, type RedisClient } from '@tally/redis';
 import { Kafka } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { METERING_CONFIG } from './config/metering-config.token';
@@ -33,7 +32,7 @@ export class MeteringModule {
           serviceTokens: config.SERVICE_TOKENS,
           healthIndicators: {
             inject: [DATA_SOURCE, REDIS, KAFKA],
-            useFactory: (db: DataSource, redis: Redis, kafka: Kafka) => [
+            useFactory: (db: DataSource, redis: RedisClient, kafka: Kafka) => [
               postgresHealth(db),
               redisHealth(redis),
               kafkaHealth(kafka),

@@ -2,8 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { DATA_SOURCE, DatabaseModule, postgresHealth } from '@tally/database';
 import { createKafka, EventPublisher } from '@tally/kafka';
 import { PlatformModule } from '@tally/platform';
-import { REDIS, RedisModule, redisHealth } from '@tally/redis';
-import type Redis from 'ioredis';
+import { REDIS, RedisModule, redisHealth, type RedisClient } from '@tally/redis';
 import { DataSource } from 'typeorm';
 import { AdmissionWarmup } from './admissions/admission-warmup';
 import { AdmissionVoids, VOID_PUBLISHER } from './admissions/admission-voids';
@@ -32,7 +31,7 @@ export class QuotaModule {
           serviceTokens: config.SERVICE_TOKENS,
           healthIndicators: {
             inject: [DATA_SOURCE, REDIS],
-            useFactory: (db: DataSource, redis: Redis) => [postgresHealth(db), redisHealth(redis)],
+            useFactory: (db: DataSource, redis: RedisClient) => [postgresHealth(db), redisHealth(redis)],
           },
         }),
         DatabaseModule.forRoot({ url: config.DATABASE_URL, applicationName: 'tally-quota', poolSize: 5 }),

@@ -1,5 +1,6 @@
 export * from './bootstrap';
 export * from './config/env';
+export * from './config/redis-url';
 export * from './health/health.controller';
 export * from './http/body';
 export * from './http/error-filter';

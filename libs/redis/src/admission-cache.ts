@@ -1,6 +1,7 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-client';
 import { ADMIT_LUA, RELEASE_LUA } from './admission-scripts';
 import { balanceKeys } from './balance-cache';
+import { defineScript, ScriptCall } from './scripts';
 
 /** What an admission reserves or checks; decided in one Lua call (ADMIT_LUA). */
 export type AdmissionKind = 'create' | 'extend' | 'agent' | 'none';
@@ -48,11 +49,6 @@ export interface AdmissionRecord {
 
 type Reply = string[];
 
-type WithScripts = Redis & {
-  tallyAdmit(keys: string[], ...args: string[]): Promise<Reply>;
-  tallyRelease(keys: string[], ...args: string[]): Promise<[string, number]>;
-};
-
 /** GCRA parameters in microseconds: emission interval and the tolerance that allows a burst. */
 export function gcraParameters(perSecond: number): { intervalUs: number; toleranceUs: number } {
   if (perSecond <= 0) return { intervalUs: 0, toleranceUs: 0 };
@@ -65,24 +61,22 @@ export function gcraParameters(perSecond: number): { intervalUs: number; toleran
  * so concurrent admissions of one org (from any number of quota instances) serialize in Redis.
  */
 export class AdmissionCache {
-  private readonly redis: WithScripts;
+  private readonly admitScript: ScriptCall<Reply>;
+  private readonly releaseScript: ScriptCall<[string, number]>;
 
   constructor(
-    redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
-    // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT (after a Redis restart).
-    const scripted = redis as unknown as Partial<WithScripts>;
-    if (!scripted.tallyAdmit) redis.defineCommand('tallyAdmit', { numberOfKeys: 8, lua: ADMIT_LUA });
-    if (!scripted.tallyRelease) redis.defineCommand('tallyRelease', { numberOfKeys: 5, lua: RELEASE_LUA });
-    this.redis = redis as unknown as WithScripts;
+    this.admitScript = defineScript(redis, { name: 'tallyAdmit', numberOfKeys: 8, lua: ADMIT_LUA });
+    this.releaseScript = defineScript(redis, { name: 'tallyRelease', numberOfKeys: 5, lua: RELEASE_LUA });
   }
 
   async admit(input: AdmissionInput): Promise<AdmissionOutcome> {
     const keys = balanceKeys(this.prefix, input.orgId);
     const org = gcraParameters(input.orgRatePerSecond);
     const key = gcraParameters(input.keyRatePerSecond);
-    const reply = await this.redis.tallyAdmit(
+    const reply = await this.admitScript(
       [
         keys.balance,
         keys.provisional,
@@ -119,7 +113,7 @@ export class AdmissionCache {
     recordTtlMs: number,
   ): Promise<{ releasedMs: bigint; known: boolean }> {
     const keys = balanceKeys(this.prefix, orgId);
-    const [amount, known] = await this.redis.tallyRelease(
+    const [amount, known] = await this.releaseScript(
       [
         keys.provisional,
         keys.provisionalExpiry,

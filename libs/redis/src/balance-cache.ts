@@ -1,5 +1,6 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-client';
 import { APPLY_SNAPSHOT_LUA } from './admission-scripts';
+import { defineScript, ScriptCall } from './scripts';
 
 /**
  * One organization's balances as admission reads them, in integer units, versioned by ledger
@@ -53,23 +54,15 @@ export const balanceKeys = (prefix: string, orgId: string) => ({
  * numbers (integers, exact in Lua below 2^53); balances are stored as the integer strings they
  * arrive as.
  */
-type WithScripts = Redis & {
-  tallyApplySnapshot(keys: [string, string, string, string, string], ...args: string[]): Promise<number>;
-};
-
 /** The Redis side of balances: a cache of PostgreSQL, rebuildable from it. */
 export class BalanceCache {
-  private readonly redis: WithScripts;
+  private readonly applySnapshot: ScriptCall<number>;
 
   constructor(
-    redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
-    // defineCommand falls back from EVALSHA to EVAL on NOSCRIPT (after a Redis restart); raw EVALSHA does not.
-    if (!(redis as unknown as Partial<WithScripts>).tallyApplySnapshot) {
-      redis.defineCommand('tallyApplySnapshot', { numberOfKeys: 5, lua: APPLY_SNAPSHOT_LUA });
-    }
-    this.redis = redis as unknown as WithScripts;
+    this.applySnapshot = defineScript(redis, { name: 'tallyApplySnapshot', numberOfKeys: 5, lua: APPLY_SNAPSHOT_LUA });
   }
 
   keys(orgId: string) {
@@ -82,7 +75,7 @@ export class BalanceCache {
    */
   async apply(orgId: string, balance: CachedBalance, settledAdmissions: string[] = []): Promise<boolean> {
     const keys = this.keys(orgId);
-    const written = await this.redis.tallyApplySnapshot(
+    const written = await this.applySnapshot(
       [keys.balance, keys.provisional, keys.provisionalExpiry, keys.provisionalCreates, keys.provisionalTotal],
       balance.version.toString(),
       balance.sandboxMs.toString(),

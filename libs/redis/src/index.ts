@@ -3,3 +3,5 @@ export * from './admission-scripts';
 export * from './balance-cache';
 export * from './redis-client';
 export * from './redis.module';
+export * from './key-slot';
+export * from './scripts';

@@ -1,6 +1,11 @@
-import Redis from 'ioredis';
+import { parseRedisUrl } from '@tally/platform';
+import Redis, { Cluster } from 'ioredis';
+
+/** Every Tally connection to Redis: one server, or a Redis Cluster (MOVED/ASK and failover followed). */
+export type RedisClient = Redis | Cluster;
 
 export interface RedisClientOptions {
+  /** `redis://`, `rediss://`, or `redis+cluster://host:port[,host:port...]` (see parseRedisUrl). */
   url: string;
   /** A command that gets no answer within this fails instead of hanging the caller. */
   commandTimeoutMs?: number;
@@ -12,18 +17,57 @@ export interface RedisClientOptions {
   failFast?: boolean;
 }
 
-export function createRedis({ url, commandTimeoutMs = 1_000, failFast = false }: RedisClientOptions): Redis {
-  return new Redis(url, {
-    commandTimeout: commandTimeoutMs,
-    maxRetriesPerRequest: failFast ? 0 : 2,
+const reconnectDelay = (failFast: boolean) => (attempt: number) =>
+  failFast ? Math.min(attempt * 50, 500) : Math.min(attempt * 100, 2_000);
+
+/** The one place a Redis client is created. */
+export function createRedis({ url, commandTimeoutMs = 1_000, failFast = false }: RedisClientOptions): RedisClient {
+  const target = parseRedisUrl(url);
+  const common = { commandTimeout: commandTimeoutMs, maxRetriesPerRequest: failFast ? 0 : 2 };
+  if (target.mode === 'single') {
+    return new Redis(target.url, {
+      ...common,
+      enableOfflineQueue: !failFast,
+      enableAutoPipelining: true,
+      retryStrategy: reconnectDelay(failFast),
+    });
+  }
+  return new Cluster(target.nodes, {
+    redisOptions: {
+      ...common,
+      username: target.username,
+      password: target.password,
+      tls: target.tls ? {} : undefined,
+      connectTimeout: 2_000,
+    },
     enableOfflineQueue: !failFast,
     enableAutoPipelining: true,
-    retryStrategy: (attempt) => (failFast ? Math.min(attempt * 50, 500) : Math.min(attempt * 100, 2_000)),
+    clusterRetryStrategy: reconnectDelay(failFast),
+    // A failover moves a slot to a replica within seconds: retry there rather than fail the caller.
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: 1_000,
+    slotsRefreshInterval: 2_000,
+    scaleReads: 'master',
   });
 }
 
+/**
+ * A connection for SUBSCRIBE (a subscribed connection can send nothing else), with the client's
+ * settings but no command timeout (a subscription waits indefinitely by design). On a cluster,
+ * classic pub/sub: PUBLISH reaches every node, and the subscriber re-subscribes on another node
+ * when its node fails (see docs/SCALE.md for why not sharded pub/sub).
+ */
+export function createSubscriber(redis: RedisClient): RedisClient {
+  if (redis instanceof Cluster) {
+    return redis.duplicate(undefined, { redisOptions: { ...redis.options.redisOptions, commandTimeout: undefined } });
+  }
+  return redis.duplicate({ commandTimeout: undefined });
+}
+
 /** Resolves once the client is ready, or after `timeoutMs` (a fail-fast client starts answering then). */
-export async function waitUntilReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+export async function waitUntilReady(redis: RedisClient, timeoutMs: number): Promise<boolean> {
   if (redis.status === 'ready') return true;
   return new Promise((resolve) => {
     const done = (ready: boolean) => {

@@ -1,5 +1,5 @@
 import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-client';
 import { AdmissionCache } from './admission-cache';
 import { BalanceCache } from './balance-cache';
 import { createRedis, RedisClientOptions, waitUntilReady } from './redis-client';
@@ -7,7 +7,7 @@ import { createRedis, RedisClientOptions, waitUntilReady } from './redis-client'
 export const REDIS = Symbol('REDIS');
 
 class RedisCloser implements OnApplicationShutdown {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(@Inject(REDIS) private readonly redis: RedisClient) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
@@ -33,12 +33,12 @@ export class RedisModule {
         {
           provide: BalanceCache,
           inject: [REDIS],
-          useFactory: (redis: Redis) => new BalanceCache(redis, options.keyPrefix),
+          useFactory: (redis: RedisClient) => new BalanceCache(redis, options.keyPrefix),
         },
         {
           provide: AdmissionCache,
           inject: [REDIS],
-          useFactory: (redis: Redis) => new AdmissionCache(redis, options.keyPrefix),
+          useFactory: (redis: RedisClient) => new AdmissionCache(redis, options.keyPrefix),
         },
         RedisCloser,
       ],
@@ -47,4 +47,4 @@ export class RedisModule {
   }
 }
 
-export const redisHealth = (redis: Redis) => ({ name: 'redis', check: () => redis.ping() });
+export const redisHealth = (redis: RedisClient) => ({ name: 'redis', check: () => redis.ping() });

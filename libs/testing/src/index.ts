@@ -3,3 +3,4 @@ export * from './services';
 export * from './test-context';
 export * from './free-port';
 export * from './private-kafka';
+export * from './private-redis-cluster';

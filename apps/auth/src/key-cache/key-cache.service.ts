@@ -2,8 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { Errors } from '@tally/contracts';
 import { ApiKeyEntity, DATA_SOURCE } from '@tally/database';
 import { METRICS_REGISTRY } from '@tally/platform';
-import { REDIS } from '@tally/redis';
-import type Redis from 'ioredis';
+import { createSubscriber, REDIS, type RedisClient } from '@tally/redis';
 import { Counter, Registry } from 'prom-client';
 import { DataSource, Repository } from 'typeorm';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
@@ -65,13 +64,13 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly inflight = new Map<string, Promise<CachedKey | null>>();
   private readonly keys: Repository<ApiKeyEntity>;
   private readonly lookups: Counter<'source'>;
-  private subscriber?: Redis;
+  private subscriber?: RedisClient;
   /** Bumped by every invalidation: a lookup that began before it must not repopulate the cache. */
   private epoch = 0;
 
   constructor(
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(DATA_SOURCE) dataSource: DataSource,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
@@ -85,7 +84,7 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    const subscriber = this.redis.duplicate({ commandTimeout: undefined });
+    const subscriber = createSubscriber(this.redis);
     this.subscriber = subscriber;
     let first = true;
     subscriber.on('ready', () => {

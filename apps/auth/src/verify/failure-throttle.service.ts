@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { REDIS } from '@tally/redis';
-import type Redis from 'ioredis';
+import { createSubscriber, REDIS, type RedisClient } from '@tally/redis';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
 
 const MAX_LOCAL_BLOCKS = 100_000;
@@ -19,11 +18,11 @@ const MAX_LOCAL_BLOCKS = 100_000;
 export class FailureThrottle implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(FailureThrottle.name);
   private readonly blockedUntil = new Map<string, number>();
-  private subscriber?: Redis;
+  private subscriber?: RedisClient;
 
   constructor(
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
   ) {}
 
   private get channel(): string {
@@ -31,7 +30,7 @@ export class FailureThrottle implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    const subscriber = this.redis.duplicate({ commandTimeout: undefined });
+    const subscriber = createSubscriber(this.redis);
     this.subscriber = subscriber;
     subscriber.on('error', (error) => this.logger.warn({ err: error }, 'throttle subscriber error'));
     subscriber.on('message', (_channel: string, message: string) => {

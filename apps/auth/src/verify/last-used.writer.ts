@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DATA_SOURCE } from '@tally/database';
-import { REDIS } from '@tally/redis';
-import type Redis from 'ioredis';
+import { REDIS, type RedisClient } from '@tally/redis';
 import { DataSource } from 'typeorm';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
 
@@ -22,7 +21,7 @@ export class LastUsedWriter implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
   ) {}
 
   private get intervalMs(): number {
@@ -59,10 +58,11 @@ export class LastUsedWriter implements OnModuleInit, OnModuleDestroy {
     this.pending = new Map();
     try {
       const prefix = this.config.REDIS_KEY_PREFIX;
-      const gate = this.redis.multi();
-      for (const [id] of batch) gate.set(`${prefix}auth:last-used:${id}`, '1', 'PX', this.intervalMs, 'NX');
-      const results = (await gate.exec()) ?? [];
-      const mine = batch.filter((_, i) => results[i]?.[1] === 'OK');
+      // One SET NX per key (pipelined by the client): the keys live on different cluster slots.
+      const results = await Promise.all(
+        batch.map(([id]) => this.redis.set(`${prefix}auth:last-used:${id}`, '1', 'PX', this.intervalMs, 'NX')),
+      );
+      const mine = batch.filter((_, i) => results[i] === 'OK');
       if (mine.length === 0) return;
       await this.dataSource.query(
         `UPDATE api_keys AS k SET last_used_at = v.at

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DATA_SOURCE } from '@tally/database';
 import { METRICS_REGISTRY } from '@tally/platform';
-import { BalanceCache, REDIS } from '@tally/redis';
-import type Redis from 'ioredis';
+import { BalanceCache, REDIS, type RedisClient } from '@tally/redis';
 import { Gauge, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { METERING_CONFIG } from '../config/metering-config.token';
@@ -23,7 +22,7 @@ export class DriftMonitor implements OnApplicationBootstrap, OnApplicationShutdo
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
     private readonly cache: BalanceCache,
     @Inject(METRICS_REGISTRY) registry: Registry,

@@ -1,7 +1,6 @@
 import { BalanceKind } from '@tally/contracts';
 import { loadOrgBalances, OrgBalance } from '@tally/database';
-import { BalanceCache, CachedBalance } from '@tally/redis';
-import type Redis from 'ioredis';
+import { BalanceCache, CachedBalance, type RedisClient } from '@tally/redis';
 import { DataSource } from 'typeorm';
 
 export interface InvariantDrift {
@@ -16,7 +15,7 @@ export interface InvariantDrift {
 export interface CacheDrift {
   orgId: string;
   postgres: OrgBalance;
-  /** null: Redis has no balance for the org (a miss; it loads from PostgreSQL on demand). */
+  /** null: RedisClient has no balance for the org (a miss; it loads from PostgreSQL on demand). */
   redis: CachedBalance | null;
   fixed: boolean;
 }
@@ -45,7 +44,7 @@ const same = (a: CachedBalance, b: OrgBalance) =>
  */
 export async function reconcile(
   db: DataSource,
-  redis: Redis,
+  redis: RedisClient,
   cache: BalanceCache,
   options: { orgId?: string; fix?: boolean; now?: Date } = {},
 ): Promise<ReconcileReport> {

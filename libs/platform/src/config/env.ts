@@ -1,3 +1,5 @@
+import { parseRedisUrl } from './redis-url';
+
 /**
  * Configuration validated once at boot. Each app declares the variables it reads; a missing or
  * malformed one stops the process with one line naming it, before any connection is opened.
@@ -66,6 +68,16 @@ export const env = {
       if (items.length === 0) throw new ConfigError(name, `must be a comma-separated list (${describe})`);
       return items;
     }),
+  /** One Redis server or a Redis Cluster (see parseRedisUrl); kept as written, parsed by the client factory. */
+  redisUrl: (describe: string, fallback?: string) =>
+    variable(describe, fallback, (raw, name) => {
+      try {
+        parseRedisUrl(raw);
+      } catch (error) {
+        throw new ConfigError(name, (error as Error).message);
+      }
+      return raw;
+    }),
   brokers: (describe: string, fallback?: string[]) =>
     variable(describe, fallback, (raw, name) => {
       const items = raw.split(',').map((item) => item.trim());
@@ -101,7 +113,9 @@ export const commonEnv = {
     'info',
   ),
   DATABASE_URL: env.url('PostgreSQL connection URL', ['postgres', 'postgresql']),
-  REDIS_URL: env.url('Redis connection URL', ['redis', 'rediss']),
+  REDIS_URL: env.redisUrl(
+    'Redis URL: redis://, rediss://, or redis+cluster://host:port[,host:port...] for a Redis Cluster',
+  ),
   REDIS_KEY_PREFIX: env.string('prefix of every Redis key (isolates test runs)', 'tally:'),
   SERVICE_TOKENS: env.list('comma-separated credentials accepted from internal services'),
 };
