@@ -1,3 +1,4 @@
+import { Cluster } from 'ioredis';
 import { assertOneSlot } from './key-slot';
 import type { RedisClient } from './redis-client';
 
@@ -30,4 +31,10 @@ export function defineScript<Reply>(redis: RedisClient, spec: ScriptSpec): Scrip
     assertOneSlot(spec.name, keys);
     return command.call(redis, keys, ...args);
   };
+}
+
+/** Compiles scripts ahead of their first call: on the one server, or on every primary of a cluster. */
+export async function preloadScripts(redis: RedisClient, luas: string[]): Promise<void> {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  await Promise.all(nodes.flatMap((node) => luas.map((lua) => node.script('LOAD', lua))));
 }

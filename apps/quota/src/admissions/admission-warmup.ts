@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DATA_SOURCE, loadOrgBalances } from '@tally/database';
-import { ADMIT_LUA, APPLY_SNAPSHOT_LUA, REDIS, RELEASE_LUA } from '@tally/redis';
-import type Redis from 'ioredis';
+import { ADMIT_LUA, APPLY_SNAPSHOT_LUA, preloadScripts, REDIS, RELEASE_LUA, type RedisClient } from '@tally/redis';
 import { DataSource } from 'typeorm';
 import { CatalogService } from '../catalog/catalog.service';
 
@@ -20,7 +19,7 @@ export class AdmissionWarmup implements OnApplicationBootstrap {
 
   constructor(
     private readonly catalog: CatalogService,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
   ) {}
 
@@ -30,7 +29,7 @@ export class AdmissionWarmup implements OnApplicationBootstrap {
       await Promise.all([
         this.catalog.plan('free'),
         this.catalog.orgPlan(NO_ORG),
-        ...[ADMIT_LUA, RELEASE_LUA, APPLY_SNAPSHOT_LUA].map((lua) => this.redis.script('LOAD', lua)),
+        preloadScripts(this.redis, [ADMIT_LUA, RELEASE_LUA, APPLY_SNAPSHOT_LUA]),
         loadOrgBalances(this.dataSource, [NO_ORG], new Date()),
       ]);
       this.logger.log({ ms: Date.now() - started }, 'admission path warmed up');
