@@ -10,10 +10,10 @@
  * real second) --seed 1 --direct --auth http://127.0.0.1:3001
  * Environment: DATABASE_URL, KAFKA_BROKERS, KAFKA_TOPIC_PREFIX, and for auth mode SERVICE_TOKENS
  * and API_KEY_PEPPER (auth's); what is not set comes from the last `npm start` (.tally/stack.env). */
-import { cloudEvent, DEFAULT_KEY_PREFIX, EventTypes, Topics, topicName, UsageEventTypes } from '@tally/contracts';
+import { cloudEvent, DEFAULT_KEY_PREFIX, EventTypes, Topics, topicName } from '@tally/contracts';
 import { createDataSource, seedDemoOrganization } from '@tally/database';
-import { createKafka } from '@tally/kafka';
-import { Partitioners } from 'kafkajs';
+import { createKafka, EventPublisher, OutgoingEvent } from '@tally/kafka';
+import { UsageReporter } from '@tally/usage-reporter';
 import { ulid } from 'ulid';
 import { loadStackEnv, requireEnv } from './stack-env';
 
@@ -83,8 +83,9 @@ interface Sandbox {
   plannedMs: number;
   ranMs: number;
   lastReport: number;
-  sequence: number;
 }
+
+const sandboxRef = (sandbox: Sandbox) => ({ orgId: sandbox.org.orgId, sandboxId: sandbox.id, shape: sandbox.shape });
 
 async function main(): Promise<void> {
   loadStackEnv();
@@ -121,40 +122,52 @@ async function main(): Promise<void> {
   }
   await db.destroy();
 
-  const kafka = createKafka('tally-simulator', KAFKA_BROKERS.split(','));
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
+  // Usage as the runtimes report it (the reporter library); auth's verified events in --direct mode.
+  const reporter = new UsageReporter({
+    brokers: KAFKA_BROKERS.split(','),
+    source: '//simulator/runtime',
+    topicPrefix: KAFKA_TOPIC_PREFIX,
+    clientId: 'tally-simulator',
   });
-  await producer.connect();
+  const publisher = options.direct
+    ? new EventPublisher(createKafka('tally-simulator-auth', KAFKA_BROKERS.split(',')), {
+        retries: Number.MAX_SAFE_INTEGER,
+      })
+    : undefined;
   const topic = (name: string) => topicName(KAFKA_TOPIC_PREFIX, name);
-  const stats = { verified: 0, denied: 0, failed: 0, heartbeats: 0, stops: 0, agentReports: 0 };
+  const stats = { verified: 0, denied: 0, failed: 0, heartbeats: 0, stops: 0, agentReports: 0, refused: 0 };
   const running = new Map<string, Sandbox>();
-  let queue: { topic: string; key: string; value: string }[] = [];
+  let queue: OutgoingEvent[] = [];
+  /** A report the reporter refused (its buffer full while Kafka is away) is counted, not retried. */
+  const report = (send: () => unknown) => {
+    try {
+      send();
+    } catch (error) {
+      stats.refused += 1;
+      if (stats.refused === 1) console.error(`simulator: report refused: ${(error as Error).message}`);
+    }
+  };
 
   const verify = async (org: Org, action: string, extra: { resource?: unknown; params?: unknown } = {}) => {
     if (options.direct) {
       queue.push({
         topic: topic(Topics.actionVerified),
         key: org.orgId,
-        value: JSON.stringify(
-          cloudEvent({
-            id: ulid(),
-            source: '//tally/simulator',
-            type: EventTypes.actionVerified,
-            subject: org.orgId,
-            data: {
-              orgId: org.orgId,
-              keyId: 'simulated-key',
-              userId: 'simulated-user',
-              action,
-              resource: extra.resource ?? null,
-              params: extra.params ?? {},
-              admissionId: null,
-            },
-          }),
-        ),
+        value: cloudEvent({
+          id: ulid(),
+          source: '//tally/simulator',
+          type: EventTypes.actionVerified,
+          subject: org.orgId,
+          data: {
+            orgId: org.orgId,
+            keyId: 'simulated-key',
+            userId: 'simulated-user',
+            action,
+            resource: extra.resource ?? null,
+            params: extra.params ?? {},
+            admissionId: null,
+          },
+        }),
       });
       stats.verified += 1;
       return true;
@@ -173,29 +186,6 @@ async function main(): Promise<void> {
       return false;
     }
   };
-  const report = (sandbox: Sandbox, type: string, runtimeMs: number) => {
-    sandbox.sequence += 1;
-    queue.push({
-      topic: topic(Topics.usageSandbox),
-      key: sandbox.org.orgId,
-      value: JSON.stringify(
-        cloudEvent({
-          id: ulid(),
-          source: '//simulator/sandbox-runtime',
-          type,
-          subject: sandbox.org.orgId,
-          data: {
-            orgId: sandbox.org.orgId,
-            sandboxId: sandbox.id,
-            shape: sandbox.shape,
-            runtimeMs,
-            sequence: sandbox.sequence,
-          },
-        }),
-      ),
-    });
-  };
-
   /** One upstream happening, chosen by a realistic mix. */
   const act = async (now: number) => {
     const org = orgs[Math.floor(random() * orgs.length)];
@@ -206,12 +196,12 @@ async function main(): Promise<void> {
       due.lastReport = now;
       due.ranMs += ranMs;
       if (due.ranMs >= due.plannedMs) {
-        report(due, UsageEventTypes.sandboxStopped, ranMs);
+        report(() => reporter.sandboxStopped({ ...sandboxRef(due), runtimeMs: ranMs }));
         running.delete(due.id);
         stats.stops += 1;
         if (random() < 0.5) await verify(due.org, 'sandbox.delete', { resource: { type: 'sandbox', id: due.id } });
       } else {
-        report(due, UsageEventTypes.sandboxHeartbeat, ranMs);
+        report(() => reporter.heartbeat({ ...sandboxRef(due), runtimeMs: ranMs }));
         stats.heartbeats += 1;
       }
     } else if (roll < 0.55) {
@@ -228,10 +218,9 @@ async function main(): Promise<void> {
           plannedMs: Math.round(maxLifeSeconds * 1000 * (0.3 + random() * 0.7)),
           ranMs: 0,
           lastReport: now,
-          sequence: 0,
         };
         running.set(id, sandbox);
-        report(sandbox, UsageEventTypes.sandboxStarted, 0);
+        report(() => reporter.sandboxStarted(sandboxRef(sandbox)));
       }
     } else if (roll < 0.6 && running.size > 0) {
       const sandbox = [...running.values()][Math.floor(random() * running.size)];
@@ -243,43 +232,22 @@ async function main(): Promise<void> {
       await verify(org, 'agent.run');
     } else if (roll < 0.9) {
       stats.agentReports += 1;
-      queue.push({
-        topic: topic(Topics.usageAgent),
-        key: org.orgId,
-        value: JSON.stringify(
-          cloudEvent({
-            id: ulid(),
-            source: '//simulator/agent-runtime',
-            type: UsageEventTypes.agentConsumed,
-            subject: org.orgId,
-            data: {
-              orgId: org.orgId,
-              runId: `run-${ulid()}`,
-              credits: 50 + Math.floor(random() * 2_000),
-              kind: pick<string>([
-                ['inference', 0.6],
-                ['tool', 0.25],
-                ['mcp_action', 0.15],
-              ]),
-            },
-          }),
-        ),
-      });
+      const kind = pick<'inference' | 'tool' | 'mcp_action'>([
+        ['inference', 0.6],
+        ['tool', 0.25],
+        ['mcp_action', 0.15],
+      ]);
+      const milliCredits = 50 + Math.floor(random() * 2_000);
+      report(() => reporter.agentConsumed({ orgId: org.orgId, runId: `run-${ulid()}`, step: 1, milliCredits, kind }));
     } else {
       await verify(org, UNMETERED[Math.floor(random() * UNMETERED.length)]);
     }
   };
 
   const flush = async () => {
-    if (queue.length === 0) return;
     const batch = queue;
     queue = [];
-    const byTopic = new Map<string, { key: string; value: string }[]>();
-    for (const m of batch) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), { key: m.key, value: m.value }]);
-    await producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([t, messages]) => ({ topic: t, messages })),
-    });
+    await publisher?.publish(...batch);
   };
 
   const started = Date.now();
@@ -310,11 +278,12 @@ async function main(): Promise<void> {
   }
   // Stop what still runs, so every hold is released.
   for (const sandbox of running.values()) {
-    report(sandbox, UsageEventTypes.sandboxStopped, Math.round((Date.now() - sandbox.lastReport) * options.timeScale));
+    const runtimeMs = Math.round((Date.now() - sandbox.lastReport) * options.timeScale);
+    report(() => reporter.sandboxStopped({ ...sandboxRef(sandbox), runtimeMs }));
     stats.stops += 1;
   }
   await flush();
-  await producer.disconnect();
+  await Promise.all([reporter.close(), publisher?.disconnect()]);
   const elapsed = (Date.now() - started) / 1000;
   console.log(
     JSON.stringify({ done: true, orgs: orgs.map((o) => o.orgId).slice(0, 5), sent, elapsedS: elapsed, ...stats }),

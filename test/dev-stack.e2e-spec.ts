@@ -164,6 +164,7 @@ describe('the dev stack (npm start configuration)', () => {
   it('npm run simulate works with no variables of its own, without warnings', async () => {
     const simulated = run('dist/scripts/simulate.js', ['--orgs', '2', '--rate', '20', '--duration', '3']);
     expect(simulated.stderr).toBe('');
+    expect(simulated.stdout).not.toMatch(/WARN|Warning/);
     expect(simulated.status).toBe(0);
     const done = JSON.parse(simulated.stdout.trim().split('\n').pop()!);
     // Its calls reach auth and Kafka: decided (allowed or denied), none failed.

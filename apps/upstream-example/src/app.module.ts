@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ApiKeyGuardModule } from '@tally/api-key-guard';
 import { PlatformModule } from '@tally/platform';
+import { UsageReporterModule } from '@tally/usage-reporter';
 import { UpstreamConfig } from './config/upstream.config';
 import { SandboxesController } from './sandboxes/sandboxes.controller';
 
@@ -21,6 +22,15 @@ export class UpstreamExampleModule {
           serviceToken: config.AUTH_SERVICE_TOKEN,
           timeoutMs: config.AUTH_TIMEOUT_MS,
         }),
+        ...(config.KAFKA_BROKERS.length > 0
+          ? [
+              UsageReporterModule.forRoot({
+                brokers: config.KAFKA_BROKERS,
+                source: config.USAGE_SOURCE,
+                topicPrefix: config.KAFKA_TOPIC_PREFIX,
+              }),
+            ]
+          : []),
       ],
       controllers: [SandboxesController],
     };

@@ -1,4 +1,4 @@
-import { CompressionTypes, IHeaders, Kafka, Message, Producer } from 'kafkajs';
+import { CompressionTypes, IHeaders, Kafka, Message, Producer, RetryOptions } from 'kafkajs';
 import { KeyPartitioner } from './key-partitioner';
 
 /** Produce request budget: half the broker's default `message.max.bytes`, room for batch framing. */
@@ -33,13 +33,15 @@ export class EventPublisher {
   private readonly producer: Producer;
   private connected?: Promise<void>;
 
-  constructor(kafka: Kafka) {
+  /** `retry`: the producer's own (kafkajs retries a failed produce request with backoff). */
+  constructor(kafka: Kafka, retry?: RetryOptions) {
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       // murmur2, as the Java client: an org lands on the same partition whoever produces it.
       createPartitioner: KeyPartitioner,
+      ...(retry ? { retry } : {}),
     });
   }
 

@@ -20,6 +20,10 @@ export const upstreamEnv = {
     1,
     60_000,
   ),
+  // Usage reporting (libs/usage-reporter): off while KAFKA_BROKERS is empty.
+  KAFKA_BROKERS: env.list('Kafka brokers the usage reports go to (empty: usage not reported)', []),
+  KAFKA_TOPIC_PREFIX: env.string('prefix of the usage topics (tests)', ''),
+  USAGE_SOURCE: env.string('CloudEvents source of the usage reports', '//upstream-example/runtime'),
 };
 
 export type UpstreamConfig = { [K in keyof typeof upstreamEnv]: ReturnType<(typeof upstreamEnv)[K]['parse']> };

@@ -1,6 +1,7 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Optional, Param, Post, Put } from '@nestjs/common';
 import { ApiOperation, ApiProperty, ApiPropertyOptional, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { RequireAction, Verified, VerifiedAction } from '@tally/api-key-guard';
+import { UsageReporter } from '@tally/usage-reporter';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { ulid } from 'ulid';
 
@@ -30,6 +31,8 @@ export class UpstreamAnswerDto {
   eventId: string;
   @ApiPropertyOptional()
   sandboxId?: string;
+  @ApiPropertyOptional({ description: 'Id of the usage event reported to Tally (when usage reporting is on)' })
+  usageEventId?: string;
 }
 
 const answer = (verified: VerifiedAction, extra: Partial<UpstreamAnswerDto> = {}): UpstreamAnswerDto => ({
@@ -42,11 +45,17 @@ const answer = (verified: VerifiedAction, extra: Partial<UpstreamAnswerDto> = {}
 
 /**
  * A stand-in for the platform's sandbox API: each route declares the action it needs and the
- * guard asks auth. Nothing here runs a sandbox; it shows what an upstream writes.
+ * guard asks auth; what "ran" is reported with the UsageReporter (when KAFKA_BROKERS is set).
+ * Nothing here runs a sandbox; it shows what an upstream writes.
  */
 @ApiTags('sandboxes (example upstream)')
 @Controller('v1/orgs/:orgId')
 export class SandboxesController {
+  /** When each sandbox started and its shape (an example: a real runtime knows its sandboxes). */
+  private readonly started = new Map<string, { at: number; shape: string }>();
+
+  constructor(@Optional() private readonly usage?: UsageReporter) {}
+
   @Post('sandboxes')
   @HttpCode(201)
   @RequireAction('sandbox.create', {
@@ -57,8 +66,46 @@ export class SandboxesController {
   })
   @ApiOperation({ summary: 'Create a sandbox (metered: sandbox.create)' })
   @ApiResponse({ status: 201, type: UpstreamAnswerDto })
-  create(@Verified() verified: VerifiedAction, @Body() _body: CreateSandboxDto): UpstreamAnswerDto {
-    return answer(verified, { sandboxId: `SBX-${ulid()}` });
+  create(@Verified() verified: VerifiedAction, @Body() body: CreateSandboxDto): UpstreamAnswerDto {
+    const sandboxId = `SBX-${ulid()}`;
+    const shape = body?.shape ?? 'standard';
+    this.started.set(sandboxId, { at: Date.now(), shape });
+    const reported = this.usage?.sandboxStarted({ orgId: verified.orgId, sandboxId, shape });
+    return answer(verified, { sandboxId, usageEventId: reported?.id });
+  }
+
+  @Delete('sandboxes/:sandboxId')
+  @RequireAction('sandbox.delete', { resource: ({ params }) => ({ type: 'sandbox', id: params.sandboxId }) })
+  @ApiOperation({ summary: 'Delete a sandbox (sandbox.delete): its last usage report' })
+  @ApiResponse({ status: 200, type: UpstreamAnswerDto })
+  remove(@Verified() verified: VerifiedAction, @Param('sandboxId') sandboxId: string): UpstreamAnswerDto {
+    const started = this.started.get(sandboxId);
+    this.started.delete(sandboxId);
+    const reported =
+      started &&
+      this.usage?.sandboxStopped({
+        orgId: verified.orgId,
+        sandboxId,
+        shape: started.shape,
+        runtimeMs: Date.now() - started.at,
+      });
+    return answer(verified, { sandboxId, usageEventId: reported ? reported.id : undefined });
+  }
+
+  @Post('agent-runs')
+  @HttpCode(201)
+  @RequireAction('agent.run')
+  @ApiOperation({ summary: 'Run an agent step (agent.run): reports the credits it consumed' })
+  @ApiResponse({ status: 201, type: UpstreamAnswerDto })
+  runAgent(@Verified() verified: VerifiedAction): UpstreamAnswerDto {
+    const reported = this.usage?.agentConsumed({
+      orgId: verified.orgId,
+      runId: `run-${verified.eventId}`,
+      step: 1,
+      milliCredits: 1_000,
+      kind: 'inference',
+    });
+    return answer(verified, { usageEventId: reported?.id });
   }
 
   @Get('sandboxes')

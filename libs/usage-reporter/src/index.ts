@@ -1,0 +1,3 @@
+export * from './usage-events';
+export * from './usage-reporter';
+export * from './usage-reporter.module';
