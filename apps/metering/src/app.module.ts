@@ -5,27 +5,24 @@ import { PlatformModule } from '@tally/platform';
 import { REDIS, RedisModule, redisHealth, type RedisClient } from '@tally/redis';
 import { Kafka } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { METERING_CONFIG } from './config/metering-config.token';
+import { AlertsModule } from './alerts/alerts.module';
+import { MeteringConfigModule } from './config/metering-config.module';
 import { MeteringConfig } from './config/metering.config';
 import { MeteringConsumer } from './consumers/metering.consumer';
 import { ExpiryService } from './expiry/expiry.service';
-import { LedgerDatabase } from './ledger/ledger.repository';
-import { LedgerService } from './ledger/ledger.service';
-import { ShapeCatalog } from './ledger/shape-catalog.service';
-import { PostingObservers } from './ledger/posting-observers';
-import { opsParts } from './ops/ops.parts';
+import { LedgerModule } from './ledger/ledger.module';
+import { NotifierModule } from './notifier/notifier.module';
+import { OpsModule } from './ops/ops.module';
 import { OutboxRelay } from './outbox/outbox-relay.service';
-import { OutboxSignal } from './outbox/outbox-signal';
-import { PackagesController } from './packages/packages.controller';
-import { PackagesService } from './packages/packages.service';
+import { PackagesModule } from './packages/packages.module';
 
 @Module({})
 export class MeteringModule {
   static forRoot(config: MeteringConfig): DynamicModule {
-    const ops = opsParts(config);
     return {
       module: MeteringModule,
       imports: [
+        MeteringConfigModule.forRoot(config),
         PlatformModule.forRoot({
           service: 'metering',
           logLevel: config.LOG_LEVEL,
@@ -52,22 +49,15 @@ export class MeteringModule {
           brokers: config.KAFKA_BROKERS,
           topicPrefix: config.KAFKA_TOPIC_PREFIX,
         }),
-        ...ops.imports,
+        LedgerModule,
+        PackagesModule,
+        AlertsModule,
+        NotifierModule.forRoot(config),
+        OpsModule.forRoot(config),
       ],
-      controllers: [PackagesController, ...ops.controllers],
-      providers: [
-        { provide: METERING_CONFIG, useValue: config },
-        ShapeCatalog,
-        OutboxSignal,
-        LedgerDatabase,
-        LedgerService,
-        PackagesService,
-        OutboxRelay,
-        ExpiryService,
-        MeteringConsumer,
-        PostingObservers,
-        ...ops.providers,
-      ],
+      // The pipeline: the consumer posts batches, expiry posts lapsed packages, the relay
+      // publishes what the ledger's transactions wrote to the outbox.
+      providers: [OutboxRelay, ExpiryService, MeteringConsumer],
     };
   }
 }
