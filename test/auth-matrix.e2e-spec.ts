@@ -5,7 +5,7 @@ import { Answer, bearer, call, newOrgId, newUserId, openDatabase, startAuth, use
 
 /**
  * The permission matrix, table-driven, against the booted auth app. Expectations are written out
- * from DESIGN §1 and the published rules (reference/platform-api-key-permissions.txt), not
+ * from docs/ARCHITECTURE.md §1 and the published rules (reference/platform-api-key-permissions.txt), not
  * derived from the code under test.
  */
 const RESOURCE_ACTIONS = [

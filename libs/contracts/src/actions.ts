@@ -1,5 +1,5 @@
 /**
- * The action catalog (DESIGN §1): every action the platform knows, whether an API key may ever
+ * The action catalog (docs/ARCHITECTURE.md §1): every action the platform knows, whether an API key may ever
  * perform it, and which balance it draws on. The permission matrix in auth reads this; nothing
  * else spells an action name.
  */

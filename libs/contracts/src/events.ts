@@ -3,7 +3,7 @@ import { ALL_ACTIONS, Action } from './actions';
 import { ORG_ID_PATTERN, ORG_ID_RULE } from './org-id';
 
 /**
- * CloudEvents 1.0, structured JSON mode (DESIGN §4). `source` + `id` is the idempotency key;
+ * CloudEvents 1.0, structured JSON mode (docs/ARCHITECTURE.md §4). `source` + `id` is the idempotency key;
  * `subject` (and the Kafka message key) is the organization id.
  */
 export const CLOUD_EVENTS_SPEC = '1.0';

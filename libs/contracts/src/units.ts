@@ -1,5 +1,5 @@
 /**
- * Money units (DESIGN §2). Balances are integers: sandbox-milliseconds and milli-credits. Decimal
+ * Money units (docs/ARCHITECTURE.md §2). Balances are integers: sandbox-milliseconds and milli-credits. Decimal
  * strings cross the API boundary; floats never touch the ledger path.
  */
 export const MS_PER_HOUR = 3_600_000n;

@@ -2,7 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
 import { ErrorBodyDto } from '../verify/dto/verify-request.dto';
 
-/** Documents the error statuses of an endpoint, each with the one error body of DESIGN §3. */
+/** Documents the error statuses of an endpoint, each with the one error body of docs/ARCHITECTURE.md §3. */
 export const ApiErrors = (errors: Record<number, string>) =>
   applyDecorators(
     ...Object.entries(errors).map(([status, description]) =>

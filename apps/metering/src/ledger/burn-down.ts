@@ -24,7 +24,7 @@ export interface BurnDownResult {
 export const isActive = (pkg: PackageBalance, at: Date): boolean =>
   (pkg.notBefore === null || pkg.notBefore <= at) && (pkg.notAfter === null || at < pkg.notAfter);
 
-/** DESIGN §1: priority descending, then earliest expiry (never-expiring last), then earliest grant. */
+/** docs/ARCHITECTURE.md §1: priority descending, then earliest expiry (never-expiring last), then earliest grant. */
 export function consumptionOrder(a: PackageBalance, b: PackageBalance): number {
   if (a.priority !== b.priority) return b.priority - a.priority;
   const aEnd = a.notAfter?.getTime() ?? Number.POSITIVE_INFINITY;

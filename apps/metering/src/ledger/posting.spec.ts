@@ -133,7 +133,7 @@ describe('postEvents: debits', () => {
     expect(result.depletions).toEqual([expect.objectContaining({ kind: 'agent', shortfall: 1_200n })]);
   });
 
-  // DESIGN §5 invariant under random packages (priorities, expiries), holds and debits:
+  // docs/ARCHITECTURE.md §5 invariant under random packages (priorities, expiries), holds and debits:
   // sum(grants) - sum(debits) = sum(remaining); every cost is either drawn or overage.
   it('keeps the invariant for random grants, holds and debits (property)', () => {
     const packageArb = fc.record({

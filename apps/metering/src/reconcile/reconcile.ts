@@ -37,7 +37,7 @@ const same = (a: CachedBalance, b: OrgBalance) =>
   a.version === b.version;
 
 /**
- * Checks, per organization, DESIGN §5's invariant (the ledger explains every package remainder)
+ * Checks, per organization, docs/ARCHITECTURE.md §5's invariant (the ledger explains every package remainder)
  * and that Redis holds what PostgreSQL says. With `fix`, every differing or missing Redis balance
  * is rewritten from PostgreSQL (the ledger invariant is only reported: PostgreSQL is the truth).
  * Meant for a drained stream: while events flow, Redis may briefly trail by one batch.

@@ -4,7 +4,7 @@ import { bigintTransformer } from './bigint.transformer';
 export type HoldStatus = 'active' | 'released' | 'expired';
 
 /**
- * A durable two-phase hold on sandbox hours, one per sandbox (DESIGN §5): `sandbox.create`
+ * A durable two-phase hold on sandbox hours, one per sandbox (docs/ARCHITECTURE.md §5): `sandbox.create`
  * reserves, `sandbox.extend` reserves more, runtime reports capture, stop/delete/expiry release.
  * Outstanding = reserved - captured while active. `version` takes a value of the ledger sequence
  * on every change, so a balance snapshot's version advances when only a hold moved.

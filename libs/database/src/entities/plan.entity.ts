@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { bigintTransformer } from './bigint.transformer';
 
-/** A plan (DESIGN §1): tier, concurrency quota and monthly allowances in integer units. */
+/** A plan (docs/ARCHITECTURE.md §1): tier, concurrency quota and monthly allowances in integer units. */
 @Entity({ name: 'plans' })
 export class PlanEntity {
   @PrimaryColumn({ type: 'text' })

@@ -18,7 +18,7 @@ describe('mapError', () => {
       expect(mapped.retryAfterSeconds).toBeUndefined();
     });
 
-    it('spells out the DESIGN statuses', () => {
+    it('spells out the statuses of docs/ARCHITECTURE.md §3', () => {
       expect(mapError(new TallyError('INSUFFICIENT_SANDBOX_HOURS', 'x')).status).toBe(402);
       expect(mapError(new TallyError('ROLE_FORBIDDEN', 'x')).status).toBe(403);
       expect(mapError(new TallyError('API_KEY_REVOKED', 'x')).status).toBe(401);

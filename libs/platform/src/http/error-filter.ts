@@ -20,7 +20,7 @@ interface Mapped {
   retryAfterSeconds?: number;
 }
 
-/** Maps anything thrown to the one error body of DESIGN §3; unknown failures are 500 and logged. */
+/** Maps anything thrown to the one error body of docs/ARCHITECTURE.md §3; unknown failures are 500 and logged. */
 export function mapError(error: unknown): Mapped {
   if (error instanceof TallyError) {
     return {

@@ -20,7 +20,7 @@ export interface HotRequest {
 export interface HotHandler {
   /** Checks the caller's credential from the headers, before the body is read; throws to refuse. */
   authenticate(headers: IncomingHttpHeaders): void;
-  /** Answers 200 with the returned object; anything thrown becomes the error body of DESIGN §3. */
+  /** Answers 200 with the returned object; anything thrown becomes the error body of docs/ARCHITECTURE.md §3. */
   handle(request: HotRequest): Promise<unknown>;
 }
 

@@ -21,7 +21,7 @@ export class VerifyRequestDto {
   @MaxLength(200)
   key: string;
 
-  @ApiProperty({ description: 'An action of the catalog (DESIGN §1)', example: 'sandbox.list' })
+  @ApiProperty({ description: 'An action of the catalog (docs/ARCHITECTURE.md §1)', example: 'sandbox.list' })
   @IsString()
   @IsNotEmpty()
   @MaxLength(64)

@@ -38,7 +38,7 @@ export class AdmissionRequestDto {
   @ApiProperty({ description: 'The API key (its public id) the request came with', example: '0h4xk2m9' })
   keyId: string;
 
-  @ApiProperty({ description: 'An action of the catalog (DESIGN §1)', example: 'sandbox.create' })
+  @ApiProperty({ description: 'An action of the catalog (docs/ARCHITECTURE.md §1)', example: 'sandbox.create' })
   action: string;
 
   @ApiPropertyOptional({
