@@ -18,7 +18,6 @@ import { MeteredEvents } from './events/metered-events';
 import { KeyCacheService } from './key-cache/key-cache.service';
 import { FailureThrottle } from './verify/failure-throttle.service';
 import { LastUsedWriter } from './verify/last-used.writer';
-import { VerifyFastRoute } from './verify/verify-fast-route';
 import { VerifyController } from './verify/verify.controller';
 import { VerifyService } from './verify/verify.service';
 
@@ -65,7 +64,6 @@ export class AuthModule {
       MeteredEvents,
       ApiKeysService,
       VerifyService,
-      VerifyFastRoute,
     ];
     return {
       module: AuthModule,

@@ -6,7 +6,6 @@ import { REDIS, RedisModule, redisHealth, type RedisClient } from '@tally/redis'
 import { DataSource } from 'typeorm';
 import { AdmissionWarmup } from './admissions/admission-warmup';
 import { AdmissionVoids, VOID_PUBLISHER } from './admissions/admission-voids';
-import { AdmissionsFastRoute } from './admissions/admissions-fast-route';
 import { AdmissionsController } from './admissions/admissions.controller';
 import { AdmissionsService } from './admissions/admissions.service';
 import { BalanceSnapshotRepository } from './admissions/balance-snapshot.repository';
@@ -63,7 +62,6 @@ export class QuotaModule {
         AdmissionVoids,
         BalanceSnapshotRepository,
         AdmissionsService,
-        AdmissionsFastRoute,
         AdmissionWarmup,
         BalancesService,
       ],

@@ -1,8 +1,8 @@
-import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Ip, Post, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { DEADLINE_HEADER, deadlineFrom, IDEMPOTENCY_KEY_HEADER } from '@tally/contracts';
-import { ServiceAuthGuard } from '@tally/platform';
-import type { FastifyRequest } from 'fastify';
+import { HotRoutes, ServiceAuthGuard } from '@tally/platform';
+import type { IncomingHttpHeaders } from 'node:http';
 import { ApiErrors, BODY_ERRORS } from '../http/api-errors.decorator';
 import { parseVerifyRequest } from './dto/parse-verify-request';
 import { VerifyAllowedDto, VerifyRequestDto } from './dto/verify-request.dto';
@@ -13,7 +13,16 @@ import { VerifyService } from './verify.service';
 @Controller('v1/verify')
 @UseGuards(ServiceAuthGuard)
 export class VerifyController {
-  constructor(private readonly verifier: VerifyService) {}
+  constructor(
+    private readonly verifier: VerifyService,
+    hotRoutes: HotRoutes,
+    guard: ServiceAuthGuard,
+  ) {
+    // A hot route (libs/platform/src/http/hot-routes.ts): Node's HTTP server calls `verify` below.
+    hotRoutes.registerGuarded('POST', '/v1/verify', guard, (request) =>
+      this.verify(request.body, request.ip, request.headers),
+    );
+  }
 
   @Post()
   @HttpCode(200)
@@ -48,9 +57,9 @@ export class VerifyController {
     503: "DEPENDENCY_UNAVAILABLE: Kafka did not acknowledge a metered action (failed closed; voided), or the caller's deadline passed",
   })
   // `unknown`: the global ValidationPipe skips it; parseVerifyRequest applies the DTO's rules faster.
-  verify(@Body() body: unknown, @Req() request: FastifyRequest): Promise<VerifyAllowedDto> {
-    return this.verifier.verify(parseVerifyRequest(body, request.headers[IDEMPOTENCY_KEY_HEADER]), request.ip, {
-      deadline: deadlineFrom(request.headers[DEADLINE_HEADER]),
+  verify(@Body() body: unknown, @Ip() ip: string, @Headers() headers: IncomingHttpHeaders): Promise<VerifyAllowedDto> {
+    return this.verifier.verify(parseVerifyRequest(body, headers[IDEMPOTENCY_KEY_HEADER]), ip, {
+      deadline: deadlineFrom(headers[DEADLINE_HEADER]),
     });
   }
 }

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Headers, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { DEADLINE_HEADER, deadlineFrom } from '@tally/contracts';
-import { ServiceAuthGuard } from '@tally/platform';
+import { HotRoutes, ServiceAuthGuard } from '@tally/platform';
 import { AdmissionsService } from './admissions.service';
 import {
   AdmissionGrantedDto,
@@ -16,7 +16,16 @@ import {
 @Controller('v1/admissions')
 @UseGuards(ServiceAuthGuard)
 export class AdmissionsController {
-  constructor(private readonly admissions: AdmissionsService) {}
+  constructor(
+    private readonly admissions: AdmissionsService,
+    hotRoutes: HotRoutes,
+    guard: ServiceAuthGuard,
+  ) {
+    // A hot route (libs/platform/src/http/hot-routes.ts): Node's HTTP server calls `admit` below.
+    hotRoutes.registerGuarded('POST', '/v1/admissions', guard, (request) =>
+      this.admit(request.body, request.headers[DEADLINE_HEADER]),
+    );
+  }
 
   @Post()
   @HttpCode(200)
@@ -39,7 +48,7 @@ export class AdmissionsController {
     description:
       "Milliseconds the caller still waits: past them nothing new is held (a retry's recorded answer is still replayed)",
   })
-  admit(@Body() body: unknown, @Headers(DEADLINE_HEADER) deadline?: string): Promise<AdmissionGrantedDto> {
+  admit(@Body() body: unknown, @Headers(DEADLINE_HEADER) deadline?: string | string[]): Promise<AdmissionGrantedDto> {
     // `unknown` leaves the global class-validator pipe out; zod checks the body (see the DTO file).
     return this.admissions.admit(parseAdmissionRequest(body), deadlineFrom(deadline));
   }

@@ -51,6 +51,16 @@ export class HotRoutes {
     this.routes.set(`${method} ${path}`, handler);
   }
 
+  /** `register` behind a guard's credential check (ServiceAuthGuard's), done before the body is read. */
+  registerGuarded(
+    method: 'POST',
+    path: string,
+    guard: { check(headers: IncomingHttpHeaders): void },
+    handle: HotHandler['handle'],
+  ): void {
+    this.register(method, path, { authenticate: (headers) => guard.check(headers), handle });
+  }
+
   /** Called by createHttpApp once the metrics registry exists. */
   observeWith(latency: Histogram<'method' | 'route' | 'status'>): this {
     this.latency = latency;
