@@ -6,8 +6,8 @@ let offset = POOL.length;
 
 /**
  * A ULID (48-bit millisecond time + 80 random bits), for event ids on the verify hot path. The
- * `ulid` package draws one byte from the CSPRNG per character (~70 µs per id on the benchmark
- * machine); this draws from a pooled buffer refilled 4 KiB at a time (same randomness source).
+ * `ulid` package asks the CSPRNG once per character, too slow for that path (docs/BENCHMARKS.md,
+ * verify); this draws from a pooled buffer refilled 4 KiB at a time (same randomness source).
  */
 export function eventId(now = Date.now()): string {
   if (offset + 10 > POOL.length) {

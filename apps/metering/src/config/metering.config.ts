@@ -44,7 +44,7 @@ export const meteringEnv = {
   ),
   CONSUMER_MAX_BYTES_PER_PARTITION: env.int("largest fetch per partition (bounds a partition's share)", 524_288, 1_024),
   // A whole fetch is decoded and held until its last transaction commits: this bounds the live
-  // heap (4 MiB: ~9,000 events; 8 MiB gave ~10% more drain throughput and ~30 MB more RSS).
+  // heap (the size chosen: docs/BENCHMARKS.md, pipeline, Memory).
   CONSUMER_MAX_BYTES: env.int('largest fetch in total (bounds the events in memory at once)', 4_194_304, 1_024),
   CONSUMER_SESSION_TIMEOUT_MS: env.int('consumer group session timeout', 30_000, 6_000, 300_000),
   CONSUMER_MAX_BACKOFF_MS: env.int('longest pause between retries of a failing batch', 5_000, 10, 600_000),

@@ -167,8 +167,8 @@ export class LedgerRepository {
   }
 
   /**
-   * `lockOrganizations` and `markProcessed` in one round trip: locks the orgs (id order), then
-   * records as processed the events of the orgs that exist. Returns the existing orgs and the
+   * In one round trip: locks the orgs (id order), then records as processed the events of the
+   * orgs that exist. Returns the existing orgs and the
    * `source|id` of the events seen for the first time.
    */
   async lockAndMarkProcessed(

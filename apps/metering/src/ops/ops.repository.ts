@@ -67,9 +67,9 @@ export class OpsRepository {
   }
 
   /**
-   * The series, formatted by PostgreSQL: a 90-day hourly series is 2,160 points, and building
-   * them from bigints in JavaScript cost more than the query. The decimals are exact `numeric`
-   * arithmetic (never floats), rounded half-up to 6 places for hours like `msToHours`.
+   * The series, formatted by PostgreSQL, which is cheaper than building the points from bigints
+   * in JavaScript (docs/BENCHMARKS.md, ops usage). The decimals are exact `numeric` arithmetic
+   * (never floats), rounded half-up to 6 places for hours like `msToHours`.
    */
   async usage(orgId: string, from: Date, to: Date, granularity: Granularity, groupBy: UsageGroup | null) {
     // The primary keys lead with (org, hour) and INCLUDE the counters: an index-only scan in hour
@@ -77,8 +77,7 @@ export class OpsRepository {
     // in that order: no hash, no sort (a groupBy sorts only within each hour).
     const bucket = granularity === 'hour' ? 'hour' : `date_trunc('day', hour, 'UTC')`;
     // A sandbox series' '' group may be empty: HAVING drops it. Other groups count >= 1 event each,
-    // and there a HAVING would only skew the row estimate (measured: the planner then hashes and
-    // sorts instead of aggregating the index-ordered rows, ~5 ms more for 6,480 points).
+    // and there a HAVING would only skew the row estimate into a hash and sort (docs/BENCHMARKS.md).
     const nonEmpty = groupBy === 'sandbox' ? 'HAVING SUM(event_count) > 0' : '';
     const rows: UsagePointRow[] = await this.db.query(
       `SELECT to_char(start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS start, grp AS "group",

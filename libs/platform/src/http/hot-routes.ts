@@ -32,12 +32,12 @@ export function requestId(headers: IncomingHttpHeaders): string {
 
 /**
  * The gateway's hot routes (auth's /v1/verify, quota's /v1/admissions), served straight from
- * Node's HTTP server, ahead of Fastify and Nest. Measured in bench/admission, Fastify's routing,
- * Nest's middleware bridge (middie) and the per-request pino-http logger cost more CPU than the
- * decision itself, and at a few thousand requests a second on two cores that CPU is the p99.
+ * Node's HTTP server, ahead of Fastify and Nest, whose per-request layers were the larger part of
+ * the CPU on those routes (docs/BENCHMARKS.md, verify and admission).
  *
  * The contract is unchanged: the route is still declared on its Nest controller (OpenAPI, and the
- * fallback if nothing is registered here), the body limit, the JSON parsing rules, the error body,
+ * fallback if nothing is registered here), which registers the same handler method here; the
+ * body limit, the JSON parsing rules, the error body,
  * the x-request-id header and the per-route latency histogram are the same. What a hot route
  * does not do is write an access-log line per request: its decisions are counted in metrics, and
  * failures (5xx) are logged.
