@@ -2,7 +2,11 @@
 # Run a real single-node Apache Kafka broker (KRaft, broker+controller) on
 # this machine without Docker.
 #
-#   scripts/kafka.sh start | stop | status | clean
+#   scripts/kafka.sh start     start the broker (resolving its jars once) and wait until it answers
+#   scripts/kafka.sh stop      stop it (SIGTERM, SIGKILL after 30 s)
+#   scripts/kafka.sh restart   stop, then start
+#   scripts/kafka.sh status    running or not (exit 1 when not running)
+#   scripts/kafka.sh clean     stop and remove this port's state (data, logs)
 #
 # Environment:
 #   KAFKA_PORT             PLAINTEXT listener port           (default 9092)
@@ -47,8 +51,9 @@ LOG_FILE="$STATE_DIR/kafka.log"
 PID_FILE="$STATE_DIR/kafka.pid"
 BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
 
-log() { echo "[kafka:$KAFKA_PORT] $*"; }
-err() { echo "[kafka:$KAFKA_PORT] ERROR: $*" >&2; }
+LOG_TAG="kafka:$KAFKA_PORT"
+# shellcheck source=scripts/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 
 # ---------------------------------------------------------------- helpers --
 
@@ -188,7 +193,9 @@ have_kafkajs() {
 }
 have_probe() { have_kafkajs || [[ -s "$CLASSPATH_FILE" ]]; }
 
-wait_ready() { # timeout_seconds [pid] -> 0 when the broker answers a metadata request
+# One process polls until the deadline (a metadata request per attempt): starting a JVM or Node
+# per attempt, as wait_until would, costs more than the wait.
+broker_ready() { # timeout_seconds [pid] -> 0 when the broker answers a metadata request
   local timeout="$1" pid="${2:-}" from="$KAFKAJS_FROM"
   if have_kafkajs; then
     KAFKA_BROKER_PID="$pid" node "$KAFKA_SUPPORT_DIR/wait-ready.js" "$BOOTSTRAP" "$timeout" "$from"
@@ -223,13 +230,13 @@ cmd_start() {
       return 0
     fi
     log "process $pid exists but $BOOTSTRAP is not answering yet; waiting"
-    if wait_ready "$KAFKA_READY_TIMEOUT" "$pid"; then log "ready"; return 0; fi
+    if broker_ready "$KAFKA_READY_TIMEOUT" "$pid"; then log "ready"; return 0; fi
     err "broker (pid $pid) did not become ready; tail of $LOG_FILE:"; tail -n 60 "$LOG_FILE" >&2 || true
     return 1
   fi
   rm -f "$PID_FILE"
   if port_open "$KAFKA_PORT"; then
-    if have_probe && wait_ready 5 >/dev/null 2>&1; then
+    if have_probe && broker_ready 5 >/dev/null 2>&1; then
       log "a Kafka broker not managed by this script already answers on $BOOTSTRAP; leaving it alone"
       return 0
     fi
@@ -264,7 +271,7 @@ cmd_start() {
     >>"$LOG_FILE" 2>&1 </dev/null 8>&- 9>&- &
   pid=$!
   echo "$pid" >"$PID_FILE"
-  if wait_ready "$KAFKA_READY_TIMEOUT" "$pid"; then
+  if broker_ready "$KAFKA_READY_TIMEOUT" "$pid"; then
     log "ready (pid $pid) in $((SECONDS - t0))s"
     return 0
   fi
@@ -284,17 +291,12 @@ cmd_stop() {
   fi
   log "stopping pid $pid (SIGTERM)"
   kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
   local killed=0
-  if kill -0 "$pid" 2>/dev/null; then
+  if ! wait_until 30 pid_gone "$pid"; then
     killed=1
     log "still alive after 30s; SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    wait_until 5 pid_gone "$pid" || true
   fi
   rm -f "$PID_FILE"
   # publish a class-data-sharing archive dumped at exit (see cmd_start)

@@ -21,8 +21,9 @@ REDIS_PORT="${TALLY_REDIS_PORT:-6379}"
 PGUSER="${PGUSER:-postgres}"
 TALLY_DATABASES="${TALLY_DATABASES:-tally tally_test}"
 
-log() { echo "[services] $*"; }
-die() { echo "[services] ERROR: $*" >&2; exit 1; }
+LOG_TAG=services
+# shellcheck source=scripts/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 
 APT_UPDATED=0
 apt_install() { # packages...
@@ -42,12 +43,7 @@ apt_install() { # packages...
 wait_for() { # seconds description command...
   local secs="$1" what="$2"
   shift 2
-  local i
-  for ((i = 0; i < secs * 4; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.25
-  done
-  die "$what did not come up within ${secs}s"
+  wait_until "$secs" "$@" || die "$what did not come up within ${secs}s"
 }
 
 # ------------------------------------------------------------ PostgreSQL --

@@ -12,6 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+LOG_TAG=tally
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 RUN_DIR="$ROOT/.tally"
 mkdir -p "$RUN_DIR/logs"
 
@@ -47,7 +50,8 @@ print_env() {
 }
 
 port_of() { case "$1" in auth) echo "$AUTH_PORT" ;; metering) echo "$METERING_PORT" ;; quota) echo "$QUOTA_PORT" ;; esac; }
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+alive() { [[ -f "$1" ]] && pid_alive "$(cat "$1")"; }
+gone() { ! alive "$1"; }
 
 stop_all() {
   for app in "${APPS[@]}"; do
@@ -58,8 +62,7 @@ stop_all() {
   done
   for app in "${APPS[@]}"; do
     pidfile="$RUN_DIR/$app.pid"
-    for _ in $(seq 1 100); do alive "$pidfile" || break; sleep 0.1; done
-    if alive "$pidfile"; then kill -KILL "$(cat "$pidfile")" 2>/dev/null || true; fi
+    if ! wait_until 10 gone "$pidfile"; then kill -KILL "$(cat "$pidfile")" 2>/dev/null || true; fi
     rm -f "$pidfile"
   done
   # Kafka only if this stack started it; PostgreSQL and Redis are the machine's and stay up.
@@ -67,31 +70,32 @@ stop_all() {
     bash scripts/kafka.sh stop || true
     rm -f "$RUN_DIR/kafka.started"
   fi
-  echo "tally: stopped"
+  log "stopped"
 }
+
+# Ready, or no longer worth waiting for (the process exited).
+ready_or_exited() { curl -fs "http://127.0.0.1:$2/health/ready" || gone "$RUN_DIR/$1.pid"; }
 
 wait_ready() {
   local app=$1 port=$2
-  for _ in $(seq 1 300); do
-    if curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then return 0; fi
-    if ! alive "$RUN_DIR/$app.pid"; then
-      echo "tally: $app exited during start; last log lines:" >&2
-      tail -n 20 "$RUN_DIR/logs/$app.log" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
-  echo "tally: $app not ready after 60 s; see $RUN_DIR/logs/$app.log" >&2
-  return 1
+  if ! wait_until 60 ready_or_exited "$app" "$port"; then
+    err "$app not ready after 60 s; see $RUN_DIR/logs/$app.log"
+    return 1
+  fi
+  if gone "$RUN_DIR/$app.pid"; then
+    err "$app exited during start; last log lines:"
+    tail -n 20 "$RUN_DIR/logs/$app.log" >&2
+    return 1
+  fi
 }
 
 start() {
-  if [ ! -x "$NODE" ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  if [[ ! -x "$NODE" || package-lock.json -nt node_modules/.package-lock.json ]]; then
     npm ci --no-audit --no-fund
   fi
   bash scripts/kafka.sh status >/dev/null 2>&1 || touch "$RUN_DIR/kafka.started"
   TALLY_DATABASES="tally tally_test" bash scripts/services.sh ensure
-  echo "tally: building"
+  log "building"
   "$NODE" node_modules/.bin/tsc -p tsconfig.build.json
   "$NODE" node_modules/.bin/tsc-alias -p tsconfig.build.json
   "$NODE" dist/libs/database/src/cli/migrate.js run
@@ -99,7 +103,7 @@ start() {
 
   trap 'echo; stop_all; exit 0' INT TERM
   for app in "${APPS[@]}"; do
-    if alive "$RUN_DIR/$app.pid"; then echo "tally: $app already running"; continue; fi
+    if alive "$RUN_DIR/$app.pid"; then log "$app already running"; continue; fi
     (
       # The app's runtime settings (e.g. metering's heap limits), as the Dockerfile applies them.
       APP=$app
@@ -110,16 +114,16 @@ start() {
     echo $! >"$RUN_DIR/$app.pid"
   done
   for app in "${APPS[@]}"; do wait_ready "$app" "$(port_of "$app")" || { stop_all; exit 1; }; done
-  echo "tally: auth :$AUTH_PORT, metering :$METERING_PORT, quota :$QUOTA_PORT (logs in $RUN_DIR/logs, OpenAPI at /docs)"
+  log "auth :$AUTH_PORT, metering :$METERING_PORT, quota :$QUOTA_PORT (logs in $RUN_DIR/logs, OpenAPI at /docs)"
   "$NODE" dist/scripts/seed-demo.js
-  if [ "${TALLY_DETACH:-0}" = 1 ]; then
-    echo "tally: running in the background; stop with: npm stop"
+  if [[ "${TALLY_DETACH:-0}" == 1 ]]; then
+    log "running in the background; stop with: npm stop"
     return 0
   fi
-  echo "tally: press Ctrl-C to stop everything (or run 'npm stop' elsewhere)"
+  log "press Ctrl-C to stop everything (or run 'npm stop' elsewhere)"
   while :; do
     for app in "${APPS[@]}"; do
-      if ! alive "$RUN_DIR/$app.pid"; then echo "tally: $app exited; see $RUN_DIR/logs/$app.log" >&2; stop_all; exit 1; fi
+      if ! alive "$RUN_DIR/$app.pid"; then err "$app exited; see $RUN_DIR/logs/$app.log"; stop_all; exit 1; fi
     done
     sleep 1
   done
