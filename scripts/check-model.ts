@@ -430,7 +430,7 @@ async function compareHolds(ctx: Context, orgIds: string[], expected: Expected):
   return diffs;
 }
 
-/** DESIGN §5's invariant per org, and Redis equal to PostgreSQL wherever Redis has a balance. */
+/** docs/ARCHITECTURE.md §5's invariant per org, and Redis equal to PostgreSQL wherever Redis has a balance. */
 async function compareBalances(ctx: Context, orgIds: string[]): Promise<string[]> {
   const diffs: string[] = [];
   const cache = new BalanceCache(ctx.redis, ctx.redisPrefix);

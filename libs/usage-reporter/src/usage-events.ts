@@ -45,7 +45,7 @@ export interface BuiltUsageEvent {
   value: string;
 }
 
-/** A report the contract refuses (DESIGN §4 bounds), with the field named; nothing was queued. */
+/** A report the contract refuses (docs/ARCHITECTURE.md §4 bounds), with the field named; nothing was queued. */
 export class UsageReportInvalid extends Error {
   constructor(readonly issues: string) {
     super(`usage report refused by the contract: ${issues}`);
