@@ -6,7 +6,7 @@ export type LedgerEntryType = 'grant' | 'debit' | 'forfeit' | 'overage' | 'rever
 
 /**
  * Append-only. `seq` is the ledger position: Redis balances are versioned by it. A replayed event
- * cannot post twice: (event source, event id, package, kind, entry type) is unique, nulls equal
+ * cannot post twice: (org, event source, event id, package, kind, entry type) is unique, nulls equal
  * (the index is created by the migration; TypeORM cannot express NULLS NOT DISTINCT).
  */
 @Entity({ name: 'ledger_entries' })

@@ -5,6 +5,7 @@ import { OpsAlerts1795711787412 } from './1795711787412-OpsAlerts';
 import { SandboxUsageRollups1795721252502 } from './1795721252502-SandboxUsageRollups';
 import { UsageRollupsCoveringKey1795722297222 } from './1795722297222-UsageRollupsCoveringKey';
 import { AdmissionFates1795953300000 } from './1795953300000-AdmissionFates';
+import { LedgerEventKeyByOrg1795955493335 } from './1795955493335-LedgerEventKeyByOrg';
 
 /** In order of application; registered explicitly (bundlers break TypeORM globs). */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   SandboxUsageRollups1795721252502,
   UsageRollupsCoveringKey1795722297222,
   AdmissionFates1795953300000,
+  LedgerEventKeyByOrg1795955493335,
 ];
