@@ -138,7 +138,11 @@ status() {
 
 case "${1:-}" in
   start) start ;;
-  stop) stop_all ;;
+  stop)
+    stop_all
+    # and the cluster stack (npm run start:cluster), when it runs
+    if [ -f "$RUN_DIR/cluster/running" ]; then bash scripts/cluster-stack.sh stop; fi
+    ;;
   status) status ;;
   env) print_env ;;
   *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;

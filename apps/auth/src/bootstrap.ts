@@ -24,7 +24,10 @@ export async function bootstrapAuth(config: AuthConfig, options: { shutdownHooks
     topicName(config.KAFKA_TOPIC_PREFIX, topic),
   );
   await withRetries(() =>
-    ensureTopics(createKafka('tally-auth-setup', config.KAFKA_BROKERS), topics, DEFAULT_PARTITIONS),
+    ensureTopics(createKafka('tally-auth-setup', config.KAFKA_BROKERS), topics, DEFAULT_PARTITIONS, {
+      replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+      minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS,
+    }),
   );
   return createHttpApp(AuthModule.forRoot(config, { admissionClient: options.admissionClient }), {
     title: 'Tally auth',

@@ -19,6 +19,7 @@ export async function bootstrapMetering(config: MeteringConfig, options: { shutd
       deadLetterTopic(topicName(config.KAFKA_TOPIC_PREFIX, Topics.alerts)),
     ],
     DEFAULT_PARTITIONS,
+    { replicationFactor: config.KAFKA_REPLICATION_FACTOR, minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS },
   );
   const app = await createHttpApp(MeteringModule.forRoot(config), {
     title: 'Tally metering',

@@ -10,6 +10,7 @@ export async function bootstrapQuota(config: QuotaConfig, options: { shutdownHoo
     createKafka('tally-quota-setup', config.KAFKA_BROKERS),
     [topicName(config.KAFKA_TOPIC_PREFIX, Topics.admissionVoided)],
     DEFAULT_PARTITIONS,
+    { replicationFactor: config.KAFKA_REPLICATION_FACTOR, minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS },
   );
   return createHttpApp(QuotaModule.forRoot(config), {
     title: 'Tally quota',

@@ -1,24 +1,61 @@
+import { Logger } from '@nestjs/common';
 import { Kafka } from 'kafkajs';
 
+const logger = new Logger('KafkaTopics');
+
+/** How the topics Tally creates are replicated (KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS). */
+export interface TopicReplication {
+  replicationFactor: number;
+  minInsyncReplicas: number;
+}
+
+export const SINGLE_NODE: TopicReplication = { replicationFactor: 1, minInsyncReplicas: 1 };
+
 /**
- * Creates the topics that do not exist yet (idempotent; safe from several instances), then waits
- * until each has a leader. It never lists the cluster's topics: a metadata request for every
- * topic of a large cluster is slow and, on a small broker heap, dangerous.
+ * Creates the topics that do not exist yet (idempotent; safe from several instances), logs what
+ * it created and with which replication, then waits until each has a leader. It never lists the
+ * cluster's topics: a metadata request for every topic of a large cluster is slow and, on a small
+ * broker heap, dangerous.
  */
-export async function ensureTopics(kafka: Kafka, topics: string[], numPartitions: number): Promise<void> {
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: string[],
+  numPartitions: number,
+  replication: TopicReplication = SINGLE_NODE,
+): Promise<void> {
+  if (replication.minInsyncReplicas > replication.replicationFactor) {
+    throw new Error(
+      `min.insync.replicas ${replication.minInsyncReplicas} exceeds the replication factor ${replication.replicationFactor}`,
+    );
+  }
   const admin = kafka.admin();
   await admin.connect();
   try {
-    // Resolves false when they all exist; per topic, "already exists" is not an error.
-    await admin.createTopics({
-      waitForLeaders: false,
-      topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })),
-    });
+    // One request per topic: each resolves true when it created the topic, false when it existed.
+    const created = await Promise.all(
+      topics.map((topic) =>
+        admin.createTopics({
+          waitForLeaders: false,
+          topics: [
+            {
+              topic,
+              numPartitions,
+              replicationFactor: replication.replicationFactor,
+              configEntries: [{ name: 'min.insync.replicas', value: String(replication.minInsyncReplicas) }],
+            },
+          ],
+        }),
+      ),
+    );
+    logCreated(topics, created, numPartitions, replication);
     const deadline = Date.now() + 30_000;
     for (;;) {
       try {
         const { topics: described } = await admin.fetchTopicMetadata({ topics });
-        if (described.every((topic) => topic.partitions.every((partition) => partition.leader >= 0))) return;
+        if (described.every((topic) => topic.partitions.every((partition) => partition.leader >= 0))) {
+          warnFewerReplicas(described, replication);
+          return;
+        }
       } catch (error) {
         if (Date.now() > deadline) throw error;
       }
@@ -41,5 +78,34 @@ export async function deleteTopicsWithPrefix(kafka: Kafka, prefix: string): Prom
     return mine.length;
   } finally {
     await admin.disconnect();
+  }
+}
+
+function logCreated(topics: string[], created: boolean[], numPartitions: number, replication: TopicReplication): void {
+  const made = topics.filter((_, i) => created[i]);
+  logger.log({
+    msg: made.length ? `created ${made.length} topic(s)` : 'topics already exist',
+    created: made,
+    existing: topics.filter((_, i) => !created[i]),
+    partitions: numPartitions,
+    replicationFactor: replication.replicationFactor,
+    minInsyncReplicas: replication.minInsyncReplicas,
+  });
+}
+
+/** A topic that existed before with fewer replicas than configured keeps them: say so at start. */
+function warnFewerReplicas(
+  described: { name: string; partitions: { replicas: number[] }[] }[],
+  replication: TopicReplication,
+): void {
+  const fewer = described.filter((topic) =>
+    topic.partitions.some((partition) => partition.replicas.length < replication.replicationFactor),
+  );
+  if (fewer.length) {
+    logger.warn({
+      msg: 'existing topics have fewer replicas than KAFKA_REPLICATION_FACTOR (Tally does not reassign them)',
+      topics: fewer.map((topic) => topic.name),
+      replicationFactor: replication.replicationFactor,
+    });
   }
 }

@@ -119,7 +119,12 @@ describe('env.brokers', () => {
     expect(loadConfig(kafkaEnv, { KAFKA_BROKERS: 'localhost:9092' })).toEqual({
       KAFKA_BROKERS: ['localhost:9092'],
       KAFKA_TOPIC_PREFIX: '',
+      KAFKA_REPLICATION_FACTOR: 1,
+      KAFKA_MIN_INSYNC_REPLICAS: 1,
     });
+    expect(
+      loadConfig(kafkaEnv, { KAFKA_BROKERS: 'k:1', KAFKA_REPLICATION_FACTOR: '3', KAFKA_MIN_INSYNC_REPLICAS: '2' }),
+    ).toMatchObject({ KAFKA_REPLICATION_FACTOR: 3, KAFKA_MIN_INSYNC_REPLICAS: 2 });
     expect(
       loadConfig(kafkaEnv, { KAFKA_BROKERS: 'kafka-1.internal:9092, kafka_2:19092,10.0.0.3:9093' }).KAFKA_BROKERS,
     ).toEqual(['kafka-1.internal:9092', 'kafka_2:19092', '10.0.0.3:9093']);

@@ -123,6 +123,8 @@ export const commonEnv = {
 export const kafkaEnv = {
   KAFKA_BROKERS: env.brokers('Kafka bootstrap brokers, host:port[,host:port]'),
   KAFKA_TOPIC_PREFIX: env.string('prefix of every topic and group id (isolates test runs)', ''),
+  KAFKA_REPLICATION_FACTOR: env.int('replicas of each topic Tally creates (3 on a cluster)', 1, 1, 16),
+  KAFKA_MIN_INSYNC_REPLICAS: env.int('min.insync.replicas of each topic Tally creates (2 on a cluster)', 1, 1, 16),
 };
 
 /**
