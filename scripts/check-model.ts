@@ -1,10 +1,11 @@
-/* The model check: `npm run check:model -- --seed S --events N [--seeds K] [--keep]` (after a build).
+/* The model check: `npm run check:model -- --seed S --events N [--seeds K] [--keep] [--sequence-resends]` (after a build).
  *
  * For each seed S..S+K-1: a seeded workload (scripts/model-reference.ts) of orgs, grants through
  * metering's packages API, verified actions, runtime reports, agent usage and voids is delivered
  * to a real metering process with faults (duplicate deliveries and gateway retries under the same
  * id, topics interleaved at random, poison events, metering SIGKILLed mid-run and this run's
- * Redis keys deleted, then restarted), and once drained the ledger, packages, admission fates,
+ * Redis keys deleted, then restarted; with --sequence-resends, runtime reports re-sent under a new
+ * id), and once drained the ledger, packages, admission fates,
  * holds, DLQs and Redis are compared with the reference model. Exit 1 with the differences.
  *
  * Isolated like a test file: its own database (migrated), topic prefix and Redis key prefix,
@@ -22,7 +23,17 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { ulid } from 'ulid';
 import { reconcile } from '../apps/metering/src/reconcile/reconcile';
-import { Delivery, Expected, generate, Input, reference, seededRandom, TopicKey, Workload } from './model-reference';
+import {
+  Delivery,
+  Expected,
+  generate,
+  Input,
+  reference,
+  RESENT,
+  seededRandom,
+  TopicKey,
+  Workload,
+} from './model-reference';
 
 const ROOT = resolve(__dirname, '../..');
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -41,6 +52,7 @@ interface Options {
   events: number;
   keep: boolean;
   drainTimeoutMs: number;
+  sequenceResends: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -55,6 +67,7 @@ function parseArgs(argv: string[]): Options {
     seeds: Math.max(1, num('seeds', 1)),
     events: Math.max(1, num('events', 200)),
     keep: argv.includes('--keep'),
+    sequenceResends: argv.includes('--sequence-resends'),
     drainTimeoutMs: num('drain-timeout-ms', 120_000),
   };
 }
@@ -156,6 +169,8 @@ class Metering {
       HOST: '127.0.0.1',
       PORT: String(port),
       EXPIRY_INTERVAL_MS: '1000',
+      // Expiring packages end 3 s into a seed: forfeited 1 s later, within the drain.
+      EXPIRY_LATENESS_SECONDS: '1',
       CONSUMER_SESSION_TIMEOUT_MS: '6000',
     };
     const child = spawn(process.execPath, [resolve(ROOT, 'dist/apps/metering/src/main.js')], {
@@ -290,7 +305,8 @@ async function drive(ctx: Context, metering: Metering, seed: number, workload: W
   const half = Math.ceil(workload.deliveries.length / 2);
   const first = workload.deliveries.slice(0, half);
   await deliver(ctx, first);
-  const distinct = new Set(first.flatMap((d) => ('input' in d ? [d.input.id] : []))).size;
+  const distinct = new Set(first.flatMap((d) => ('input' in d && !d.input.id.endsWith(RESENT) ? [d.input.id] : [])))
+    .size;
   const target = Math.max(1, Math.floor(random() * distinct * 0.9));
   const deadline = Date.now() + 120_000;
   while ((await processedOf(ctx, seed)) < target) {
@@ -314,7 +330,7 @@ export interface SeedResult {
 
 async function runSeed(ctx: Context, metering: Metering, seed: number, options: Options): Promise<SeedResult> {
   const started = Date.now();
-  const workload = generate(seed, options.events, () => `ORG-${ulid()}`);
+  const workload = generate(seed, options.events, () => `ORG-${ulid()}`, options);
   const orgIds = workload.orgs.map((o) => o.orgId);
   await ctx.db.query(
     `INSERT INTO organizations (id, name) SELECT id, 'model org' FROM unnest($1::varchar[]) AS t(id)`,

@@ -238,7 +238,7 @@ function grantsFor(orgs: Workload['orgs']): GrantSpec[] {
  * keeps it per key), ~10% of inputs delivered again later with the same id (duplicates, gateway
  * retries), and ~1 poison event in 40.
  */
-function deliveriesOf(inputs: Input[], random: () => number, poison: () => Delivery): Delivery[] {
+function deliveriesOf(inputs: Input[], random: () => number, poison: () => Delivery, faults: Faults): Delivery[] {
   const lanes = new Map<TopicKey, Input[]>();
   for (const input of inputs) lanes.set(input.topic, [...(lanes.get(input.topic) ?? []), input]);
   const out: Delivery[] = [];
@@ -251,13 +251,39 @@ function deliveriesOf(inputs: Input[], random: () => number, poison: () => Deliv
   }
   const resent = out.filter(() => random() < 0.1);
   for (const again of resent) out.splice(Math.floor(random() * (out.length + 1)), 0, again);
+  if (faults.sequenceResends) resendSequences(out, random);
   const poisons = Math.max(1, Math.floor(inputs.length / 40));
   for (let i = 0; i < poisons; i++) out.splice(Math.floor(random() * (out.length + 1)), 0, poison());
   return out;
 }
 
+/**
+ * A runtime that re-sends a report under a new CloudEvents id (same sandbox and sequence): ~30%
+ * of reports, later in the stream. Metering must count it once (issue 10 item 9).
+ */
+function resendSequences(out: Delivery[], random: () => number): void {
+  const reports = out.flatMap((d, at) => ('input' in d && d.input.topic === 'sandbox' ? [{ d: d.input, at }] : []));
+  for (const { d, at } of reports.filter(() => random() < 0.3)) {
+    const later = at + 1 + Math.floor(random() * (out.length - at));
+    out.splice(later, 0, { input: { ...d, id: `${d.id}${RESENT}` } });
+  }
+}
+
+/** Suffix of the ids a runtime re-sent a report under (never an accepted input of its own). */
+export const RESENT = '-resent';
+
+export interface Faults {
+  /** Reports re-sent with a new id and the same sequence (needs metering's sequence dedupe). */
+  sequenceResends: boolean;
+}
+
 /** The seeded workload: `events` accepted inputs over a few orgs (one in four unfunded). */
-export function generate(seed: number, events: number, newOrgId: () => string): Workload {
+export function generate(
+  seed: number,
+  events: number,
+  newOrgId: () => string,
+  faults: Faults = { sequenceResends: false },
+): Workload {
   const random = seededRandom(seed);
   const orgs = Array.from({ length: 2 + Math.floor(random() * 3) }, (_, i) => ({
     orgId: newOrgId(),
@@ -280,7 +306,12 @@ export function generate(seed: number, events: number, newOrgId: () => string): 
       random() < 0.5 ? `{"not json ${marker}` : JSON.stringify({ specversion: '1.0', id: marker, data: {} });
     return { poison: { topic, key, value } };
   };
-  return { orgs, grants: grantsFor(orgs), inputs: gen.inputs, deliveries: deliveriesOf(gen.inputs, random, poison) };
+  return {
+    orgs,
+    grants: grantsFor(orgs),
+    inputs: gen.inputs,
+    deliveries: deliveriesOf(gen.inputs, random, poison, faults),
+  };
 }
 
 /** ms at a price per hour (a decimal string), rounded half up: the reference's own arithmetic. */
