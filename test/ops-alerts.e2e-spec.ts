@@ -81,12 +81,12 @@ describe('ops: depletion alerts and webhook delivery', () => {
   const thresholdAlerts = async (orgId: string) =>
     (
       await db.query(
-        `SELECT id, threshold FROM balance_alerts WHERE org_id = $1 AND type = 'balance.threshold' ORDER BY created_at, threshold::int`,
+        `SELECT id, threshold FROM balance_alerts WHERE org_id = $1 AND type IN ('balance.threshold', 'balance.depleted') ORDER BY created_at, threshold::int`,
         [orgId],
       )
     ).map((r: { id: string; threshold: string }) => r);
 
-  it('50/80/95/100%: one alert each, delivered once, signed, after two failed attempts; a grant re-arms them', async () => {
+  it('50/80/95% and depletion: one alert each, delivered once, signed, after two failed attempts; a grant re-arms them', async () => {
     const orgId = await seedOrg(db, { agentMc: 100_000n }); // 100 credits
     const hook = await post(`/v1/orgs/${orgId}/webhooks`, { url: `${receiver.url}/org`, secret: SECRET });
     expect(hook.status).toBe(201);
@@ -114,19 +114,15 @@ describe('ops: depletion alerts and webhook delivery', () => {
       externalId: 'rearm',
     });
     expect(granted.status).toBe(201);
-    for (const credits of [110, 120, 70]) await debit(orgId, credits); // 52.5, 82.5, 100 % of 400
+    // 52.5, 82.5, 100 % of 400: the last debit crosses 95 and empties it, so only depletion is raised.
+    for (const credits of [110, 120, 70]) await debit(orgId, credits);
     const alerts = await thresholdAlerts(orgId);
-    expect(alerts.map((a: { threshold: string }) => a.threshold)).toEqual([
-      '50',
-      '80',
-      '95',
-      '100',
-      '50',
-      '80',
-      '95',
-      '100',
-    ]);
-    expect(new Set(alerts.map((a: { id: string }) => a.id)).size).toBe(8);
+    expect(alerts.map((a: { threshold: string }) => a.threshold)).toEqual(['50', '80', '95', '100', '50', '80', '100']);
+    expect(new Set(alerts.map((a: { id: string }) => a.id)).size).toBe(7);
+    // The top-up resolved the first depletion with one balance.replenished.
+    expect(
+      await db.query(`SELECT id FROM balance_alerts WHERE org_id = $1 AND type = 'balance.replenished'`, [orgId]),
+    ).toHaveLength(1);
 
     // Each alert reaches the org endpoint exactly once with a 2xx, signed, after two refused attempts.
     const ids = alerts.map((a: { id: string }) => a.id);
@@ -147,7 +143,12 @@ describe('ops: depletion alerts and webhook delivery', () => {
       for (const t of tries) {
         expect(verifySignature(SECRET, t.body, t.headers['x-tally-signature'] as string, now)).toBe(true);
         expect(verifySignature(OPS_SECRET, t.body, t.headers['x-tally-signature'] as string, now)).toBe(false);
-        expect(JSON.parse(t.body)).toMatchObject({ id, type: 'balance.threshold', subject: orgId, data: { orgId } });
+        expect(JSON.parse(t.body)).toMatchObject({
+          id,
+          type: expect.stringMatching(/^balance\.(threshold|depleted)$/),
+          subject: orgId,
+          data: { orgId },
+        });
       }
     }
 

@@ -96,6 +96,8 @@ export const UsageEventTypes = {
   agentConsumed: 'agent.consumed',
   balanceThreshold: 'balance.threshold',
   balanceDepleted: 'balance.depleted',
+  /** A depleted balance kind has something available again (a top-up): resolves balance.depleted. */
+  balanceReplenished: 'balance.replenished',
   balanceForecast: 'balance.forecast',
 } as const;
 
@@ -171,6 +173,11 @@ export const balanceAlertData = z.object({
   forecastDepletionAt: z.iso.datetime({ offset: true }).nullable(),
 });
 export const balanceAlertEvent = envelope(UsageEventTypes.balanceDepleted, balanceAlertData).extend({
-  type: z.enum([UsageEventTypes.balanceThreshold, UsageEventTypes.balanceDepleted, UsageEventTypes.balanceForecast]),
+  type: z.enum([
+    UsageEventTypes.balanceThreshold,
+    UsageEventTypes.balanceDepleted,
+    UsageEventTypes.balanceReplenished,
+    UsageEventTypes.balanceForecast,
+  ]),
 });
 export type BalanceAlertEvent = z.infer<typeof balanceAlertEvent>;

@@ -42,7 +42,41 @@ describe('depletion alert state machine', () => {
       { total: 100n, remaining: 0n },
       { total: 100n, remaining: 0n },
     ]);
-    expect(fired.map((a) => (a.type === 'threshold' ? a.threshold : 'forecast'))).toEqual([50, 80, 95, 100]);
+    expect(fired.map((a) => (a.type === 'threshold' ? a.threshold : a.type))).toEqual([50, 80, 95, 'depleted']);
+  });
+
+  it('one change crossing several thresholds raises only the highest; the lower ones are passed', () => {
+    const { fired, state } = run([
+      { total: 100n, remaining: 100n },
+      { total: 100n, remaining: 10n }, // 90 % at once: 80 raised, 50 passed
+      { total: 100n, remaining: 0n }, // empty: depleted raised, 95 passed
+    ]);
+    expect(fired.map((a) => (a.type === 'threshold' ? a.threshold : a.type))).toEqual([80, 'depleted']);
+    expect(state.thresholds['50']).toEqual({ fired: true, count: 0 });
+    expect(state.thresholds['95']).toEqual({ fired: true, count: 0 });
+  });
+
+  it('depleted fires once at zero, also when overage follows, and resolves once after a top-up', () => {
+    const { fired, state } = run([
+      { total: 100n, remaining: 0n },
+      { total: 100n, remaining: -20n }, // overage reported: no second alert
+      { total: 100n, remaining: -50n },
+      { total: 200n, remaining: 50n }, // a grant of 100 covers the overage and leaves 50
+      { total: 200n, remaining: 60n },
+    ]);
+    expect(fired.map((a) => [a.type, a.sequence])).toEqual([
+      ['depleted', 1],
+      ['replenished', 1],
+    ]);
+    expect(state.thresholds.depleted).toEqual({ fired: false, count: 1 });
+  });
+
+  it('a package that expires is no top-up: depleted is not resolved by it', () => {
+    const { fired } = run([
+      { total: 100n, remaining: 0n },
+      { total: 0n, remaining: 0n },
+    ]);
+    expect(fired.map((a) => a.type)).toEqual(['depleted']);
   });
 
   it('a grant that lifts the balance above the thresholds re-arms them, with a new sequence', () => {
@@ -51,10 +85,13 @@ describe('depletion alert state machine', () => {
       { total: 200n, remaining: 100n }, // grant of 100: 50% consumed, so 50 stays fired
       { total: 200n, remaining: 0n },
     ]);
-    const thresholds = fired.filter((a) => a.type === 'threshold');
-    expect(thresholds.map((a) => a.threshold)).toEqual([50, 80, 95, 100, 80, 95, 100]);
-    expect(thresholds.filter((a) => a.threshold === 100).map((a) => a.sequence)).toEqual([1, 2]);
-    expect(state.thresholds['50']).toEqual({ fired: true, count: 1 });
+    expect(fired.map((a) => [a.type, a.sequence])).toEqual([
+      ['depleted', 1],
+      ['replenished', 1],
+      ['depleted', 2],
+    ]);
+    expect(state.thresholds['50']).toEqual({ fired: true, count: 0 });
+    expect(state.thresholds['80']).toEqual({ fired: true, count: 0 });
   });
 
   it('nothing granted: no threshold alert', () => {
@@ -102,10 +139,14 @@ describe('depletion alert state machine', () => {
             expect(state.thresholds[String(alert.threshold)]?.fired ?? false).toBe(false);
             lastFire.set(alert.threshold, i);
           }
+          // One delivery per change at most: the highest threshold crossed (depletion counts as 100).
+          expect(result.alerts.filter((a) => a.type === 'threshold' || a.type === 'depleted').length).toBeLessThan(2);
           state = result.state;
-          // The state always says exactly which thresholds are crossed.
+          // The state always says exactly which thresholds are crossed (100: the depletion entry).
           for (const pct of policy.thresholds)
-            expect(state.thresholds[String(pct)].fired).toBe(thresholdCrossed(total, remaining, pct));
+            expect(state.thresholds[pct >= 100 ? 'depleted' : String(pct)].fired).toBe(
+              thresholdCrossed(total, remaining, pct),
+            );
         }
       }),
       { numRuns: 300 },

@@ -2,14 +2,20 @@ import { BalanceKind } from '@tally/contracts';
 
 /**
  * The depletion-alert state machine, pure (no I/O, integers only). Per organization and balance
- * kind: each threshold (a percentage of the active package total consumed; 100 means nothing is
- * available) fires once when crossed and re-arms only when the balance is lifted back below it
- * (a grant); the forecast alert fires once when, at the current burn rate, the balance empties
- * within the horizon, and re-arms only when a grant lifts the remaining balance above what it was
- * when it fired (so a wobbling burn-rate estimate never makes it fire twice).
+ * kind: each threshold below 100 (a percentage of the active package total consumed) fires once
+ * when crossed and re-arms only when the balance is lifted back below it (a grant); when one
+ * change crosses several, only the highest is raised and the lower ones are marked passed.
+ * Depletion (nothing available: 100 %) is its own alert, `balance.depleted`, raised once when the
+ * remaining balance reaches zero whether or not overage follows, and resolved once
+ * (`balance.replenished`) when a grant brings it back. The forecast alert fires once when, at the
+ * current burn rate, the balance empties within the horizon, and re-arms only when a grant lifts
+ * the remaining balance above what it was when it fired (so a wobbling estimate never refires).
  */
 export interface AlertState {
-  /** Threshold percent → whether it fired since last armed, and how many times it ever fired. */
+  /**
+   * Threshold percent → whether it fired (or was passed) since last armed, and how many times it
+   * was raised; the key `depleted` is the depletion alert's.
+   */
   thresholds: Record<string, { fired: boolean; count: number }>;
   forecastFired: boolean;
   forecastCount: number;
@@ -35,9 +41,13 @@ export interface AlertPolicy {
 
 export type AlertDecision =
   | { type: 'threshold'; threshold: number; sequence: number; remaining: bigint }
+  | { type: 'depleted' | 'replenished'; sequence: number; remaining: bigint }
   | { type: 'forecast'; sequence: number; remaining: bigint; depletionAt: Date };
 
 export const DEFAULT_THRESHOLDS = [50, 80, 95, 100];
+/** Depletion sorts above every threshold (it is the last one a balance crosses). */
+const DEPLETED = 101;
+const DEPLETED_KEY = 'depleted';
 
 export const initialAlertState = (): AlertState => ({
   thresholds: {},
@@ -87,17 +97,31 @@ export function evaluateAlerts(
     return state;
   };
   const alerts: AlertDecision[] = [];
-  for (const pct of [...policy.thresholds].sort((a, b) => a - b)) {
-    const key = String(pct);
+  // Checked highest first: the first newly crossed is raised, the ones below it only marked passed.
+  let raised = false;
+  for (const pct of [...policy.thresholds, DEPLETED].sort((a, b) => b - a)) {
+    const key = pct === DEPLETED ? DEPLETED_KEY : String(pct);
+    if (pct === 100) continue; // 100 % is depletion, raised as balance.depleted
     if (!state.thresholds[key]) writable().thresholds[key] = { fired: false, count: 0 };
-    const crossed = thresholdCrossed(snapshot.total, snapshot.remaining, pct);
-    if (crossed && !state.thresholds[key].fired) {
-      const entry = writable().thresholds[key];
-      entry.fired = true;
-      entry.count += 1;
-      alerts.push({ type: 'threshold', threshold: pct, sequence: entry.count, remaining: snapshot.remaining });
-    } else if (!crossed && state.thresholds[key].fired) {
-      writable().thresholds[key].fired = false; // resolved: the balance was lifted above it, so it may fire again
+    const crossed = thresholdCrossed(snapshot.total, snapshot.remaining, Math.min(pct, 100));
+    const entry = state.thresholds[key];
+    // Depletion resolves only with a balance to use again (a package that expired is no top-up).
+    if (pct === DEPLETED && !crossed && snapshot.remaining <= 0n) continue;
+    if (crossed && !entry.fired) {
+      const next = writable().thresholds[key];
+      next.fired = true;
+      if (raised) continue;
+      raised = true;
+      next.count += 1;
+      alerts.push(
+        pct === DEPLETED
+          ? { type: 'depleted', sequence: next.count, remaining: snapshot.remaining }
+          : { type: 'threshold', threshold: pct, sequence: next.count, remaining: snapshot.remaining },
+      );
+    } else if (!crossed && entry.fired) {
+      writable().thresholds[key].fired = false; // lifted above it by a grant: it may fire again
+      if (pct === DEPLETED && entry.count > 0)
+        alerts.push({ type: 'replenished', sequence: entry.count, remaining: snapshot.remaining });
     }
   }
 

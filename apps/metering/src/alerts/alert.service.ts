@@ -78,12 +78,7 @@ export class AlertService implements PostingObserver, OnModuleInit {
   }
 
   private toAlert(orgId: string, kind: BalanceKind, alert: AlertDecision, at: Date): StoredAlert {
-    const threshold = alert.type === 'threshold' ? String(alert.threshold) : null;
-    const id =
-      alert.type === 'threshold'
-        ? `threshold-${orgId}-${kind}-${alert.threshold}-${alert.sequence}`
-        : `forecast-${orgId}-${kind}-${alert.sequence}`;
-    const type = alert.type === 'threshold' ? UsageEventTypes.balanceThreshold : UsageEventTypes.balanceForecast;
+    const { id, type, threshold } = alertIdentity(orgId, kind, alert);
     return {
       id,
       orgId,
@@ -106,5 +101,35 @@ export class AlertService implements PostingObserver, OnModuleInit {
         },
       }),
     };
+  }
+}
+
+/** An alert's id (one per firing: the sequence counts firings), event type and threshold. */
+function alertIdentity(orgId: string, kind: BalanceKind, alert: AlertDecision) {
+  switch (alert.type) {
+    case 'threshold':
+      return {
+        id: `threshold-${orgId}-${kind}-${alert.threshold}-${alert.sequence}`,
+        type: UsageEventTypes.balanceThreshold,
+        threshold: String(alert.threshold),
+      };
+    case 'depleted':
+      return {
+        id: `depleted-${orgId}-${kind}-${alert.sequence}`,
+        type: UsageEventTypes.balanceDepleted,
+        threshold: '100',
+      };
+    case 'replenished':
+      return {
+        id: `replenished-${orgId}-${kind}-${alert.sequence}`,
+        type: UsageEventTypes.balanceReplenished,
+        threshold: null,
+      };
+    case 'forecast':
+      return {
+        id: `forecast-${orgId}-${kind}-${alert.sequence}`,
+        type: UsageEventTypes.balanceForecast,
+        threshold: null,
+      };
   }
 }

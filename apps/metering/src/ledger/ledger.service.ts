@@ -1,18 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { cloudEvent, Topics, topicName, UsageEventTypes } from '@tally/contracts';
+import { Topics, topicName } from '@tally/contracts';
 import { KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
 import { BalanceCache } from '@tally/redis';
-import { createHash } from 'node:crypto';
 import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
 import { OutboxSignal } from '../outbox/outbox-signal';
 import { admissionsNamed, AdmissionFate, fateKey } from './admission-fates';
 import { AdmissionFatesRepository } from './admission-fates.repository';
-import { isActive } from './burn-down';
-import { LedgerDatabase, LedgerRepository, LockedOrgs, OutboxRow } from './ledger.repository';
+import { LedgerDatabase, LedgerRepository, LockedOrgs } from './ledger.repository';
 import { MeteringEvent, sandboxOf, shapeOf } from './metering-event';
 import { PostingObservers } from './posting-observers';
-import { Depletion, HoldState, holdKey, postEvents } from './posting';
+import { HoldState, holdKey, postEvents } from './posting';
 import { ShapeCatalog } from './shape-catalog.service';
 
 export const METERING_SOURCE = '//tally/metering';
@@ -210,7 +208,8 @@ export class LedgerService {
       entries: result.entries,
       rollups: result.rollups,
       sandboxRollups: result.sandboxRollups,
-      outbox: result.depletions.map((depletion) => this.depletedAlert(depletion, packages.get(depletion.orgId) ?? [])),
+      // Depletion is raised once by the alert state machine (balance.depleted); overage is in the ledger.
+      outbox: [],
       ledgerTopic: this.ledgerTopic,
       source: METERING_SOURCE,
     });
@@ -236,35 +235,6 @@ export class LedgerService {
     }
     const locked = await ledger.lockHolds([...pairs.values()]);
     return new Map(locked.map((hold) => [holdKey(hold.orgId, hold.sandboxId), hold]));
-  }
-
-  private depletedAlert(depletion: Depletion, packages: Parameters<typeof isActive>[0][]): OutboxRow {
-    const remaining = packages
-      .filter((p) => isActive(p, depletion.at))
-      .reduce((sum, p) => sum + p.remaining[depletion.kind], 0n);
-    const id = createHash('sha256')
-      .update(`${depletion.orgId}|${depletion.kind}|${depletion.eventSource}|${depletion.eventId}`)
-      .digest('hex')
-      .slice(0, 32);
-    return {
-      topic: topicName(this.kafka.topicPrefix, Topics.alerts),
-      key: depletion.orgId,
-      payload: cloudEvent({
-        id: `depleted-${id}`,
-        source: METERING_SOURCE,
-        type: UsageEventTypes.balanceDepleted,
-        subject: depletion.orgId,
-        time: depletion.at,
-        data: {
-          orgId: depletion.orgId,
-          kind: depletion.kind,
-          threshold: '0',
-          remaining: remaining.toString(),
-          shortfall: depletion.shortfall.toString(),
-          forecastDepletionAt: null,
-        },
-      }),
-    };
   }
 }
 

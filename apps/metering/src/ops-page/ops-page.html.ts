@@ -38,7 +38,7 @@ export const OPS_PAGE_HTML = `<!doctype html>
 <p id="error" role="alert"></p>
 <section id="summary" hidden>
   <h2>Balance <span id="asof" class="muted"></span></h2>
-  <table id="balances"><thead><tr><th>kind</th><th>granted</th><th>consumed</th><th>held</th><th>available</th><th>burn/h (1h)</th><th>burn/h (24h)</th><th>empty at</th></tr></thead><tbody></tbody></table>
+  <table id="balances"><thead><tr><th>kind</th><th>granted</th><th>consumed</th><th>held</th><th>available</th><th>burn/h (1h)</th><th>burn/h (24h)</th><th title="recomputed now at the burn rate of the last hour">empty at (now, 1h burn)</th></tr></thead><tbody></tbody></table>
   <h2>Burn-down (<span id="unit"></span>)</h2>
   <svg id="burndown" width="720" height="260" viewBox="0 0 720 260" role="img" aria-label="balance burn-down"></svg>
   <h2>Usage by day</h2>
@@ -136,7 +136,7 @@ export const OPS_PAGE_HTML = `<!doctype html>
     for (const a of alerts) {
       const item = document.createElement('li');
       item.textContent = a.createdAt + ' — ' + a.type + ' ' + a.kind + (a.threshold ? ' ' + a.threshold + '%' : '') +
-        (a.data && a.data.forecastDepletionAt ? ' (empty at ' + a.data.forecastDepletionAt + ')' : '');
+        (a.data && a.data.forecastDepletionAt ? ' (forecast when raised: empty at ' + a.data.forecastDepletionAt + ')' : '');
       list.appendChild(item);
     }
     document.body.dataset.rendered = 'true';
