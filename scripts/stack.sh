@@ -21,7 +21,11 @@ mkdir -p "$RUN_DIR/logs"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tally}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:9092}"
+# Development rules: short credentials allowed (production needs >= 32 characters, TALLY_ENV=production).
+export TALLY_ENV="${TALLY_ENV:-development}"
 export SERVICE_TOKENS="${SERVICE_TOKENS:-dev-service-token}"
+# auth's own credential towards quota: quota accepts it (below), auth does not.
+export QUOTA_SERVICE_TOKEN="${QUOTA_SERVICE_TOKEN:-dev-auth-to-quota-token}"
 export API_KEY_PEPPER="${API_KEY_PEPPER:-dev-only-pepper-change-me-0123456789abcdef}"
 export LOG_LEVEL="${LOG_LEVEL:-info}"
 export AUTH_PORT="${AUTH_PORT:-3001}" METERING_PORT="${METERING_PORT:-3002}" QUOTA_PORT="${QUOTA_PORT:-3003}"
@@ -108,6 +112,7 @@ start() {
       # The app's runtime settings (e.g. metering's heap limits), as the Dockerfile applies them.
       APP=$app
       . scripts/app-runtime.sh
+      if [ "$app" = quota ]; then SERVICE_TOKENS="$SERVICE_TOKENS,$QUOTA_SERVICE_TOKEN"; fi
       PORT=$(port_of "$app") MIGRATE_ON_START=false exec nohup "$NODE" "dist/apps/$app/src/main.js" \
         >>"$RUN_DIR/logs/$app.log" 2>&1
     ) &

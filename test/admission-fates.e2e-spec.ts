@@ -18,7 +18,7 @@ import { createTestContext, expectEventually, PrivateKafka, startPrivateKafka, T
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { appUrl, startApp } from './apps';
-import { authEnv, call, openDatabase, service, SERVICE_TOKEN, verify } from './auth-harness';
+import { authEnv, call, openDatabase, quotaEnv, service, SERVICE_TOKEN, verify } from './auth-harness';
 
 /**
  * Every admission has exactly one fate (issue 10, items 1-3), end to end through auth, quota and
@@ -83,7 +83,7 @@ describe('admission fates', () => {
     const auth = await startApp('auth', {
       ...authEnv(ctx),
       ...onKafka,
-      QUOTA_URL: quotaUrl,
+      ...quotaEnv(quotaUrl),
       QUOTA_TIMEOUT_MS: '3000',
       EVENT_ACK_TIMEOUT_MS: '1500',
     });

@@ -36,8 +36,9 @@ const ADMIN_ACTIONS: Record<string, Array<'owner' | 'admin' | 'member'>> = {
   'billing.purchase': ['owner'],
   'billing.read': ['owner'],
   'api_key.create': ['owner', 'admin'],
-  'api_key.list': ['owner', 'admin', 'member'],
-  'api_key.delete': ['owner', 'admin', 'member'],
+  // Members manage only their own keys, through the key routes; the action itself is admin's (DESIGN §1).
+  'api_key.list': ['owner', 'admin'],
+  'api_key.delete': ['owner', 'admin'],
 };
 type Principal = 'apiKey' | 'owner' | 'admin' | 'member';
 const PRINCIPALS: Principal[] = ['apiKey', 'owner', 'admin', 'member'];
@@ -209,7 +210,8 @@ describe('auth: the permission matrix', () => {
         expect(used.status).toBe(answer.status === 204 ? 401 : 200);
         return answer;
       },
-      ...(keyDenied ?? (canManage(principal) ? { status: 204 } : { status: 403, code: 'ROLE_FORBIDDEN' })),
+      // Another user's key is indistinguishable from a missing one for a member.
+      ...(keyDenied ?? (canManage(principal) ? { status: 204 } : { status: 404, code: 'NOT_FOUND' })),
     });
     cases.push({
       name: `${principal} revokes a key of another org`,

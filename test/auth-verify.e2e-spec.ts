@@ -50,7 +50,6 @@ describe('auth: verify hardening', () => {
       const answer = await verify(url, { key: madeUpKey(), action: 'sandbox.list', orgId, sourceAddress });
       expect(answer.body.code).toBe('INVALID_API_KEY');
     }
-    // Warm the key into the cache first: the hot path must refuse a throttled address too.
     expect((await verify(url, { key: key.key, action: 'sandbox.list', orgId })).status).toBe(200);
     const before = await lookups('postgres');
     for (let i = 0; i < 20; i++) {
@@ -62,9 +61,9 @@ describe('auth: verify hardening', () => {
       expect(retryAfter).toBeLessThanOrEqual(60);
     }
     expect(await lookups('postgres')).toBe(before);
-    // A valid (cached) key does not lift the throttle for that address.
+    // A valid key is not someone else's failure: it passes its throttled address (issue 11).
     const valid = await verify(url, { key: key.key, action: 'sandbox.list', orgId, sourceAddress });
-    expect(valid).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+    expect(valid.status).toBe(200);
     // Another address is not affected.
     const other = await verify(url, { key: key.key, action: 'sandbox.list', orgId, sourceAddress: '198.51.100.8' });
     expect(other.status).toBe(200);

@@ -42,6 +42,45 @@ describe('app processes', () => {
     expect(started.output()).toContain('KAFKA_BROKERS must be host:port');
   });
 
+  // Issue 11, findings 5 and 6: no quota by omission, no weak or reused service credentials.
+  it.each([
+    [{}, 'QUOTA_URL is required'],
+    [{ QUOTA_DISABLED: 'true' }, 'QUOTA_DISABLED is allowed only with TALLY_ENV=development'],
+    [
+      { QUOTA_URL: 'http://127.0.0.1:3003', QUOTA_SERVICE_TOKEN: 'test-service-token' },
+      'QUOTA_SERVICE_TOKEN must differ',
+    ],
+    [
+      { QUOTA_URL: 'http://127.0.0.1:3003', QUOTA_SERVICE_TOKEN: 'an-outbound-credential-of-32-characters' },
+      'SERVICE_TOKENS each credential must have at least 32 characters',
+    ],
+  ])('auth refuses to start in production with %j', async (extra, message) => {
+    const started = run('auth', ctx.env(extra));
+    expect(await started.exit).toBe(1);
+    expect(started.output()).toContain(message);
+  });
+
+  it('auth with QUOTA_DISABLED=true (development) says so in /health/ready', async () => {
+    const port = String(await freePort());
+    const started = run('auth', ctx.env({ PORT: port, TALLY_ENV: 'development', QUOTA_DISABLED: 'true' }));
+    try {
+      await expectEventually(
+        async () => {
+          const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
+          expect(response.status).toBe(200);
+          expect(((await response.json()) as { checks: Record<string, unknown> }).checks.quota).toMatchObject({
+            status: 'disabled',
+          });
+        },
+        60_000,
+        250,
+      );
+    } finally {
+      started.child.kill('SIGTERM');
+      await started.exit;
+    }
+  });
+
   it('metering becomes ready, then drains and exits 0 on SIGTERM', async () => {
     const port = String(await freePort());
     const started = run('metering', ctx.env({ PORT: port, LOG_LEVEL: 'info' }));

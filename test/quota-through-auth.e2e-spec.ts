@@ -5,7 +5,7 @@ import { createTestContext, expectEventually, startPrivateKafka, TestContext } f
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import { authEnv, call, openDatabase, service, verify } from './auth-harness';
+import { authEnv, call, openDatabase, quotaEnv, service, verify } from './auth-harness';
 import { appUrl, startApp } from './apps';
 
 /**
@@ -43,7 +43,7 @@ describe('quota through auth', () => {
     const metering = await startApp('metering', ctx.env());
     apps.push(metering);
     // auth is wired to quota by configuration alone, as `npm start` and docker-compose do.
-    const auth = await startApp('auth', { ...env, QUOTA_URL: appUrl(quota), QUOTA_TIMEOUT_MS: '2000' });
+    const auth = await startApp('auth', { ...env, ...quotaEnv(appUrl(quota)), QUOTA_TIMEOUT_MS: '2000' });
     apps.push(auth);
     authUrl = appUrl(auth);
     meteringUrl = appUrl(metering);
@@ -121,7 +121,7 @@ describe('quota through auth', () => {
       ...authEnv(ctx),
       KAFKA_BROKERS: kafka.brokers,
       EVENT_ACK_TIMEOUT_MS: '500',
-      QUOTA_URL: appUrl(apps[0]),
+      ...quotaEnv(appUrl(apps[0])),
       QUOTA_TIMEOUT_MS: '2000',
     }).catch(async (error: unknown) => {
       await kafka.dispose();

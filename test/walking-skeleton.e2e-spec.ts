@@ -29,7 +29,11 @@ describe('walking skeleton: verify → Kafka → ledger → Redis → quota', ()
     db = await createDataSource({ url: ctx.databaseUrl, poolSize: 2 }).initialize();
     demo = await seedDemoOrganization(db, { keyPrefix: DEFAULT_KEY_PREFIX, pepper: env.API_KEY_PEPPER });
     kafka = createKafka('skeleton-test', [ctx.kafkaBrokers]);
-    apps = [await startApp('auth', env), await startApp('metering', env), await startApp('quota', env)];
+    apps = [
+      await startApp('auth', { ...env, TALLY_ENV: 'development', QUOTA_DISABLED: 'true' }),
+      await startApp('metering', env),
+      await startApp('quota', env),
+    ];
     authUrl = appUrl(apps[0]);
     quotaUrl = appUrl(apps[2]);
   });

@@ -94,6 +94,8 @@ function startAuth(port) {
       KAFKA_TOPIC_PREFIX: `${run}.`,
       REDIS_KEY_PREFIX: `${run}:`,
       SERVICE_TOKENS: SERVICE_TOKEN,
+      TALLY_ENV: 'development',
+      QUOTA_DISABLED: 'true',
       API_KEY_PEPPER: 'bench-pepper-bench-pepper-bench-pepper-0',
       JWT_SECRET,
       PORT: String(port),

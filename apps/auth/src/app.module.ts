@@ -26,17 +26,26 @@ export interface AuthModuleOptions {
   admissionClient?: AdmissionClient;
 }
 
-/** Quota decides metered actions when QUOTA_URL is set; otherwise they are admitted (no holds). */
+/** Quota decides metered actions; with QUOTA_DISABLED=true (development) they are admitted (no holds). */
 const defaultAdmissionClient = (config: AuthConfig): AdmissionClient =>
-  config.QUOTA_URL
-    ? admissionDecider(
+  config.QUOTA_DISABLED === 'true'
+    ? new AdmitAllAdmissionClient()
+    : admissionDecider(
         new QuotaAdmissionClient({
           baseUrl: config.QUOTA_URL,
-          serviceToken: config.QUOTA_SERVICE_TOKEN || config.SERVICE_TOKENS[0],
+          serviceToken: config.QUOTA_SERVICE_TOKEN,
           timeoutMs: config.QUOTA_TIMEOUT_MS,
         }),
-      )
-    : new AdmitAllAdmissionClient();
+      );
+
+/** /health/ready says whether metered actions are admitted by quota or, in development, by nobody. */
+const quotaReport = (config: AuthConfig) => ({
+  name: 'quota',
+  check: async () =>
+    config.QUOTA_DISABLED === 'true'
+      ? { status: 'disabled', detail: 'QUOTA_DISABLED=true: metered actions are admitted without quota' }
+      : { status: 'up', detail: `metered actions admitted by quota at ${config.QUOTA_URL}` },
+});
 
 const jwtVerifier = (config: AuthConfig) =>
   new JwtVerifier({
@@ -78,6 +87,7 @@ export class AuthModule {
               postgresHealth(db),
               redisHealth(redis),
               kafkaHealth(kafka),
+              quotaReport(config),
             ],
           },
         }),

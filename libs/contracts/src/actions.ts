@@ -39,8 +39,9 @@ export const ACTIONS = {
   'billing.purchase': { audience: 'administrative', minRole: 'owner' },
   'billing.read': { audience: 'administrative', minRole: 'owner' },
   'api_key.create': { audience: 'administrative', minRole: 'admin' },
-  'api_key.list': { audience: 'administrative', minRole: 'member' },
-  'api_key.delete': { audience: 'administrative', minRole: 'member' },
+  // Owners and admins manage the org's keys; a member lists and revokes only their own (ApiKeysService).
+  'api_key.list': { audience: 'administrative', minRole: 'admin' },
+  'api_key.delete': { audience: 'administrative', minRole: 'admin' },
 } as const satisfies Record<string, ActionSpec>;
 
 export type Action = keyof typeof ACTIONS;

@@ -18,7 +18,8 @@ export const Errors = {
   /** The request as a whole is wrong (no single field to blame: the body, its content type). */
   invalidBody: (message: string) => invalidRequest(undefined, message),
   invalidOrgId: (field = 'orgId') => invalidRequest(field, `${field} ${ORG_ID_RULE}.`),
-  unknownAction: (action: unknown) => invalidRequest('action', `Unknown action ${JSON.stringify(action)}.`),
+  // The caller's bytes are not echoed back (issue 11): the field is named, its value is not.
+  unknownAction: () => invalidRequest('action', 'action is not an action of the catalog.'),
   invalidAdmissionId: () => invalidRequest('admissionId', 'admissionId must be 1-128 letters, digits, _ . or -'),
 
   orgNotFound: () => notFound('organization'),
@@ -46,7 +47,7 @@ export const Errors = {
 
 /** The one check that a request names an action of the catalog. */
 export function assertAction(action: unknown): asserts action is Action {
-  if (!isAction(action)) throw Errors.unknownAction(action);
+  if (!isAction(action)) throw Errors.unknownAction();
 }
 
 /** The one check that a request names a well-formed organization id. */

@@ -4,3 +4,4 @@ export * from './test-context';
 export * from './free-port';
 export * from './private-kafka';
 export * from './private-redis-cluster';
+export * from './private-redis';

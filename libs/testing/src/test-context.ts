@@ -62,7 +62,8 @@ export async function createTestContext(): Promise<TestContext> {
       KAFKA_BROKERS: context.kafkaBrokers,
       KAFKA_TOPIC_PREFIX: context.topicPrefix,
       REDIS_KEY_PREFIX: context.redisPrefix,
-      SERVICE_TOKENS: 'test-service-token',
+      // The gateway's credential, and auth's own towards quota (auth's harness accepts only the first).
+      SERVICE_TOKENS: 'test-service-token,test-auth-to-quota-token',
       API_KEY_PEPPER: 'test-pepper-test-pepper-test-pepper-0123',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
       HOST: '127.0.0.1',

@@ -69,6 +69,7 @@ export class ApiKeysService {
     this.require(role, 'api_key.create');
     const issued = generateApiKey(this.config.API_KEY_PREFIX);
     const createdAt = new Date();
+    const secretHash = hashKeySecret(this.config.API_KEY_PEPPER, issued.secret);
     await this.dataSource
       .transaction(async (manager) => {
         await manager.insert(ApiKeyEntity, {
@@ -77,7 +78,7 @@ export class ApiKeysService {
           createdBy: user.userId,
           name,
           displayPrefix: issued.displayPrefix,
-          secretHash: hashKeySecret(this.config.API_KEY_PEPPER, issued.secret),
+          secretHash,
           createdAt,
         });
         await manager.insert(ApiKeyAuditEntity, {
@@ -92,6 +93,7 @@ export class ApiKeysService {
         });
       })
       .catch(unavailable(this.logger, 'create the key'));
+    await this.cache.remember({ id: issued.lookupId, orgId, createdBy: user.userId, secretHash, revoked: false });
     return {
       id: issued.lookupId,
       key: issued.plaintext,
@@ -106,10 +108,8 @@ export class ApiKeysService {
   /** The caller's own live keys; with scope `org`, every live key of the org (owners and admins). */
   async list(user: DashboardUser, orgId: string, scope: 'mine' | 'org'): Promise<ApiKeyListDto> {
     const role = this.roleIn(user, orgId);
-    this.require(role, 'api_key.list');
-    if (scope === 'org' && role === 'member') {
-      throw Errors.roleForbidden("Listing other users' keys needs the admin or owner role.");
-    }
+    // Everyone lists their own keys; the org's keys need api_key.list (owners and admins).
+    if (scope === 'org') this.require(role, 'api_key.list');
     const rows = await this.keys
       .find({
         where: { orgId, revokedAt: IsNull(), ...(scope === 'mine' ? { createdBy: user.userId } : {}) },
@@ -126,16 +126,16 @@ export class ApiKeysService {
    */
   async revoke(user: DashboardUser, orgId: string, keyId: string, origin: RequestOrigin): Promise<void> {
     const role = this.roleIn(user, orgId);
-    this.require(role, 'api_key.delete');
+    // Everyone revokes their own keys; another user's needs api_key.delete, else it does not exist.
+    const mayRevokeOthers = decide({ kind: 'user', role }, 'api_key.delete').allowed;
     const revoked = await this.dataSource
       .transaction(async (manager) => {
         const key = await manager.findOne(ApiKeyEntity, {
           where: { id: keyId, orgId },
           lock: { mode: 'pessimistic_write' },
         });
-        if (!key) throw Errors.apiKeyNotFound();
-        if (key.createdBy !== user.userId && role === 'member') {
-          throw Errors.roleForbidden("Revoking another user's key needs the admin or owner role.");
+        if (!key || (key.createdBy !== user.userId && !mayRevokeOthers)) {
+          throw Errors.apiKeyNotFound();
         }
         if (key.revokedAt) return key;
         key.revokedAt = new Date();
@@ -154,20 +154,14 @@ export class ApiKeysService {
         return key;
       })
       .catch(unavailable(this.logger, 'revoke the key'));
-    try {
-      await this.cache.broadcastRevoked({
-        id: revoked.id,
-        orgId: revoked.orgId,
-        createdBy: revoked.createdBy,
-        secretHash: revoked.secretHash,
-        revoked: true,
-      });
-    } catch (error) {
-      // Durable, but other instances may serve their cached copy until it expires: say so.
-      this.logger.error({ err: error, keyId }, 'revocation stored but not broadcast');
-      throw Errors.dependencyUnavailable(
-        `The key is revoked, but Redis did not take the broadcast: other instances may accept it for up to ${this.config.KEY_CACHE_REDIS_TTL_SECONDS} s. Retry to broadcast again.`,
-      );
-    }
+    const broadcast = await this.cache.broadcastRevoked({
+      id: revoked.id,
+      orgId: revoked.orgId,
+      createdBy: revoked.createdBy,
+      secretHash: revoked.secretHash,
+      revoked: true,
+    });
+    // Durable in PostgreSQL; the Redis overwrite keeps being retried (KeyCacheService) until it lands.
+    if (!broadcast) this.logger.error({ keyId }, 'revocation stored; its Redis overwrite is being retried');
   }
 }

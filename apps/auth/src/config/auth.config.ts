@@ -39,13 +39,23 @@ export const authEnv = {
   JWT_CLOCK_SKEW_SECONDS: env.int('tolerated clock skew for exp/nbf/iat', 30, 0, 600),
 
   // Verify hot path.
-  KEY_CACHE_LOCAL_TTL_MS: env.int('in-process key cache TTL (safety net behind revocation broadcast)', 5_000, 0),
+  // At most the revocation bound (1 s): a lost broadcast is then outlived by no local copy.
+  KEY_CACHE_LOCAL_TTL_MS: env.int('in-process key cache TTL (safety net behind revocation broadcast)', 1_000, 0, 1_000),
   KEY_CACHE_LOCAL_MAX: env.int('in-process key cache entries', 100_000, 1),
-  KEY_CACHE_REDIS_TTL_SECONDS: env.int('Redis key cache TTL', 300, 1),
-  THROTTLE_MAX_FAILURES: env.int('failed verifications per source address or key id per window', 20, 1),
+  KEY_CACHE_REDIS_TTL_SECONDS: env.int('Redis key cache TTL, renewed by each read', 3_600, 1),
+  KEY_NEGATIVE_CACHE_SECONDS: env.int('an unknown key id is remembered as absent in Redis this long', 60, 1, 3_600),
+  KEY_LOOKUP_MAX_CONCURRENT: env.int('PostgreSQL key lookups in flight per instance', 8, 1, 1_000),
+  KEY_LOOKUP_MAX_QUEUED: env.int('key lookups waiting for a slot; beyond, refused with 503', 256, 0, 100_000),
+  THROTTLE_MAX_FAILURES: env.int('failed verifications per end-user address (IPv6: /64) or key id per window', 20, 1),
+  THROTTLE_GATEWAY_MAX_FAILURES: env.int(
+    'failed verifications per gateway (caller socket address) per window',
+    1_000,
+    1,
+  ),
   THROTTLE_WINDOW_SECONDS: env.int('window of failed-verification throttling', 60, 1),
   LAST_USED_INTERVAL_SECONDS: env.int('lastUsedAt: at most one write per key per this many seconds', 60, 1),
   EVENT_BATCH_MS: env.int('non-metered events are flushed to Kafka at least this often', 50, 1, 10_000),
+  EVENT_QUEUE_MAX: env.int('events waiting for Kafka per producer; beyond, a verify is refused with 503', 100_000, 1),
   EVENT_ACK_TIMEOUT_MS: env.int(
     'metered actions wait at most this long for Kafka',
     AuthTimeouts.eventAckMs,
@@ -53,20 +63,58 @@ export const authEnv = {
     60_000,
   ),
 
-  // Admission of metered actions by quota. Without QUOTA_URL every metered action is admitted.
+  // Outside development, weak service credentials are refused at start (checkAuthConfig).
+  TALLY_ENV: env.oneOf(
+    'deployment kind: development relaxes credential rules',
+    ['production', 'development'] as const,
+    'production',
+  ),
+
+  // Admission of metered actions by quota: QUOTA_URL, or QUOTA_DISABLED=true (development only: all admitted).
   QUOTA_URL: env.string('quota base URL asked before metered actions, e.g. http://127.0.0.1:3003', ''),
-  QUOTA_SERVICE_TOKEN: env.string('credential auth presents to quota (default: the first SERVICE_TOKENS)', ''),
+  QUOTA_DISABLED: env.oneOf('admit metered actions without quota (development)', ['true', 'false'] as const, 'false'),
+  QUOTA_SERVICE_TOKEN: env.string('credential auth presents to quota: its own, never one auth accepts', ''),
   QUOTA_TIMEOUT_MS: env.int('longest wait for quota before failing closed', AuthTimeouts.quotaMs, 10, 10_000),
 };
 
 export type AuthConfig = { [K in keyof typeof authEnv]: ReturnType<(typeof authEnv)[K]['parse']> };
 export const AUTH_CONFIG = Symbol('AUTH_CONFIG');
 
+const MIN_CREDENTIAL_LENGTH = 32;
+
+/** Metered actions need quota unless it is switched off explicitly; then auth needs its own credential for it. */
+function checkQuota(config: AuthConfig): void {
+  if (config.QUOTA_DISABLED === 'true') {
+    if (config.QUOTA_URL) throw new ConfigError('QUOTA_DISABLED', 'is true while QUOTA_URL is set: choose one');
+    if (config.TALLY_ENV !== 'development')
+      throw new ConfigError('QUOTA_DISABLED', 'is allowed only with TALLY_ENV=development');
+    return;
+  }
+  if (!config.QUOTA_URL)
+    throw new ConfigError(
+      'QUOTA_URL',
+      'is required (metered actions are admitted by quota); QUOTA_DISABLED=true in development',
+    );
+  if (!/^https?:\/\/[^\s]+$/.test(config.QUOTA_URL)) throw new ConfigError('QUOTA_URL', 'must be an http(s) URL');
+  if (!config.QUOTA_SERVICE_TOKEN) throw new ConfigError('QUOTA_SERVICE_TOKEN', 'is required with QUOTA_URL');
+  // Whatever answers at QUOTA_URL sees this credential: it must not be one auth itself accepts.
+  if (config.SERVICE_TOKENS.includes(config.QUOTA_SERVICE_TOKEN))
+    throw new ConfigError('QUOTA_SERVICE_TOKEN', 'must differ from every SERVICE_TOKENS credential');
+}
+
+/** Outside development, every service credential has at least MIN_CREDENTIAL_LENGTH characters. */
+function checkCredentials(config: AuthConfig): void {
+  if (config.TALLY_ENV === 'development') return;
+  if (config.SERVICE_TOKENS.some((token) => token.length < MIN_CREDENTIAL_LENGTH))
+    throw new ConfigError('SERVICE_TOKENS', `each credential must have at least ${MIN_CREDENTIAL_LENGTH} characters`);
+  if (config.QUOTA_SERVICE_TOKEN && config.QUOTA_SERVICE_TOKEN.length < MIN_CREDENTIAL_LENGTH)
+    throw new ConfigError('QUOTA_SERVICE_TOKEN', `must have at least ${MIN_CREDENTIAL_LENGTH} characters`);
+}
+
 /** Rules between variables, checked after each one parsed on its own. */
 export function checkAuthConfig(config: AuthConfig): AuthConfig {
-  if (config.QUOTA_URL && !/^https?:\/\/[^\s]+$/.test(config.QUOTA_URL)) {
-    throw new ConfigError('QUOTA_URL', `must be an http(s) URL, got ${JSON.stringify(config.QUOTA_URL)}`);
-  }
+  checkQuota(config);
+  checkCredentials(config);
   if (config.JWT_ALGORITHM !== 'HS256') {
     if (!config.JWT_PUBLIC_KEY && !config.JWT_PUBLIC_KEY_FILE)
       throw new ConfigError('JWT_PUBLIC_KEY', `or JWT_PUBLIC_KEY_FILE is required with ${config.JWT_ALGORITHM}`);

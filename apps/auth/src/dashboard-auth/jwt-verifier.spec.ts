@@ -94,4 +94,29 @@ describe('JwtVerifier', () => {
     const unconfigured = new JwtVerifier({ ...base, algorithm: 'HS256' });
     expect(code(() => unconfigured.verify('a.b.c'))).toBe('DEPENDENCY_UNAVAILABLE');
   });
+
+  it('refuses a configured key whose type, curve or size does not fit the algorithm (issue 11)', () => {
+    const pem = (key: ReturnType<typeof generateKeyPairSync>['publicKey']) =>
+      key.export({ type: 'spki', format: 'pem' }).toString();
+    const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
+    const rsa2048 = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey;
+    const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey;
+    const make = (algorithm: 'RS256' | 'ES256', key: typeof rsa1024) => () =>
+      new JwtVerifier({ ...base, algorithm, publicKeyPem: pem(key) });
+    expect(make('RS256', rsa1024)).toThrow(/at least 2048 bits/);
+    expect(make('RS256', p256)).toThrow(/needs an RSA key/);
+    expect(make('ES256', rsa2048)).toThrow(/P-256/);
+    expect(make('ES256', p384)).toThrow(/P-256/);
+    expect(make('RS256', rsa2048)).not.toThrow();
+    expect(make('ES256', p256)).not.toThrow();
+    // In a JWKS, unsuitable keys are skipped; only suitable ones are trusted.
+    const dir = mkdtempSync(join(tmpdir(), 'jwks-'));
+    const file = join(dir, 'jwks.json');
+    const jwk = (key: typeof rsa1024, kid: string) => ({ ...key.export({ format: 'jwk' }), kid });
+    writeFileSync(file, JSON.stringify({ keys: [jwk(rsa1024, 'weak'), jwk(p256, 'ec')] }));
+    expect(() => new JwtVerifier({ ...base, algorithm: 'RS256', publicKeyFile: file })).toThrow(/suitable/);
+    writeFileSync(file, JSON.stringify({ keys: [jwk(rsa1024, 'weak'), jwk(rsa2048, 'good')] }));
+    expect(new JwtVerifier({ ...base, algorithm: 'RS256', publicKeyFile: file }).configured).toBe(true);
+  });
 });

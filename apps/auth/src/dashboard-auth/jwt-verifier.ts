@@ -39,6 +39,20 @@ function decodeJson(segment: string, what: string): Record<string, unknown> {
   throw invalid(`its ${what} is not a JSON object`);
 }
 
+const MIN_RSA_BITS = 2048;
+
+/** Why `key` cannot verify `algorithm` (RS256: RSA of at least 2048 bits; ES256: EC on P-256), else undefined. */
+export function unsuitableKey(key: KeyObject, algorithm: JwtVerifierOptions['algorithm']): string | undefined {
+  const details = key.asymmetricKeyDetails ?? {};
+  if (algorithm === 'RS256') {
+    if (key.asymmetricKeyType !== 'rsa') return `RS256 needs an RSA key, not ${key.asymmetricKeyType}`;
+    if ((details.modulusLength ?? 0) < MIN_RSA_BITS) return `RS256 needs an RSA key of at least ${MIN_RSA_BITS} bits`;
+  }
+  if (algorithm === 'ES256' && (key.asymmetricKeyType !== 'ec' || details.namedCurve !== 'prime256v1'))
+    return 'ES256 needs an EC key on the P-256 curve';
+  return undefined;
+}
+
 /** Public keys by `kid` (`''` for a key without one). */
 function loadPublicKeys(options: JwtVerifierOptions): Map<string, KeyObject> {
   const keys = new Map<string, KeyObject>();
@@ -49,11 +63,18 @@ function loadPublicKeys(options: JwtVerifierOptions): Map<string, KeyObject> {
     for (const jwk of jwks.keys ?? []) {
       if (jwk.use && jwk.use !== 'sig') continue;
       if (jwk.alg && jwk.alg !== options.algorithm) continue;
-      keys.set(typeof jwk.kid === 'string' ? jwk.kid : '', createPublicKey({ key: jwk as never, format: 'jwk' }));
+      const key = createPublicKey({ key: jwk as never, format: 'jwk' });
+      // A key of another type or curve (or a weak RSA key) never verifies: skipped, not trusted.
+      if (unsuitableKey(key, options.algorithm)) continue;
+      keys.set(typeof jwk.kid === 'string' ? jwk.kid : '', key);
     }
-    if (keys.size === 0) throw new Error(`the JWKS has no ${options.algorithm} signing key`);
+    if (keys.size === 0)
+      throw new Error(`the JWKS has no ${options.algorithm} signing key of a suitable type and size`);
   } else {
-    keys.set('', createPublicKey(text));
+    const key = createPublicKey(text);
+    const unsuitable = unsuitableKey(key, options.algorithm);
+    if (unsuitable) throw new Error(`the configured public key cannot be used: ${unsuitable}`);
+    keys.set('', key);
   }
   return keys;
 }

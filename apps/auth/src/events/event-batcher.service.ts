@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Errors, TallyError } from '@tally/contracts';
 import { EventPublisher, KAFKA, OutgoingEvent } from '@tally/kafka';
 import { METRICS_REGISTRY } from '@tally/platform';
 import type { Kafka } from 'kafkajs';
@@ -26,8 +27,10 @@ export class Unacknowledged extends Error {
 }
 
 const MAX_BATCH = 2_000;
-/** Beyond this, events that nobody waits for are dropped (and counted) rather than exhaust memory. */
-const MAX_QUEUED = 200_000;
+
+/** The event with its value serialized now: a value that cannot be serialized fails its own request, never a batch. */
+const serialized = (event: OutgoingEvent): OutgoingEvent =>
+  typeof event.value === 'string' ? event : { ...event, value: JSON.stringify(event.value) };
 /** A void Kafka refused is offered again after this long, until it is acknowledged. */
 const RESEND_MS = 500;
 /** Shutdown waits at most this long for voids still unacknowledged. */
@@ -93,6 +96,7 @@ export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicatio
   private readonly urgent: Lane;
   private timer?: NodeJS.Timeout;
   private readonly unsent: Counter<'topic'>;
+  private readonly refused: Counter<'topic'>;
   /** Voids offered and not yet acknowledged (re-offered until they are). */
   private readonly unackedVoids = new Set<OutgoingEvent>();
 
@@ -105,6 +109,12 @@ export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicatio
     this.unsent = new Counter({
       name: 'auth_events_unsent_total',
       help: 'Verified/denied events that could not be sent to Kafka (logged, not retried further)',
+      labelNames: ['topic'],
+      registers: [registry],
+    });
+    this.refused = new Counter({
+      name: 'auth_events_refused_total',
+      help: 'Events not queued because EVENT_QUEUE_MAX were waiting: verified ones answered 503, denied ones dropped',
       labelNames: ['topic'],
       registers: [registry],
     });
@@ -155,13 +165,26 @@ export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicatio
     return this.unsent;
   }
 
+  /** Queues an event nobody waits for; throws DEPENDENCY_UNAVAILABLE (counted) when EVENT_QUEUE_MAX are waiting. */
   send(event: OutgoingEvent): void {
-    if (this.bulk.queue.length >= MAX_QUEUED) {
-      this.unsent.inc({ topic: event.topic });
-      return;
-    }
-    this.bulk.queue.push({ event });
+    this.admit(this.bulk, event);
+    this.bulk.queue.push({ event: serialized(event) });
     if (this.bulk.queue.length >= MAX_BATCH) void this.bulk.kick();
+  }
+
+  /** An event whose loss is only counted (a denial): dropped rather than refused when the queue is full. */
+  trySend(event: OutgoingEvent): void {
+    try {
+      this.send(event);
+    } catch (error) {
+      if (!(error instanceof TallyError)) throw error;
+    }
+  }
+
+  private admit(lane: Lane, event: OutgoingEvent): void {
+    if (lane.queue.length < this.config.EVENT_QUEUE_MAX) return;
+    this.refused.inc({ topic: event.topic });
+    throw Errors.dependencyUnavailable('Kafka is behind: too many events are waiting to be sent; refused.');
   }
 
   /**
@@ -169,8 +192,10 @@ export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicatio
    * `timeoutMs` (the event is dropped if it has not left yet) or when its produce request failed.
    */
   sendAndWait(event: OutgoingEvent, timeoutMs: number): Promise<void> {
+    this.admit(this.urgent, event);
+    const queued = serialized(event);
     return new Promise<void>((resolve, reject) => {
-      const pending: Pending = { event };
+      const pending: Pending = { event: queued };
       const timer = setTimeout(() => {
         pending.abandoned = true;
         reject(new Unacknowledged(`no acknowledgement from Kafka within ${timeoutMs} ms`, pending.sent === true));

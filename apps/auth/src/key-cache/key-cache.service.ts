@@ -3,9 +3,11 @@ import { Errors } from '@tally/contracts';
 import { ApiKeyEntity, DATA_SOURCE } from '@tally/database';
 import { METRICS_REGISTRY } from '@tally/platform';
 import { createSubscriber, REDIS, type RedisClient } from '@tally/redis';
-import { Counter, Registry } from 'prom-client';
+import { timingSafeEqual } from 'node:crypto';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { DataSource, Repository } from 'typeorm';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
+import { LookupGate } from './lookup-gate';
 
 /** What verify needs to know about a key. Never the secret: only its HMAC. */
 export interface CachedKey {
@@ -18,23 +20,30 @@ export interface CachedKey {
 
 /**
  * Redis layout (all under REDIS_KEY_PREFIX):
- *   auth:key:<lookupId>   string  JSON {id, orgId, createdBy, hash (hex HMAC), revoked}, TTL
+ *   auth:key:<lookupId>   string  JSON {id, orgId, createdBy, hash (hex HMAC), revoked}, TTL renewed
+ *                                 by reads; or "-" for an id PostgreSQL does not know (short TTL)
  *   auth:key-revoked      pub/sub channel carrying revoked lookup ids
  */
 export const keyCacheKey = (prefix: string, id: string) => `${prefix}auth:key:${id}`;
 export const revocationChannel = (prefix: string) => `${prefix}auth:key-revoked`;
+const ABSENT = '-';
+
+/** KEYS[1] the entry, ARGV[1] TTL seconds: the entry, its TTL renewed when it is a key (not "-"). */
+const READ_LUA = `
+local value = redis.call('GET', KEYS[1])
+if value and value ~= '${ABSENT}' then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return value
+`;
+
+type Scripted = RedisClient & { authReadKey(key: string, ttlSeconds: number): Promise<string | null> };
 
 function encode(key: CachedKey): string {
-  return JSON.stringify({
-    id: key.id,
-    orgId: key.orgId,
-    createdBy: key.createdBy,
-    hash: key.secretHash.toString('hex'),
-    revoked: key.revoked,
-  });
+  const { id, orgId, createdBy, revoked } = key;
+  return JSON.stringify({ id, orgId, createdBy, hash: key.secretHash.toString('hex'), revoked });
 }
 
-function decode(raw: string): CachedKey | undefined {
+function decode(raw: string): CachedKey | null | undefined {
+  if (raw === ABSENT) return null;
   try {
     const value = JSON.parse(raw) as { id: string; orgId: string; createdBy: string; hash: string; revoked: boolean };
     return { ...value, secretHash: Buffer.from(value.hash, 'hex') };
@@ -51,21 +60,35 @@ const fromRow = (row: ApiKeyEntity): CachedKey => ({
   revoked: row.revokedAt !== null,
 });
 
+/** A local entry; `loadedAt` -1 when invalidated: no longer served, still proves a secret. */
+interface LocalEntry {
+  value: CachedKey | null;
+  loadedAt: number;
+}
+
 /**
- * Key lookups for verify: in process (a short TTL, the safety net), then Redis, then PostgreSQL.
- * A revocation overwrites the Redis entry and is broadcast over pub/sub; every instance drops
- * its copy on receipt, so a revoke is seen everywhere within milliseconds, and within the local
- * TTL even if a broadcast is lost (the subscriber also clears everything on reconnect).
+ * Key lookups for verify: in process, then Redis, then PostgreSQL (capped by a LookupGate).
+ * Revocation is seen everywhere within 1 s: a revoke overwrites the Redis entry (retried until it
+ * succeeds) and is broadcast over pub/sub; the local copy lives at most KEY_CACHE_LOCAL_TTL_MS
+ * (≤ 1 s) and is served only while the revocation subscriber is subscribed, so a broadcast lost
+ * while it is disconnected is outlived by no local copy. An invalidated local entry still proves
+ * a secret (to the failure throttle: its holder is not guessing), never that the key is live.
  */
 @Injectable()
 export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(KeyCacheService.name);
-  private readonly local = new Map<string, { value: CachedKey | null; expiresAt: number }>();
+  private readonly local = new Map<string, LocalEntry>();
   private readonly inflight = new Map<string, Promise<CachedKey | null>>();
   private readonly keys: Repository<ApiKeyEntity>;
   private readonly lookups: Counter<'source'>;
+  private readonly shed: Counter;
+  private readonly gate: LookupGate;
   private subscriber?: RedisClient;
-  /** Bumped by every invalidation: a lookup that began before it must not repopulate the cache. */
+  private listening = false;
+  private closing = false;
+  /** Entries loaded before this instant are not served (every broadcast before it may be lost). */
+  private validFrom = 0;
+  /** Bumped by every invalidation: a lookup that began before it stores an unservable entry. */
   private epoch = 0;
 
   constructor(
@@ -75,29 +98,42 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     this.keys = dataSource.getRepository(ApiKeyEntity);
+    if (!(redis as Scripted).authReadKey) redis.defineCommand('authReadKey', { numberOfKeys: 1, lua: READ_LUA });
+    this.gate = new LookupGate(config.KEY_LOOKUP_MAX_CONCURRENT, config.KEY_LOOKUP_MAX_QUEUED);
     this.lookups = new Counter({
       name: 'auth_key_lookups_total',
       help: 'API key lookups by where they were answered (local, redis, postgres)',
       labelNames: ['source'],
       registers: [registry],
     });
+    this.shed = new Counter({
+      name: 'auth_key_lookups_shed_total',
+      help: 'PostgreSQL key lookups refused (503) because KEY_LOOKUP_MAX_CONCURRENT were running and KEY_LOOKUP_MAX_QUEUED waiting',
+      registers: [registry],
+    });
+    const gate = this.gate;
+    new Gauge({
+      name: 'auth_key_lookups_in_flight',
+      help: 'PostgreSQL key lookups running now',
+      registers: [registry],
+      collect() {
+        this.set(gate.inFlight);
+      },
+    });
   }
 
   async onModuleInit(): Promise<void> {
     const subscriber = createSubscriber(this.redis);
     this.subscriber = subscriber;
-    let first = true;
-    subscriber.on('ready', () => {
-      // Broadcasts sent while disconnected are lost: forget everything rather than trust it.
-      if (!first) this.invalidateAll();
-      first = false;
-    });
     subscriber.on('error', (error) => this.logger.warn({ err: error }, 'revocation subscriber error'));
+    subscriber.on('close', () => this.stopServing());
+    subscriber.on('ready', () => void this.listen(subscriber));
     subscriber.on('message', (_channel: string, id: string) => this.invalidate(id));
-    await subscriber.subscribe(revocationChannel(this.config.REDIS_KEY_PREFIX));
+    await this.listen(subscriber);
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
   }
 
@@ -105,111 +141,191 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
     return this.lookups;
   }
 
-  /** The key as this instance holds it now, without I/O; undefined when not cached (or cached as absent). */
-  peek(id: string): CachedKey | undefined {
+  /** Whether local copies are served: only while subscribed to revocations. */
+  get serving(): boolean {
+    return this.listening;
+  }
+
+  /**
+   * The key as this instance may serve it now, without I/O: a fresh copy (null: known absent),
+   * or undefined when there is none to serve.
+   */
+  peek(id: string): CachedKey | null | undefined {
     const hit = this.local.get(id);
-    if (!hit || hit.expiresAt <= Date.now() || !hit.value) return undefined;
+    if (!hit || !this.servable(hit)) return undefined;
     this.lookups.inc({ source: 'local' });
     return hit.value;
   }
 
-  /** The key with this lookup id, or null if there is none. */
-  get(id: string): Promise<CachedKey | null> {
-    const hit = this.local.get(id);
-    if (hit && hit.expiresAt > Date.now()) {
-      this.lookups.inc({ source: 'local' });
-      return Promise.resolve(hit.value);
-    }
-    let pending = this.inflight.get(id);
-    if (!pending) {
-      pending = this.load(id).finally(() => this.inflight.delete(id));
-      this.inflight.set(id, pending);
-    }
-    return pending;
+  /** Whether this instance has seen `secretHash` prove key `id` (revoked or not), however long ago. */
+  knows(id: string, secretHash: Buffer): boolean {
+    const value = this.local.get(id)?.value;
+    return !!value && timingSafeEqual(value.secretHash, secretHash);
   }
 
-  /** After the revocation is durable in PostgreSQL: overwrite the Redis copy, then tell every instance. */
-  async broadcastRevoked(key: CachedKey): Promise<void> {
-    const prefix = this.config.REDIS_KEY_PREFIX;
-    await this.redis.set(
-      keyCacheKey(prefix, key.id),
-      encode({ ...key, revoked: true }),
-      'EX',
-      this.config.KEY_CACHE_REDIS_TTL_SECONDS,
-    );
-    this.invalidate(key.id);
-    await this.redis.publish(revocationChannel(prefix), key.id);
-  }
-
-  invalidate(id: string): void {
-    this.epoch++;
-    this.local.delete(id);
-  }
-
-  invalidateAll(): void {
-    this.epoch++;
-    this.local.clear();
-  }
-
-  /**
-   * The key if this instance or Redis has it, never asking PostgreSQL (for a key id under
-   * failure throttling, whose callers must not reach PostgreSQL); undefined when not cached.
-   */
-  async getCached(id: string): Promise<CachedKey | null | undefined> {
-    const hit = this.local.get(id);
-    if (hit && hit.expiresAt > Date.now()) {
-      this.lookups.inc({ source: 'local' });
-      return hit.value;
-    }
-    return this.readRedis(id);
-  }
-
-  private async readRedis(id: string): Promise<CachedKey | undefined> {
+  /** The key as Redis holds it (null: known absent); undefined when Redis has no entry or is unavailable. */
+  async readRedis(id: string): Promise<CachedKey | null | undefined> {
+    if (this.redis.status !== 'ready') return undefined;
+    const epoch = this.epoch;
+    const loadedAt = Date.now();
     try {
-      const raw = await this.redis.get(keyCacheKey(this.config.REDIS_KEY_PREFIX, id));
+      const key = keyCacheKey(this.config.REDIS_KEY_PREFIX, id);
+      const raw = await (this.redis as Scripted).authReadKey(key, this.config.KEY_CACHE_REDIS_TTL_SECONDS);
       const value = raw ? decode(raw) : undefined;
-      if (value) this.lookups.inc({ source: 'redis' });
+      if (value === undefined) return undefined;
+      this.lookups.inc({ source: 'redis' });
+      this.store(id, value, epoch, loadedAt);
       return value;
     } catch (error) {
-      // Redis is a cache: without it, PostgreSQL answers (slower, still correct).
+      // Redis is a cache: without it, PostgreSQL answers (slower, capped, still correct).
       this.logger.warn({ err: error }, 'key cache read failed; reading PostgreSQL');
       return undefined;
     }
   }
 
-  private async load(id: string): Promise<CachedKey | null> {
-    const epoch = this.epoch;
-    const redisKey = keyCacheKey(this.config.REDIS_KEY_PREFIX, id);
-    let value: CachedKey | null | undefined = await this.readRedis(id);
-    if (value === undefined) {
-      this.lookups.inc({ source: 'postgres' });
-      let row: ApiKeyEntity | null;
-      try {
-        row = await this.keys.findOneBy({ id });
-      } catch (error) {
-        this.logger.error({ err: error }, 'key lookup failed in PostgreSQL');
-        throw Errors.dependencyUnavailable(
-          'PostgreSQL is unavailable and the key is not cached: it cannot be checked (failed closed).',
-        );
-      }
-      value = row ? fromRow(row) : null;
-      if (value) {
-        // NX: a revocation written meanwhile must win over this possibly older read.
-        this.redis
-          .set(redisKey, encode(value), 'EX', this.config.KEY_CACHE_REDIS_TTL_SECONDS, 'NX')
-          .catch((error) => this.logger.warn({ err: error }, 'key cache write failed'));
-      }
+  /**
+   * The key from PostgreSQL (null if there is none), remembered in Redis (an unknown id as absent,
+   * briefly). At most one lookup per id at a time; capped by the gate: shed lookups fail closed.
+   */
+  loadFromPostgres(id: string, proven: boolean): Promise<CachedKey | null> {
+    let pending = this.inflight.get(id);
+    if (!pending) {
+      pending = this.load(id, proven).finally(() => this.inflight.delete(id));
+      this.inflight.set(id, pending);
     }
-    if (epoch === this.epoch) this.store(id, value);
+    return pending;
+  }
+
+  /** A new key: cached in Redis at once (overwriting an "absent" entry), so its first use needs no lookup. */
+  async remember(key: CachedKey): Promise<void> {
+    await this.redis
+      .set(
+        keyCacheKey(this.config.REDIS_KEY_PREFIX, key.id),
+        encode(key),
+        'EX',
+        this.config.KEY_CACHE_REDIS_TTL_SECONDS,
+      )
+      .catch((error) => this.logger.warn({ err: error, keyId: key.id }, 'could not cache a new key'));
+  }
+
+  /**
+   * After the revocation is durable in PostgreSQL: overwrite the Redis copy and tell every
+   * instance. Retried until Redis takes it (instances reading Redis must not keep serving the key);
+   * resolves once it did, or after the first failed attempt with the retries going on.
+   */
+  async broadcastRevoked(key: CachedKey): Promise<boolean> {
+    this.invalidate(key.id);
+    if (await this.tryBroadcast(key)) return true;
+    void this.retryBroadcast(key);
+    return false;
+  }
+
+  invalidate(id: string): void {
+    this.epoch++;
+    const hit = this.local.get(id);
+    if (hit) hit.loadedAt = -1;
+  }
+
+  invalidateAll(): void {
+    this.epoch++;
+    this.validFrom = Date.now() + 1;
+  }
+
+  private async listen(subscriber: RedisClient): Promise<void> {
+    try {
+      await subscriber.subscribe(revocationChannel(this.config.REDIS_KEY_PREFIX));
+      // Broadcasts sent while unsubscribed are lost: forget what was loaded before.
+      this.invalidateAll();
+      this.listening = true;
+    } catch (error) {
+      this.logger.warn({ err: error }, 'revocation subscription failed; local key copies not served');
+    }
+  }
+
+  private stopServing(): void {
+    if (this.listening && !this.closing)
+      this.logger.warn('revocation subscriber disconnected; local key copies not served');
+    this.listening = false;
+  }
+
+  private servable(entry: LocalEntry): boolean {
+    return (
+      this.listening &&
+      entry.loadedAt >= this.validFrom &&
+      Date.now() - entry.loadedAt < this.config.KEY_CACHE_LOCAL_TTL_MS
+    );
+  }
+
+  private async load(id: string, proven: boolean): Promise<CachedKey | null> {
+    const epoch = this.epoch;
+    const loadedAt = Date.now();
+    const row = await this.gate.run(proven, () => this.query(id));
+    if (row === undefined) {
+      this.shed.inc();
+      throw Errors.dependencyUnavailable(
+        'Too many API key lookups are waiting for the database; the key cannot be checked now (failed closed).',
+      );
+    }
+    const value = row ? fromRow(row) : null;
+    this.cacheInRedis(id, value);
+    this.store(id, value, epoch, loadedAt);
     return value;
   }
 
-  private store(id: string, value: CachedKey | null): void {
-    if (this.config.KEY_CACHE_LOCAL_TTL_MS === 0) return;
-    if (this.local.size >= this.config.KEY_CACHE_LOCAL_MAX) {
+  private async query(id: string): Promise<ApiKeyEntity | null> {
+    this.lookups.inc({ source: 'postgres' });
+    try {
+      return await this.keys.findOneBy({ id });
+    } catch (error) {
+      this.logger.error({ err: error }, 'key lookup failed in PostgreSQL');
+      throw Errors.dependencyUnavailable(
+        'PostgreSQL is unavailable and the key is not cached: it cannot be checked (failed closed).',
+      );
+    }
+  }
+
+  /** NX: a revocation (or a new key) written meanwhile must win over this possibly older read. */
+  private cacheInRedis(id: string, value: CachedKey | null): void {
+    if (this.redis.status !== 'ready') return;
+    const key = keyCacheKey(this.config.REDIS_KEY_PREFIX, id);
+    const [raw, ttl] = value
+      ? [encode(value), this.config.KEY_CACHE_REDIS_TTL_SECONDS]
+      : [ABSENT, this.config.KEY_NEGATIVE_CACHE_SECONDS];
+    this.redis
+      .set(key, raw, 'EX', ttl, 'NX')
+      .catch((error) => this.logger.warn({ err: error }, 'key cache write failed'));
+  }
+
+  private async tryBroadcast(key: CachedKey): Promise<boolean> {
+    const prefix = this.config.REDIS_KEY_PREFIX;
+    try {
+      const entry = encode({ ...key, revoked: true });
+      await this.redis.set(keyCacheKey(prefix, key.id), entry, 'EX', this.config.KEY_CACHE_REDIS_TTL_SECONDS);
+      await this.redis.publish(revocationChannel(prefix), key.id);
+      return true;
+    } catch (error) {
+      this.logger.error({ err: error, keyId: key.id }, 'revocation not yet written to Redis; retrying');
+      return false;
+    }
+  }
+
+  private async retryBroadcast(key: CachedKey): Promise<void> {
+    for (let attempt = 1; !this.closing; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500)));
+      if (await this.tryBroadcast(key)) {
+        this.logger.log({ keyId: key.id, attempt }, 'revocation written to Redis after retries');
+        return;
+      }
+    }
+  }
+
+  private store(id: string, value: CachedKey | null, epoch: number, loadedAt: number): void {
+    if (this.config.KEY_CACHE_LOCAL_TTL_MS === 0 && !value) return;
+    if (!this.local.has(id) && this.local.size >= this.config.KEY_CACHE_LOCAL_MAX) {
       const oldest = this.local.keys().next().value;
       if (oldest !== undefined) this.local.delete(oldest);
     }
-    this.local.set(id, { value, expiresAt: Date.now() + this.config.KEY_CACHE_LOCAL_TTL_MS });
+    this.local.delete(id); // re-inserted last: the eviction above drops the least recently stored
+    this.local.set(id, { value, loadedAt: epoch === this.epoch && this.listening ? loadedAt : -1 });
   }
 }

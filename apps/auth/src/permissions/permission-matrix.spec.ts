@@ -39,6 +39,13 @@ describe('permission matrix for dashboard users', () => {
     expect(decide({ kind: 'user', role: 'admin' }, 'billing.read')).toMatchObject({ code: 'ROLE_FORBIDDEN' });
   });
 
+  it("lets owners and admins list and revoke the org's keys, not members (they manage only their own)", () => {
+    for (const action of ['api_key.list', 'api_key.delete'] as const) {
+      expect(decide({ kind: 'user', role: 'admin' }, action)).toEqual({ allowed: true });
+      expect(decide({ kind: 'user', role: 'member' }, action)).toMatchObject({ code: 'ROLE_FORBIDDEN' });
+    }
+  });
+
   it('lets owners and admins create keys, not members', () => {
     expect(decide({ kind: 'user', role: 'admin' }, 'api_key.create')).toEqual({ allowed: true });
     expect(decide({ kind: 'user', role: 'member' }, 'api_key.create')).toMatchObject({ code: 'ROLE_FORBIDDEN' });

@@ -9,7 +9,6 @@ import {
   EventTypes,
   isMetered,
   parseApiKey,
-  ParsedApiKey,
   topicName,
   Topics,
   verifiedEventIdFor,
@@ -24,7 +23,7 @@ import { callerGaveUp, MeteredEvents } from '../events/metered-events';
 import { CachedKey, KeyCacheService } from '../key-cache/key-cache.service';
 import { decide } from '../permissions/permission-matrix';
 import { VerifyAllowedDto, VerifyRequestDto } from './dto/verify-request.dto';
-import { FailureThrottle } from './failure-throttle.service';
+import { Caller, FailureThrottle } from './failure-throttle.service';
 import { LastUsedWriter } from './last-used.writer';
 import { SecretHasher } from './secret-hasher';
 
@@ -38,6 +37,7 @@ export interface VerifyCall {
 /** One verification: what is asked, from where (the throttles' bucket), under which idempotency key, until when. */
 interface Attempt {
   action: Action;
+  caller: Caller;
   source: string;
   idempotencyKey?: string;
   deadline?: number;
@@ -49,10 +49,6 @@ function knownAction(action: string): Action {
   assertAction(action);
   return action;
 }
-
-/** A live key whose stored HMAC matches the presented secret's (constant-time comparison). */
-const proves = (key: CachedKey, presented: Buffer): boolean =>
-  !key.revoked && timingSafeEqual(presented, key.secretHash);
 
 /**
  * Decides whether an API key may perform an action in an organization, and publishes the
@@ -82,6 +78,7 @@ export class VerifyService {
   async verify(request: VerifyRequestDto, peerAddress: string, call: VerifyCall = {}): Promise<VerifyAllowedDto> {
     const attempt: Attempt = {
       action: knownAction(request.action),
+      caller: { address: request.sourceAddress, gateway: peerAddress },
       // The end user's address as the gateway saw it; the gateway's own address otherwise.
       source: request.sourceAddress ?? peerAddress,
       idempotencyKey: request.idempotencyKey,
@@ -107,16 +104,55 @@ export class VerifyService {
 
   /**
    * The live key the presented string proves. Checksum first: a malformed or made-up key costs no
-   * lookup. Hot path: a live key in this instance's cache with the right secret needs neither
-   * Redis nor PostgreSQL, and only its address's throttle applies (see checkUnproven).
+   * lookup. A key this instance or Redis holds is judged without PostgreSQL and, when its secret is
+   * right, whatever the throttles say: a proven secret is never someone else's failure.
    */
   private async authenticate(presentedKey: string, attempt: Attempt): Promise<CachedKey> {
     const parsed = parseApiKey(this.config.API_KEY_PREFIX, presentedKey);
-    const presented = parsed ? this.hasher.hash(parsed.secret) : undefined;
-    const cached = parsed ? this.keys.peek(parsed.lookupId) : undefined;
-    if (!cached || !proves(cached, presented!)) return this.checkUnproven(parsed, presented, attempt);
-    const known = this.throttle.knownRetryAfter(attempt.source);
-    return known > 0 ? this.deny(attempt, 'RATE_LIMITED', THROTTLED, undefined, known) : cached;
+    if (!parsed) {
+      this.throttle.note('malformed');
+      return this.deny(attempt, 'INVALID_API_KEY', 'The API key is malformed or its checksum is wrong.');
+    }
+    const presented = this.hasher.hash(parsed.secret);
+    const id = parsed.lookupId;
+    const cached = this.keys.peek(id) ?? (await this.keys.readRedis(id));
+    if (cached === undefined) return this.lookUp(id, presented, attempt);
+    if (cached && timingSafeEqual(presented, cached.secretHash)) return this.live(cached, attempt);
+    // A guess answered by a cache: counted now (no PostgreSQL was asked).
+    const wait = await this.throttle.checkAndCount(this.throttle.countersFor(attempt.caller, id));
+    return wait > 0 ? this.throttled(attempt, wait) : this.guessed(attempt);
+  }
+
+  /**
+   * A key no cache holds: counted against the throttles before PostgreSQL is asked (atomically,
+   * so concurrent guesses cannot all pass), refunded once its secret proves it. A secret this
+   * instance has seen prove the key is not counted at all.
+   */
+  private async lookUp(id: string, presented: Buffer, attempt: Attempt): Promise<CachedKey> {
+    const proven = this.keys.knows(id, presented);
+    const counters = proven ? [] : this.throttle.countersFor(attempt.caller, id);
+    const wait = await this.throttle.checkAndCount(counters);
+    if (wait > 0) return this.throttled(attempt, wait);
+    const key = await this.keys.loadFromPostgres(id, proven);
+    if (!key || !timingSafeEqual(presented, key.secretHash)) return this.guessed(attempt);
+    this.throttle.refund(counters);
+    return this.live(key, attempt);
+  }
+
+  /** A key whose secret is right: refused only when revoked (counted apart from guesses). */
+  private live(key: CachedKey, attempt: Attempt): CachedKey {
+    if (!key.revoked) return key;
+    this.throttle.note('revoked');
+    return this.deny(attempt, 'API_KEY_REVOKED', 'The API key has been revoked.', key);
+  }
+
+  private guessed(attempt: Attempt): never {
+    this.throttle.note('guess');
+    return this.deny(attempt, 'INVALID_API_KEY', 'The API key is not valid.');
+  }
+
+  private throttled(attempt: Attempt, retryAfterSeconds: number): never {
+    return this.deny(attempt, 'RATE_LIMITED', THROTTLED, undefined, retryAfterSeconds);
   }
 
   /** The key's own organization, and an action an API key may perform at all. */
@@ -190,50 +226,10 @@ export class VerifyService {
     await this.metered.publish(event, { orgId: key.orgId, admissionId }, attempt.deadline);
   }
 
-  /**
-   * A key not proven by this instance's cache: throttles first (a throttled caller never reaches
-   * PostgreSQL), then Redis and PostgreSQL. A key id is throttled to stop its secret being
-   * guessed; a caller presenting the right secret is not guessing, so for a throttled id a key
-   * found in a cache (never PostgreSQL) that the secret proves is still let through; otherwise
-   * anyone who knows a key's public id could lock its owner out.
-   */
-  private async checkUnproven(
-    parsed: ParsedApiKey | null,
-    presented: Buffer | undefined,
-    attempt: Attempt,
-  ): Promise<CachedKey> {
-    const { source } = attempt;
-    const deny = (code: ErrorCode, message: string, key?: CachedKey) => this.deny(attempt, code, message, key);
-    const throttled = (wait: number) => this.deny(attempt, 'RATE_LIMITED', THROTTLED, undefined, wait);
-    const [addressWait, keyIdWait] = await Promise.all([
-      this.throttle.retryAfter(source),
-      parsed ? this.throttle.retryAfter(undefined, parsed.lookupId) : 0,
-    ]);
-    if (addressWait > 0) return throttled(addressWait);
-    if (!parsed || !presented) {
-      this.throttle.record(source);
-      return deny('INVALID_API_KEY', 'The API key is malformed or its checksum is wrong.');
-    }
-    if (keyIdWait > 0) {
-      const cached = await this.keys.getCached(parsed.lookupId);
-      return cached && proves(cached, presented) ? cached : throttled(keyIdWait);
-    }
-    const key = await this.keys.get(parsed.lookupId);
-    if (!key || !timingSafeEqual(presented, key.secretHash)) {
-      this.throttle.record(source, parsed.lookupId);
-      return deny('INVALID_API_KEY', 'The API key is not valid.');
-    }
-    if (key.revoked) {
-      this.throttle.record(source, parsed.lookupId);
-      return deny('API_KEY_REVOKED', 'The API key has been revoked.', key);
-    }
-    return key;
-  }
-
   /** Denials are batched: they never delay the answer; unsent ones are counted and logged. */
   private publishDenied(action: Action, code: ErrorCode, sourceAddress: string, key?: CachedKey): void {
     const subject = key?.orgId ?? 'unknown';
-    this.events.send({
+    this.events.trySend({
       topic: this.deniedTopic,
       key: subject,
       value: cloudEvent({

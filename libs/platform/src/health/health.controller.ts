@@ -2,11 +2,17 @@ import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 
-/** One dependency the app cannot serve without. `check` rejects when it is unreachable. */
+/**
+ * One dependency the app cannot serve without. `check` rejects when it is unreachable; it may
+ * resolve to a report `{status, detail}` to say more than "up" (e.g. a dependency switched off).
+ */
 export interface HealthIndicator {
   name: string;
   check(): Promise<unknown>;
 }
+
+const isReport = (value: unknown): value is { status: string; detail?: string } =>
+  typeof value === 'object' && value !== null && typeof (value as { status?: unknown }).status === 'string';
 
 export const HEALTH_INDICATORS = Symbol('HEALTH_INDICATORS');
 const CHECK_TIMEOUT_MS = 2_000;
@@ -37,8 +43,8 @@ export class HealthController {
     const results = await Promise.all(
       this.indicators.map(async (indicator) => {
         try {
-          await withTimeout(indicator.check(), CHECK_TIMEOUT_MS);
-          return [indicator.name, { status: 'up' }] as const;
+          const report = await withTimeout(indicator.check(), CHECK_TIMEOUT_MS);
+          return [indicator.name, isReport(report) ? report : { status: 'up' }] as const;
         } catch (error) {
           return [indicator.name, { status: 'down', error: (error as Error).message }] as const;
         }

@@ -5,5 +5,6 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 export const bodyProblems = {
   tooLarge: `The request body is larger than the ${BODY_LIMIT_BYTES / 1024} KiB limit.`,
   empty: 'The request body is empty but declared as JSON.',
-  notJson: (parserMessage: string) => `The request body is not valid JSON: ${parserMessage}.`,
+  // Not the parser's message: it quotes the request's bytes back (issue 11).
+  notJson: 'The request body is not valid JSON.',
 };

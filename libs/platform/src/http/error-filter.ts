@@ -49,7 +49,7 @@ export function mapError(error: unknown): Mapped {
         : fastify.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
           ? bodyProblems.empty
           : status === 400 && fastify.code !== 'FST_ERR_VALIDATION'
-            ? bodyProblems.notJson(fastify.message ?? 'parse error')
+            ? bodyProblems.notJson
             : (fastify.message ?? 'Bad request.');
     return {
       status: ErrorStatus[code] === 400 && status !== 400 ? status : ErrorStatus[code],

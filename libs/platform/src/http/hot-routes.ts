@@ -85,14 +85,19 @@ export class HotRoutes {
     let status = 200;
     let payload: unknown;
     let retryAfter: number | undefined;
+    let closing = false;
     try {
       handler.authenticate(req.headers);
       const body = await readJsonBody(req);
       payload = await handler.handle({ id, headers: req.headers, body, ip: req.socket.remoteAddress ?? '' });
     } catch (error) {
       const mapped = mapError(error);
-      // A body left unread is discarded so the connection can be reused (one too large is not: see below).
-      if (!req.complete && mapped.status !== 413) req.resume();
+      // A body left unread is discarded so the connection can be reused, but only a small declared
+      // one after the credential passed; any other (unauthenticated, undeclared, too large) closes it.
+      if (!req.complete) {
+        if (mapped.status !== 401 && Number(req.headers['content-length']) <= BODY_LIMIT_BYTES) req.resume();
+        else closing = true;
+      }
       if (mapped.status >= 500 && mapped.body.code === 'INTERNAL_ERROR') {
         this.logger.error({ err: error, requestId: id, route: path }, 'unhandled error');
       }
@@ -107,8 +112,8 @@ export class HotRoutes {
       'x-request-id': id,
     };
     if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
-    // An over-long body was not read to its end: close the connection rather than parse the rest.
-    if (status === 413) headers.connection = 'close';
+    // A body not read to its end is not drained: close the connection rather than read the rest.
+    if (closing) headers.connection = 'close';
     if (!res.destroyed) res.writeHead(status, headers).end(json);
     this.latency?.labels('POST', path, String(status)).observe((performance.now() - started) / 1000);
   }
@@ -145,8 +150,8 @@ function readJsonBody(req: IncomingMessage): Promise<unknown> {
       }
       try {
         resolve(secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
-      } catch (error) {
-        reject(Errors.invalidBody(bodyProblems.notJson((error as Error).message)));
+      } catch {
+        reject(Errors.invalidBody(bodyProblems.notJson));
       }
     });
   });

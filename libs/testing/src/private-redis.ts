@@ -1,0 +1,56 @@
+import Redis from 'ioredis';
+import { execFileSync } from 'node:child_process';
+import { expectEventually } from './expect-eventually';
+import { freePort } from './free-port';
+
+export interface PrivateRedis {
+  port: number;
+  url: string;
+  /** Starts it again (empty: it keeps nothing on disk) on the same port. */
+  start(): Promise<void>;
+  /** Shuts it down (SHUTDOWN NOSAVE); every connection drops. */
+  stop(): void;
+  /** A client of the test's own, for commands such as CLIENT KILL or CONFIG SET. */
+  admin(): Redis;
+}
+
+const answers = async (port: number): Promise<boolean> => {
+  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+};
+
+/**
+ * A redis-server of the test's own on a spare port, for tests that stop Redis or cut its
+ * connections: the shared Redis is never stopped, flushed or reconfigured by a test.
+ */
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const port = await freePort();
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const redis: PrivateRedis = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      execFileSync('redis-server', [...args, '--daemonize', 'yes']);
+      await expectEventually(async () => {
+        if (!(await answers(port))) throw new Error(`redis-server on ${port} does not answer`);
+      }, 5_000);
+    },
+    stop() {
+      try {
+        execFileSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave'], { stdio: 'ignore' });
+      } catch {
+        // Already down: shutdown closes the connection before answering.
+      }
+    },
+    admin: () => new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 }),
+  };
+  await redis.start();
+  return redis;
+}

@@ -1,0 +1,199 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createTestContext, expectEventually, PrivateRedis, startPrivateRedis, TestContext } from '@tally/testing';
+import { Client } from 'pg';
+import { KeyCacheService } from './apps';
+import {
+  bearer,
+  call,
+  guessFor,
+  madeUpKey,
+  metric,
+  newOrgId,
+  newUserId,
+  startAuth,
+  userToken,
+  verify,
+} from './auth-harness';
+
+/**
+ * Issue 11, findings 1 and 2: someone else's failures never lock a legitimate key out, and junk
+ * keys cannot be turned into PostgreSQL load (raced, repeated, or with Redis down).
+ */
+const LIMITS = { THROTTLE_MAX_FAILURES: '5', THROTTLE_GATEWAY_MAX_FAILURES: '12', THROTTLE_WINDOW_SECONDS: '60' };
+
+async function issueKey(url: string, orgId: string, owner: string): Promise<{ id: string; key: string }> {
+  const created = await call(url, 'POST', `/v1/orgs/${orgId}/api-keys`, {
+    headers: bearer(owner),
+    body: { name: 'k' },
+  });
+  expect(created.status).toBe(201);
+  return created.body as { id: string; key: string };
+}
+
+describe('auth under attack: the address throttle never locks a proven key out', () => {
+  jest.setTimeout(90_000);
+  let ctx: TestContext;
+  let app: NestFastifyApplication;
+  let url: string;
+  const orgId = newOrgId();
+  const owner = userToken(newUserId(), [{ orgId, role: 'owner' }]);
+  let key: { id: string; key: string };
+  const ask = (presented: string, sourceAddress?: string) =>
+    verify(url, { key: presented, action: 'sandbox.list', orgId, ...(sourceAddress ? { sourceAddress } : {}) });
+  const postgresLookups = () => metric(url, 'auth_key_lookups_total', { source: 'postgres' });
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    ({ app, url } = await startAuth(ctx, { ...LIMITS, THROTTLE_GATEWAY_MAX_FAILURES: '100000' }));
+    key = await issueKey(url, orgId, owner);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await ctx?.dispose();
+  });
+
+  it('passes a proven key from a throttled address, cached and uncached; guesses from it stay refused', async () => {
+    const address = '198.51.100.20';
+    expect((await ask(key.key, address)).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await ask(madeUpKey(), address)).body.code).toBe('INVALID_API_KEY');
+    expect(await ask(madeUpKey(), address)).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+    expect((await ask(key.key, address)).status).toBe(200); // this instance's cache
+    app.get(KeyCacheService).invalidateAll();
+    expect((await ask(key.key, address)).status).toBe(200); // Redis
+    expect(await ask(madeUpKey(), address)).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+    expect(await ask(guessFor(key.key), address)).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+  });
+
+  it('groups IPv6 addresses by /64', async () => {
+    for (let i = 1; i <= 5; i++) expect((await ask(madeUpKey(), `2001:db8:7:1::${i}`)).status).toBe(401);
+    expect((await ask(madeUpKey(), '2001:db8:7:1:ffff:1:2:3')).status).toBe(429);
+    expect((await ask(madeUpKey(), '2001:db8:7:2::1')).status).toBe(401);
+    expect((await ask(key.key, '2001:db8:7:1::99')).status).toBe(200);
+  });
+
+  it('counts uses of a revoked key apart from guesses: they never throttle their address', async () => {
+    const revokedKey = await issueKey(url, orgId, owner);
+    const revoke = await call(url, 'DELETE', `/v1/orgs/${orgId}/api-keys/${revokedKey.id}`, { headers: bearer(owner) });
+    expect(revoke.status).toBe(204);
+    const revokedBefore = await metric(url, 'auth_verify_failures_total', { kind: 'revoked' });
+    const address = '198.51.100.30';
+    for (let i = 0; i < 12; i++) {
+      expect(await ask(revokedKey.key, address)).toMatchObject({ status: 401, body: { code: 'API_KEY_REVOKED' } });
+    }
+    expect((await ask(madeUpKey(), address)).body.code).toBe('INVALID_API_KEY');
+    expect(await metric(url, 'auth_verify_failures_total', { kind: 'revoked' })).toBe(revokedBefore + 12);
+  });
+
+  it('lets at most the limit of concurrent guesses from one address reach PostgreSQL', async () => {
+    const before = await postgresLookups();
+    const answers = await Promise.all(Array.from({ length: 40 }, () => ask(madeUpKey(), '198.51.100.40')));
+    expect(answers.filter((a) => a.status === 401).length).toBe(5);
+    expect(answers.filter((a) => a.status === 429).length).toBe(35);
+    expect((await postgresLookups()) - before).toBe(5);
+  });
+
+  it('remembers an unknown key id as absent in Redis: PostgreSQL is asked once', async () => {
+    const junk = madeUpKey();
+    const before = await postgresLookups();
+    expect((await ask(junk, '198.51.100.50')).status).toBe(401);
+    app.get(KeyCacheService).invalidateAll(); // what another instance would see
+    expect((await ask(junk, '198.51.100.51')).status).toBe(401);
+    expect((await postgresLookups()) - before).toBe(1);
+  });
+});
+
+describe('auth under attack: without sourceAddress, guesses count against the gateway', () => {
+  jest.setTimeout(90_000);
+  let ctx: TestContext;
+  let app: NestFastifyApplication;
+  let url: string;
+  const orgId = newOrgId();
+  const owner = userToken(newUserId(), [{ orgId, role: 'owner' }]);
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    ({ app, url } = await startAuth(ctx, LIMITS));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await ctx?.dispose();
+  });
+
+  it('throttles the gateway bucket for guesses, from any number of end-user addresses, and never a proven key', async () => {
+    const key = await issueKey(url, orgId, owner);
+    const ask = (presented: string, sourceAddress?: string) =>
+      verify(url, { key: presented, action: 'sandbox.list', orgId, ...(sourceAddress ? { sourceAddress } : {}) });
+    // 12 guesses, each from its own end-user address (none of them reaches its own limit of 5).
+    for (let i = 0; i < 12; i++) expect((await ask(madeUpKey(), `203.0.113.${i + 1}`)).status).toBe(401);
+    expect((await ask(madeUpKey(), '203.0.113.200')).status).toBe(429);
+    expect((await ask(madeUpKey())).status).toBe(429);
+    // A proven key passes with and without sourceAddress, uncached too.
+    app.get(KeyCacheService).invalidateAll();
+    expect((await ask(key.key)).status).toBe(200);
+    app.get(KeyCacheService).invalidateAll();
+    expect((await ask(key.key, '203.0.113.1')).status).toBe(200);
+  });
+});
+
+describe('auth under attack: Redis down', () => {
+  jest.setTimeout(90_000);
+  let ctx: TestContext;
+  let redis: PrivateRedis;
+  let app: NestFastifyApplication;
+  let url: string;
+  const orgId = newOrgId();
+  const owner = userToken(newUserId(), [{ orgId, role: 'owner' }]);
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    redis = await startPrivateRedis();
+    ({ app, url } = await startAuth(ctx, {
+      ...LIMITS,
+      THROTTLE_GATEWAY_MAX_FAILURES: '100000',
+      REDIS_URL: redis.url,
+      KEY_LOOKUP_MAX_CONCURRENT: '2',
+      KEY_LOOKUP_MAX_QUEUED: '4',
+    }));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    redis?.stop();
+    await ctx?.dispose();
+  });
+
+  it('limits guesses in process, caps concurrent key lookups, still passes a valid key, and says so', async () => {
+    const key = await issueKey(url, orgId, owner);
+    const ask = (presented: string, sourceAddress: string) =>
+      verify(url, { key: presented, action: 'sandbox.list', orgId, sourceAddress });
+    expect((await ask(key.key, '198.51.100.60')).status).toBe(200);
+    redis.stop();
+    await expectEventually(async () => expect(await metric(url, 'auth_throttle_local_fallback')).toBe(1), 10_000);
+
+    const before = await metric(url, 'auth_key_lookups_total', { source: 'postgres' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push((await ask(madeUpKey(), '198.51.100.60')).status);
+    expect(statuses.filter((s) => s === 401).length).toBe(5);
+    expect(statuses.filter((s) => s === 429).length).toBe(15);
+    expect((await metric(url, 'auth_key_lookups_total', { source: 'postgres' })) - before).toBe(5);
+    expect((await ask(key.key, '198.51.100.60')).status).toBe(200);
+
+    // PostgreSQL held up (the table locked): 2 lookups run, 4 wait, the rest are shed at once.
+    const db = new Client({ connectionString: ctx.databaseUrl });
+    await db.connect();
+    await db.query('BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
+    const burst = Promise.all(Array.from({ length: 30 }, (_, i) => ask(madeUpKey(), `192.0.2.${i + 1}`)));
+    await expectEventually(async () => expect(await metric(url, 'auth_key_lookups_shed_total')).toBe(24), 20_000);
+    expect(await metric(url, 'auth_key_lookups_in_flight')).toBe(2);
+    await db.query('COMMIT');
+    await db.end();
+    const burstStatuses = (await burst).map((a) => a.status).sort();
+    expect(burstStatuses).toEqual([...Array(6).fill(401), ...Array(24).fill(503)]);
+
+    await redis.start();
+    await expectEventually(async () => expect(await metric(url, 'auth_throttle_local_fallback')).toBe(0), 15_000);
+    expect((await ask(key.key, '198.51.100.61')).status).toBe(200);
+  });
+});
