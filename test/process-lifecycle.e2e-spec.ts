@@ -72,7 +72,7 @@ describe('app processes', () => {
             status: 'disabled',
           });
         },
-        60_000,
+        85_000,
         250,
       );
     } finally {
