@@ -35,6 +35,12 @@ export interface BatchHandler<T> {
    * messages go to the dead-letter topic before the offsets are committed.
    */
   handle(messages: InboundMessage<T>[]): Promise<HandleResult | void>;
+  /**
+   * Whether a failure of `handle` is deterministic (the same messages would fail the same way
+   * forever), and why: the batch is then split down to the message that causes it, which goes to
+   * the dead-letter topic. Null (or no classifier): transient, the batch is retried as it is.
+   */
+  classify?(error: unknown): { reason: string; reasonClass: string } | null;
 }
 
 interface Poison {
@@ -84,8 +90,9 @@ export interface BatchConsumerOptions {
 /**
  * The metering hot path's consumer: kafkajs `eachBatch`, auto-resolve and auto-commit off.
  * Offsets advance only after the handler has made the batch durable; poison goes to
- * `<topic>.dlq` with its reason and origin; transient failures retry with backoff (heartbeating,
- * without committing) instead of crash-looping the consumer.
+ * `<topic>.dlq` with its reason and origin, whether the decoder or a deterministic failure of the
+ * handler found it (the batch is split down to it); transient failures retry with backoff
+ * (heartbeating, without committing) instead of crash-looping the consumer.
  *
  * The partition batches of one fetch are handed to the handler together (up to `messagesPerCall`
  * messages a call): at a steady rate each partition brings a few messages per fetch, and one
@@ -143,35 +150,43 @@ export class BatchConsumer<T> {
     await this.consumer.disconnect();
   }
 
-  private async consumeBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
+  private async consumeBatch(payload: EachBatchPayload) {
+    const { batch } = payload;
     if (batch.messages.length === 0) return;
+    const { valid, poison } = this.decodeAll(batch.topic, batch.partition, batch.messages);
+    if (!(await this.applyUntilDurable(payload, valid, poison))) return;
+    await this.commitAfter(payload);
+  }
+
+  /** Decodes a partition batch: usable messages, and poison with its reason. */
+  private decodeAll(topic: string, partition: number, messages: KafkaMessage[]) {
     const valid: InboundMessage<T>[] = [];
     const poison: Poison[] = [];
-    for (const message of batch.messages) {
+    for (const message of messages) {
       let decoded: Decoded<T>;
       try {
-        decoded = this.handler.decode(message, batch.topic);
+        decoded = this.handler.decode(message, topic);
       } catch (error) {
         decoded = { ok: false, reason: `decoder failed: ${(error as Error).message}`, reasonClass: 'decoder' };
       }
       if (decoded.ok) {
-        valid.push({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: message.offset,
-          key: message.key?.toString() ?? null,
-          value: decoded.value,
-        });
+        const key = message.key?.toString() ?? null;
+        valid.push({ topic, partition, offset: message.offset, key, value: decoded.value });
       } else poison.push({ message, reason: decoded.reason, reasonClass: decoded.reasonClass });
     }
+    return { valid, poison };
+  }
 
-    // A transient failure (PostgreSQL or Redis down, a broker hiccup) holds this partition where it
-    // is: nothing is committed, the same batch is retried with capped exponential backoff while the
-    // consumer keeps heartbeating, and it resumes by itself. It never crashes the consumer (that
-    // would only restart it into the same failure).
-    let attempt = 0;
-    for (;;) {
-      if (!isRunning() || isStale()) return; // not committed: redelivered to whoever owns the partition
+  /**
+   * Makes the batch durable and dead-letters its poison. A transient failure (PostgreSQL or Redis
+   * down, a broker hiccup) holds this partition where it is: nothing is committed, the same batch
+   * is retried with capped exponential backoff while the consumer keeps heartbeating, and it
+   * resumes by itself. False: the partition was given up (stopping, rebalance) uncommitted.
+   */
+  private async applyUntilDurable(payload: EachBatchPayload, valid: InboundMessage<T>[], poison: Poison[]) {
+    const { batch, isRunning, isStale } = payload;
+    for (let attempt = 0; ; attempt++) {
+      if (!isRunning() || isStale()) return false; // not committed: redelivered to whoever owns the partition
       try {
         const rejected = await this.handleTogether(batch.topic, batch.partition, valid);
         const byOffset = new Map(batch.messages.map((message) => [message.offset, message]));
@@ -179,29 +194,37 @@ export class BatchConsumer<T> {
         await this.deadLetter(batch.topic, batch.partition, [...poison, ...found]);
         if (attempt > 0)
           this.logger.log({ topic: batch.topic, partition: batch.partition, attempt }, 'batch recovered');
-        break;
+        return true;
       } catch (error) {
-        attempt += 1;
-        const cap = this.options.maxBackoffMs ?? 5_000;
-        const delay = Math.min(cap, 100 * 2 ** Math.min(attempt, 10)) * (0.75 + Math.random() * 0.5);
-        this.logger.warn(
-          { err: error, topic: batch.topic, partition: batch.partition, attempt, retryInMs: Math.round(delay) },
-          'batch failed; holding the partition and retrying without committing',
-        );
-        const until = Date.now() + delay;
-        while (Date.now() < until && isRunning() && !isStale()) {
-          await new Promise((resolve) => setTimeout(resolve, Math.min(500, until - Date.now())));
-        }
-        try {
-          await heartbeat();
-        } catch (heartbeatError) {
-          // A rebalance is under way: give the partition back uncommitted rather than hold the group up.
-          this.logger.warn({ err: heartbeatError, partition: batch.partition }, 'heartbeat failed; yielding the batch');
-          return;
-        }
+        if (!(await this.backOff(payload, attempt + 1, error))) return false;
       }
     }
+  }
 
+  /** Waits before the next attempt, heartbeating; false when a rebalance took the partition. */
+  private async backOff({ batch, heartbeat, isRunning, isStale }: EachBatchPayload, attempt: number, error: unknown) {
+    const cap = this.options.maxBackoffMs ?? 5_000;
+    const delay = Math.min(cap, 100 * 2 ** Math.min(attempt, 10)) * (0.75 + Math.random() * 0.5);
+    this.logger.warn(
+      { err: error, topic: batch.topic, partition: batch.partition, attempt, retryInMs: Math.round(delay) },
+      'batch failed; holding the partition and retrying without committing',
+    );
+    const until = Date.now() + delay;
+    while (Date.now() < until && isRunning() && !isStale()) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500, until - Date.now())));
+    }
+    try {
+      await heartbeat();
+      return true;
+    } catch (heartbeatError) {
+      // A rebalance is under way: give the partition back uncommitted rather than hold the group up.
+      this.logger.warn({ err: heartbeatError, partition: batch.partition }, 'heartbeat failed; yielding the batch');
+      return false;
+    }
+  }
+
+  /** Commits the partition's next offset: only ever after its batch is durable. */
+  private async commitAfter({ batch, resolveOffset, heartbeat }: EachBatchPayload) {
     const last = batch.messages[batch.messages.length - 1].offset;
     resolveOffset(last);
     try {
@@ -238,10 +261,9 @@ export class BatchConsumer<T> {
     if (this.calls >= (this.options.concurrency ?? 1)) await new Promise<void>((go) => this.waitingForCall.push(go));
     this.calls += 1;
     try {
-      const result = await this.handler.handle(
+      const rejected = await this.handleIsolating(
         batches.length === 1 ? batches[0].messages : batches.flatMap((b) => b.messages),
       );
-      const rejected = result?.rejected ?? [];
       for (const batch of batches) {
         batch.done(rejected.filter((r) => r.topic === batch.topic && r.partition === batch.partition));
       }
@@ -250,6 +272,28 @@ export class BatchConsumer<T> {
     } finally {
       this.calls -= 1;
       this.waitingForCall.shift()?.();
+    }
+  }
+
+  /**
+   * Hands `messages` to the handler. A deterministic failure (see `classify`) splits them in
+   * halves, in order, down to the single message that causes it, which comes back rejected with
+   * the failure as its reason; the other messages are posted. A transient failure throws.
+   */
+  private async handleIsolating(messages: InboundMessage<T>[]): Promise<Rejected[]> {
+    try {
+      return (await this.handler.handle(messages))?.rejected ?? [];
+    } catch (error) {
+      const poison = this.handler.classify?.(error) ?? null;
+      if (!poison) throw error;
+      if (messages.length === 1) {
+        const [{ topic, partition, offset }] = messages;
+        return [{ topic, partition, offset, ...poison }];
+      }
+      this.logger.warn({ err: error, messages: messages.length }, 'deterministic failure; splitting the batch');
+      const half = Math.ceil(messages.length / 2);
+      const first = await this.handleIsolating(messages.slice(0, half));
+      return [...first, ...(await this.handleIsolating(messages.slice(half)))];
     }
   }
 

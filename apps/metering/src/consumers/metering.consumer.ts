@@ -17,6 +17,7 @@ import { MeteringConfig } from '../config/metering.config';
 import { LedgerService } from '../ledger/ledger.service';
 import { MeteringEvent } from '../ledger/metering-event';
 import { CONSUMED_TOPICS, decodeMeteringEvent } from './event-decoder';
+import { classifyPostingFailure } from './failure-class';
 
 /**
  * Consumes verified actions, sandbox runtime reports and agent usage (one consumer group, org-keyed
@@ -40,6 +41,10 @@ export class MeteringConsumer
 
   decode(message: KafkaMessage, topic: string): Decoded<MeteringEvent> {
     return decodeMeteringEvent(message, topic);
+  }
+
+  classify(error: unknown) {
+    return classifyPostingFailure(error);
   }
 
   async handle(messages: InboundMessage<MeteringEvent>[]): Promise<HandleResult> {

@@ -8,7 +8,7 @@ import { OutboxSignal } from '../outbox/outbox-signal';
 import { admissionsNamed, AdmissionFate, fateKey } from './admission-fates';
 import { AdmissionFatesRepository } from './admission-fates.repository';
 import { LedgerDatabase, LedgerRepository, LockedOrgs } from './ledger.repository';
-import { MeteringEvent, sandboxOf, shapeOf } from './metering-event';
+import { dedupeKeys, EventRef, MeteringEvent, sandboxOf, shapeOf } from './metering-event';
 import { PostingObservers } from './posting-observers';
 import { HoldState, holdKey, postEvents } from './posting';
 import { ShapeCatalog } from './shape-catalog.service';
@@ -69,7 +69,7 @@ interface BatchOutcome {
   accepted: number;
 }
 
-const eventKey = (event: MeteringEvent) => `${event.source}|${event.id}`;
+const keyOf = (key: { source: string; id: string }) => `${key.source}|${key.id}`;
 const sortedOrgs = (events: MeteringEvent[]) => [...new Set(events.map((event) => event.orgId))].sort();
 
 /**
@@ -103,7 +103,8 @@ export class LedgerService {
     if (events.length === 0) return { applied: 0, duplicates: 0, rejected: [] };
     const { priced, rejected, prices } = await this.priceShapes(events);
     const unique = firstOccurrences(priced);
-    const outcome = await this.postUnderLock('events', sortedOrgs(priced), unique, (ledger, locked) =>
+    const keys = unique.flatMap((event) => dedupeKeys(event).map((key) => processedRow(event, key)));
+    const outcome = await this.postUnderLock('events', sortedOrgs(priced), keys, (ledger, locked) =>
       this.postFresh(ledger, locked, priced, unique, prices),
     );
     for (const event of priced) {
@@ -120,7 +121,7 @@ export class LedgerService {
   async postUnderLock<R>(
     path: PostingPath,
     orgIds: string[],
-    dedupe: MeteringEvent[],
+    dedupe: (EventRef & { orgId: string })[],
     post: LockedPosting<R>,
   ): Promise<R> {
     const steps = POSTING_STEPS[path];
@@ -170,7 +171,8 @@ export class LedgerService {
     unique: MeteringEvent[],
     prices: Map<string, string>,
   ): Promise<Posted<BatchOutcome>> {
-    const fresh = unique.filter((event) => known.has(event.orgId) && firstSeen.has(eventKey(event)));
+    const seenFirst = (event: MeteringEvent) => dedupeKeys(event).every((key) => firstSeen.has(keyOf(key)));
+    const fresh = unique.filter((event) => known.has(event.orgId) && seenFirst(event));
     const accepted = priced.filter((event) => known.has(event.orgId)).length;
     // Duplicates included: a crash after the commit but before the refresh left Redis behind.
     const refresh = { refresh: [...known], settled: settledAdmissions(priced, known) };
@@ -238,11 +240,28 @@ export class LedgerService {
   }
 }
 
-/** The same event twice in one batch is as much a duplicate as one redelivered later: first wins. */
+/** The `processed_events` row of one of an event's dedupe keys. */
+const processedRow = (
+  { topic, partition, offset, orgId }: MeteringEvent,
+  { source, id }: { source: string; id: string },
+) => ({
+  source,
+  id,
+  topic,
+  partition,
+  offset,
+  orgId,
+});
+
+/** The same event twice in one batch (by any dedupe key) is as much a duplicate as one redelivered later: first wins. */
 function firstOccurrences(events: MeteringEvent[]): MeteringEvent[] {
-  const unique = new Map<string, MeteringEvent>();
-  for (const event of events) if (!unique.has(eventKey(event))) unique.set(eventKey(event), event);
-  return [...unique.values()];
+  const seen = new Set<string>();
+  return events.filter((event) => {
+    const keys = dedupeKeys(event).map(keyOf);
+    if (keys.some((key) => seen.has(key))) return false;
+    for (const key of keys) seen.add(key);
+    return true;
+  });
 }
 
 /** The events that settled the admissions the batch voids (their debits are reversed). */

@@ -126,6 +126,15 @@ function addTo<L extends { count: bigint; sandboxMs: bigint; agentMc: bigint }>(
   current.agentMc += line.agentMc;
 }
 
+/** No single amount beyond this: exact in Redis (doubles) and far from int8, whatever the shape's price. */
+export const MAX_POSTED_AMOUNT = 2n ** 53n - 1n;
+
+/** An amount within `MAX_POSTED_AMOUNT`; beyond it the event is poison (a RangeError is isolated). */
+function bounded(amount: bigint, what: string): bigint {
+  if (amount > MAX_POSTED_AMOUNT) throw new RangeError(`${what} ${amount} is above ${MAX_POSTED_AMOUNT}`);
+  return amount;
+}
+
 type RollupInput = Omit<RollupLine, 'hour' | 'count'> & { at: Date; sandboxId: string | null };
 
 /**
@@ -144,7 +153,7 @@ export class PostingBook {
 
   /** Burns `amount` down the org's packages; a shortfall becomes an overage entry and a depletion. */
   debit(event: MeteringEvent, kind: BalanceKind, amount: bigint, action: string | null, keyId: string | null) {
-    if (amount <= 0n) return;
+    if (bounded(amount, 'a debit') <= 0n) return;
     const { draws, shortfall } = burnDown(this.ctx.packages.get(event.orgId) ?? [], kind, amount, event.at);
     const base = { orgId: event.orgId, kind, eventSource: event.source, eventId: event.id, action, keyId };
     for (const draw of draws) {
@@ -323,7 +332,7 @@ function placeHold(book: PostingBook, event: ActionEvent, sandboxId: string): vo
   hold.shape = event.shape;
   hold.pricePerHour = book.ctx.prices.get(event.shape) ?? hold.pricePerHour;
   hold.admissionId = event.admissionId;
-  hold.reservedMs += sandboxCost(BigInt(event.lifeSeconds) * 1000n, hold.pricePerHour);
+  hold.reservedMs += bounded(sandboxCost(BigInt(event.lifeSeconds) * 1000n, hold.pricePerHour), 'a hold');
   const end = new Date(event.at.getTime() + event.lifeSeconds * 1000 + book.ctx.holdGraceMs);
   if (end > hold.expiresAt) hold.expiresAt = end;
   hold.dirty = true;
@@ -334,7 +343,7 @@ function extendHold(book: PostingBook, event: ActionEvent, sandboxId: string): v
   if (event.extendSeconds === null) return;
   const hold = book.holdFor(event.orgId, sandboxId, event.shape ?? '', event.at);
   if (hold.status !== 'active') return; // the sandbox is gone: nothing left to reserve for
-  hold.reservedMs += sandboxCost(BigInt(event.extendSeconds) * 1000n, hold.pricePerHour);
+  hold.reservedMs += bounded(sandboxCost(BigInt(event.extendSeconds) * 1000n, hold.pricePerHour), 'an extension');
   hold.expiresAt = new Date(hold.expiresAt.getTime() + event.extendSeconds * 1000);
   hold.dirty = true;
 }
@@ -342,7 +351,7 @@ function extendHold(book: PostingBook, event: ActionEvent, sandboxId: string): v
 /** A runtime report: captured against the hold, debited, and the hold released when it stopped. */
 function postSandboxReport(book: PostingBook, event: SandboxUsageEvent): void {
   const hold = book.holdFor(event.orgId, event.sandboxId, event.shape, event.at);
-  const cost = sandboxCost(event.runtimeMs, hold.pricePerHour);
+  const cost = bounded(sandboxCost(event.runtimeMs, hold.pricePerHour), 'a runtime cost');
   const before = overrun(hold);
   hold.capturedMs += cost;
   if (event.sequence > hold.lastSequence) hold.lastSequence = event.sequence;

@@ -3,7 +3,7 @@ import { assertOrgId, creditsToMilli, Errors, hoursToMs, milliToCredits, msToHou
 import { DATA_SOURCE } from '@tally/database';
 import { DataSource } from 'typeorm';
 import { LedgerService, METERING_SOURCE } from '../ledger/ledger.service';
-import { GrantPackageDto, PackageView } from './dto/grant-package.dto';
+import { GRANT_CEILINGS, GrantPackageDto, PackageView } from './dto/grant-package.dto';
 
 interface PackageRow {
   id: string;
@@ -108,12 +108,23 @@ export class PackagesService {
   }
 }
 
-function parseAmount(parse: () => bigint, field: string): bigint {
+const CEILING_UNITS = {
+  sandboxHours: hoursToMs(`${GRANT_CEILINGS.sandboxHours}`),
+  agentCredits: creditsToMilli(`${GRANT_CEILINGS.agentCredits}`),
+};
+
+/** An amount in integer units, at most the ceiling of its field (`GRANT_CEILINGS`). */
+function parseAmount(parse: () => bigint, field: keyof typeof GRANT_CEILINGS): bigint {
+  let amount: bigint;
   try {
-    return parse();
+    amount = parse();
   } catch (error) {
     throw Errors.invalidRequest(field, (error as Error).message);
   }
+  if (amount > CEILING_UNITS[field]) {
+    throw Errors.invalidRequest(field, `${field} must be at most ${GRANT_CEILINGS[field]}.`);
+  }
+  return amount;
 }
 
 function view(row: PackageRow, now: Date): PackageView {

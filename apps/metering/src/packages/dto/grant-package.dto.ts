@@ -3,13 +3,19 @@ import { IsInt, IsISO8601, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLe
 
 const DECIMAL = /^\d{1,15}(\.\d{1,9})?$/;
 
+/** The most one package grants (docs/EVENTS.md): every sum of balances stays exact and within int8. */
+export const GRANT_CEILINGS = { sandboxHours: 1_000_000n, agentCredits: 1_000_000_000n } as const;
+
 export class GrantPackageDto {
-  @ApiProperty({ description: 'Sandbox hours granted, a decimal string', example: '10.5' })
+  @ApiProperty({ description: 'Sandbox hours granted, a decimal string, at most 1000000', example: '10.5' })
   @IsString()
   @Matches(DECIMAL, { message: 'sandboxHours must be a non-negative decimal string' })
   sandboxHours: string;
 
-  @ApiProperty({ description: 'Agent credits granted, a decimal string (up to 3 decimals)', example: '100' })
+  @ApiProperty({
+    description: 'Agent credits granted, a decimal string (up to 3 decimals), at most 1000000000',
+    example: '100',
+  })
   @IsString()
   @Matches(DECIMAL, { message: 'agentCredits must be a non-negative decimal string' })
   agentCredits: string;
