@@ -1,9 +1,6 @@
-import { bootstrapMetering } from '../apps/metering/src/bootstrap';
-import { loadMeteringConfig } from '../apps/metering/src/config/metering.config';
 import { deadLetterTopic, Topics, topicName } from '@tally/contracts';
 import { createDataSource } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { listeningPort } from '@tally/platform';
 import { BalanceCache, createRedis } from '@tally/redis';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -13,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ulid } from 'ulid';
 import { agentUsage, publishAll, RawEvent, sandboxUsage, seedOrg, SERVICE_HEADERS, verified } from './metering-harness';
+import { appUrl, startApp } from './apps';
 
 /**
  * Issue 10, "one event can stop metering for every organization" and its neighbours, on real
@@ -39,11 +37,8 @@ describe('metering: no single event stops billing', () => {
     ctx = await createTestContext();
     prefix = ctx.topicPrefix;
     db = await createDataSource({ url: ctx.databaseUrl, poolSize: 2 }).initialize();
-    app = await bootstrapMetering(
-      loadMeteringConfig(ctx.env({ EXPIRY_INTERVAL_MS: '0', CONSUMER_MAX_BACKOFF_MS: '500' })),
-      { shutdownHooks: false },
-    );
-    url = `http://127.0.0.1:${listeningPort(app)}`;
+    app = await startApp('metering', ctx.env({ EXPIRY_INTERVAL_MS: '0', CONSUMER_MAX_BACKOFF_MS: '500' }));
+    url = appUrl(app);
     kafka = createKafka('metering-poison-test', [ctx.kafkaBrokers]);
     producer = kafka.producer();
     await producer.connect();
