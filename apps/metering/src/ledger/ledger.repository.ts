@@ -25,6 +25,17 @@ const PROCESSED_EVENT: Column<EventRef & { orgId: string }>[] = [
   ['kafka_offset', 'bigint', (e) => e.offset],
   ['org_id', 'varchar', (e) => e.orgId],
 ];
+/** A runtime report's second dedupe key (`sandbox_report_sequences`). */
+export interface ReportSequence {
+  orgId: string;
+  sandboxId: string;
+  sequence: number;
+}
+const REPORT_SEQUENCE: Column<ReportSequence>[] = [
+  ['org_id', 'varchar', (r) => r.orgId],
+  ['sandbox_id', 'text', (r) => r.sandboxId],
+  ['sequence', 'int', (r) => r.sequence],
+];
 const HOLD_KEY: Column<{ orgId: string; sandboxId: string }>[] = [
   ['org_id', 'varchar', (h) => h.orgId],
   ['sandbox_id', 'text', (h) => h.sandboxId],
@@ -125,7 +136,10 @@ export interface PostingWrite {
 /** The organizations a transaction locked (those that exist), and the events it saw first. */
 export interface LockedOrgs {
   known: Set<string>;
-  /** `source|id` of the events recorded as processed by this transaction. */
+  /**
+   * Recorded as processed by this transaction: `source|id` of events, and
+   * `report:orgId|sandboxId|sequence` of runtime reports.
+   */
   firstSeen: Set<string>;
 }
 
@@ -175,27 +189,40 @@ export class LedgerRepository {
     orgIds: string[],
     events: (EventRef & { orgId: string })[],
     skipLocked = false,
+    reports: ReportSequence[] = [],
   ): Promise<LockedOrgs> {
     if (orgIds.length === 0) return { known: new Set(), firstSeen: new Set() };
     if (events.length === 0) return { known: await this.lockOrganizations(orgIds, skipLocked), firstSeen: new Set() };
     const sql = new Statement();
     const orgs = sql.param(orgIds);
-    const rows: { k: 'o' | 'e'; a: string; b: string | null }[] = await this.tx.query(
+    const rows: { k: 'o' | 'e' | 'r'; a: string; b: string | null }[] = await this.tx.query(
       `WITH locked AS (SELECT id FROM organizations WHERE id = ANY(${orgs}::varchar[]) ORDER BY id FOR UPDATE),
             ins AS (
               INSERT INTO processed_events (source, id, topic, partition, kafka_offset)
               SELECT v.source, v.id, v.topic, v.partition, v.kafka_offset FROM ${sql.unnest(PROCESSED_EVENT, events)}
                WHERE v.org_id IN (SELECT id FROM locked)
-              ON CONFLICT DO NOTHING RETURNING source, id)
+              ON CONFLICT DO NOTHING RETURNING source, id)${
+                reports.length
+                  ? `,
+            seq AS (${sql.insert('sandbox_report_sequences', REPORT_SEQUENCE, reports)}
+               WHERE v.org_id IN (SELECT id FROM locked)
+              ON CONFLICT DO NOTHING RETURNING org_id, sandbox_id, sequence)`
+                  : ''
+              }
        SELECT 'o' AS k, id AS a, NULL::text AS b FROM locked
-       UNION ALL SELECT 'e', source, id FROM ins`,
+       UNION ALL SELECT 'e', source, id FROM ins${
+         reports.length
+           ? `
+       UNION ALL SELECT 'r', org_id || '|' || sandbox_id, sequence::text FROM seq`
+           : ''
+       }`,
       sql.params,
     );
     const known = new Set<string>();
     const firstSeen = new Set<string>();
     for (const row of rows) {
       if (row.k === 'o') known.add(row.a);
-      else firstSeen.add(`${row.a}|${row.b}`);
+      else firstSeen.add(`${row.k === 'r' ? 'report:' : ''}${row.a}|${row.b}`);
     }
     return { known, firstSeen };
   }

@@ -7,8 +7,8 @@ import { MeteringConfig } from '../config/metering.config';
 import { OutboxSignal } from '../outbox/outbox-signal';
 import { admissionsNamed, AdmissionFate, fateKey } from './admission-fates';
 import { AdmissionFatesRepository } from './admission-fates.repository';
-import { LedgerDatabase, LedgerRepository, LockedOrgs } from './ledger.repository';
-import { dedupeKeys, EventRef, MeteringEvent, sandboxOf, shapeOf } from './metering-event';
+import { LedgerDatabase, LedgerRepository, LockedOrgs, ReportSequence } from './ledger.repository';
+import { dedupeKeys, MeteringEvent, sandboxOf, shapeOf } from './metering-event';
 import { PostingObservers } from './posting-observers';
 import { HoldState, holdKey, postEvents } from './posting';
 import { ShapeCatalog } from './shape-catalog.service';
@@ -69,7 +69,6 @@ interface BatchOutcome {
   accepted: number;
 }
 
-const keyOf = (key: { source: string; id: string }) => `${key.source}|${key.id}`;
 const sortedOrgs = (events: MeteringEvent[]) => [...new Set(events.map((event) => event.orgId))].sort();
 
 /**
@@ -103,9 +102,12 @@ export class LedgerService {
     if (events.length === 0) return { applied: 0, duplicates: 0, rejected: [] };
     const { priced, rejected, prices } = await this.priceShapes(events);
     const unique = firstOccurrences(priced);
-    const keys = unique.flatMap((event) => dedupeKeys(event).map((key) => processedRow(event, key)));
-    const outcome = await this.postUnderLock('events', sortedOrgs(priced), keys, (ledger, locked) =>
-      this.postFresh(ledger, locked, priced, unique, prices),
+    const outcome = await this.postUnderLock(
+      'events',
+      sortedOrgs(priced),
+      unique,
+      (ledger, locked) => this.postFresh(ledger, locked, priced, unique, prices),
+      reportSequences(unique),
     );
     for (const event of priced) {
       if (outcome.known.has(event.orgId)) continue;
@@ -121,12 +123,13 @@ export class LedgerService {
   async postUnderLock<R>(
     path: PostingPath,
     orgIds: string[],
-    dedupe: (EventRef & { orgId: string })[],
+    dedupe: MeteringEvent[],
     post: LockedPosting<R>,
+    reports: ReportSequence[] = [],
   ): Promise<R> {
     const steps = POSTING_STEPS[path];
     const posted = await this.database.transaction(async (ledger) => {
-      const locked = await ledger.lockAndMarkProcessed(orgIds, dedupe, steps.skipLocked);
+      const locked = await ledger.lockAndMarkProcessed(orgIds, dedupe, steps.skipLocked, reports);
       const done = await post(ledger, locked);
       if (steps.observers && done.change) await this.observers.afterPosting({ manager: ledger.tx, ...done.change });
       return done;
@@ -171,7 +174,7 @@ export class LedgerService {
     unique: MeteringEvent[],
     prices: Map<string, string>,
   ): Promise<Posted<BatchOutcome>> {
-    const seenFirst = (event: MeteringEvent) => dedupeKeys(event).every((key) => firstSeen.has(keyOf(key)));
+    const seenFirst = (event: MeteringEvent) => dedupeKeys(event).every((key) => firstSeen.has(key));
     const fresh = unique.filter((event) => known.has(event.orgId) && seenFirst(event));
     const accepted = priced.filter((event) => known.has(event.orgId)).length;
     // Duplicates included: a crash after the commit but before the refresh left Redis behind.
@@ -240,24 +243,21 @@ export class LedgerService {
   }
 }
 
-/** The `processed_events` row of one of an event's dedupe keys. */
-const processedRow = (
-  { topic, partition, offset, orgId }: MeteringEvent,
-  { source, id }: { source: string; id: string },
-) => ({
-  source,
-  id,
-  topic,
-  partition,
-  offset,
-  orgId,
-});
+/** The (org, sandbox, sequence) of the runtime reports among `events`. */
+function reportSequences(events: MeteringEvent[]): ReportSequence[] {
+  const reports: ReportSequence[] = [];
+  for (const event of events) {
+    if (event.kind === 'sandbox')
+      reports.push({ orgId: event.orgId, sandboxId: event.sandboxId, sequence: event.sequence });
+  }
+  return reports;
+}
 
 /** The same event twice in one batch (by any dedupe key) is as much a duplicate as one redelivered later: first wins. */
 function firstOccurrences(events: MeteringEvent[]): MeteringEvent[] {
   const seen = new Set<string>();
   return events.filter((event) => {
-    const keys = dedupeKeys(event).map(keyOf);
+    const keys = dedupeKeys(event);
     if (keys.some((key) => seen.has(key))) return false;
     for (const key of keys) seen.add(key);
     return true;

@@ -77,18 +77,16 @@ export function sandboxOf(event: MeteringEvent): string | null {
   }
 }
 
-/** Runtime reports' second dedupe key: a report re-sent under a new CloudEvents id is the same report. */
-export const SANDBOX_SEQUENCE_SOURCE = '//tally/metering/sandbox-sequence';
-
 /**
- * The keys an event is deduplicated by, forever: its CloudEvents (source, id) and, for a runtime
- * report, (org, sandbox, sequence). It is posted only if none of them was seen before.
+ * The keys an event is deduplicated by, forever: its CloudEvents (source, id), as written to
+ * `LockedOrgs.firstSeen`, and for a runtime report (org, sandbox, sequence): a report re-sent under
+ * a new CloudEvents id is the same report. It is posted only if none of them was seen before.
  */
-export function dedupeKeys(event: MeteringEvent): { source: string; id: string }[] {
-  const own = { source: event.source, id: event.id };
+export function dedupeKeys(event: MeteringEvent): string[] {
+  const own = `${event.source}|${event.id}`;
   switch (event.kind) {
     case 'sandbox':
-      return [own, { source: SANDBOX_SEQUENCE_SOURCE, id: `${event.orgId}/${event.sandboxId}/${event.sequence}` }];
+      return [own, `report:${event.orgId}|${event.sandboxId}|${event.sequence}`];
     case 'action':
     case 'agent':
     case 'void':

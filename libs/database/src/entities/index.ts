@@ -5,6 +5,7 @@ import { LedgerEntryEntity } from './ledger-entry.entity';
 import { OrganizationEntity } from './organization.entity';
 import { PackageEntity } from './package.entity';
 import { ProcessedEventEntity } from './processed-event.entity';
+import { SandboxReportSequenceEntity } from './sandbox-report-sequence.entity';
 import { HoldEntity } from './hold.entity';
 import { OutboxEntity } from './outbox.entity';
 import { PlanEntity } from './plan.entity';
@@ -26,6 +27,7 @@ export * from './ledger-entry.entity';
 export * from './organization.entity';
 export * from './package.entity';
 export * from './processed-event.entity';
+export * from './sandbox-report-sequence.entity';
 export * from './hold.entity';
 export * from './outbox.entity';
 export * from './plan.entity';
@@ -46,6 +48,7 @@ export const ENTITIES = [
   PackageEntity,
   LedgerEntryEntity,
   ProcessedEventEntity,
+  SandboxReportSequenceEntity,
   ApiKeyAuditEntity,
   ShapeEntity,
   PlanEntity,

@@ -6,6 +6,7 @@ import { SandboxUsageRollups1795721252502 } from './1795721252502-SandboxUsageRo
 import { UsageRollupsCoveringKey1795722297222 } from './1795722297222-UsageRollupsCoveringKey';
 import { AdmissionFates1795953300000 } from './1795953300000-AdmissionFates';
 import { LedgerEventKeyByOrg1795955493335 } from './1795955493335-LedgerEventKeyByOrg';
+import { SandboxReportSequences1795957000000 } from './1795957000000-SandboxReportSequences';
 
 /** In order of application; registered explicitly (bundlers break TypeORM globs). */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   UsageRollupsCoveringKey1795722297222,
   AdmissionFates1795953300000,
   LedgerEventKeyByOrg1795955493335,
+  SandboxReportSequences1795957000000,
 ];
