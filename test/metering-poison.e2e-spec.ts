@@ -1,10 +1,9 @@
 import { deadLetterTopic, Topics, topicName } from '@tally/contracts';
 import { createDataSource } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { BalanceCache, createRedis } from '@tally/redis';
+import { BalanceCache, createRedis, type RedisClient } from '@tally/redis';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type Redis from 'ioredis';
 import { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -26,7 +25,7 @@ describe('metering: no single event stops billing', () => {
   let db: DataSource;
   let kafka: Kafka;
   let producer: Producer;
-  let redis: Redis;
+  let redis: RedisClient;
   let cache: BalanceCache;
   let prefix: string;
   let url: string;
