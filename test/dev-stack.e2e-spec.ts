@@ -80,9 +80,18 @@ describe('the dev stack (npm start configuration)', () => {
         .map(([name, value]) => `${name}=${value}\n`)
         .join(''),
     );
+    // As stack.sh starts quota: it also accepts auth's outbound credential, which auth itself refuses.
+    const tokensOf = (app: string) =>
+      app === 'quota' ? { SERVICE_TOKENS: `${env.SERVICE_TOKENS},${env.QUOTA_SERVICE_TOKEN}` } : {};
     for (const app of APPS) {
       const child = spawn(NODE, [resolve(ROOT, `dist/apps/${app}/src/main.js`)], {
-        env: { PATH: process.env.PATH ?? '', ...env, PORT: String(ports[app]), MIGRATE_ON_START: 'false' },
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...env,
+          ...tokensOf(app),
+          PORT: String(ports[app]),
+          MIGRATE_ON_START: 'false',
+        },
         stdio: 'ignore',
       });
       children.push(child);
