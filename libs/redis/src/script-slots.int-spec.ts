@@ -6,6 +6,7 @@ import { AdmissionCache } from './admission-cache';
 import { BalanceCache } from './balance-cache';
 import { CrossSlotError, keySlot } from './key-slot';
 import { createRedis, RedisClient } from './redis-client';
+import { CHECK_AND_COUNT_LUA, READ_KEY_LUA, REFUND_LUA } from './auth-scripts';
 import { definedScripts, defineScript } from './scripts';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -62,6 +63,17 @@ const exercises: Record<string, (redis: RedisClient, prefix: string, orgId: stri
       keyRatePerSecond: 100,
     }),
   tallyRelease: (redis, prefix, orgId) => new AdmissionCache(redis, prefix).release(orgId, 'adm-1', 60_000),
+  // auth's scripts, defined as key-cache.service.ts and failure-throttle.service.ts define them.
+  authReadKey: (redis, prefix) =>
+    defineScript(redis, { name: 'authReadKey', numberOfKeys: 1, lua: READ_KEY_LUA })([`${prefix}auth:key:k1`], '60'),
+  authCheckAndCount: (redis, prefix) =>
+    defineScript(redis, { name: 'authCheckAndCount', numberOfKeys: 1, lua: CHECK_AND_COUNT_LUA })(
+      [`${prefix}auth:fail:addr:10.0.0.1`],
+      '5',
+      '60000',
+    ),
+  authRefund: (redis, prefix) =>
+    defineScript(redis, { name: 'authRefund', numberOfKeys: 1, lua: REFUND_LUA })([`${prefix}auth:fail:addr:10.0.0.1`]),
 };
 
 /**

@@ -2,7 +2,15 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { Errors } from '@tally/contracts';
 import { ApiKeyEntity, DATA_SOURCE } from '@tally/database';
 import { METRICS_REGISTRY } from '@tally/platform';
-import { createSubscriber, REDIS, type RedisClient } from '@tally/redis';
+import {
+  ABSENT_KEY,
+  createSubscriber,
+  defineScript,
+  READ_KEY_LUA,
+  REDIS,
+  type RedisClient,
+  type ScriptCall,
+} from '@tally/redis';
 import { timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { DataSource, Repository } from 'typeorm';
@@ -26,16 +34,9 @@ export interface CachedKey {
  */
 export const keyCacheKey = (prefix: string, id: string) => `${prefix}auth:key:${id}`;
 export const revocationChannel = (prefix: string) => `${prefix}auth:key-revoked`;
-const ABSENT = '-';
+const ABSENT = ABSENT_KEY;
 
 /** KEYS[1] the entry, ARGV[1] TTL seconds: the entry, its TTL renewed when it is a key (not "-"). */
-const READ_LUA = `
-local value = redis.call('GET', KEYS[1])
-if value and value ~= '${ABSENT}' then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return value
-`;
-
-type Scripted = RedisClient & { authReadKey(key: string, ttlSeconds: number): Promise<string | null> };
 
 function encode(key: CachedKey): string {
   const { id, orgId, createdBy, revoked } = key;
@@ -83,6 +84,7 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly lookups: Counter<'source'>;
   private readonly shed: Counter;
   private readonly gate: LookupGate;
+  private readonly readKey: ScriptCall<string | null>;
   private subscriber?: RedisClient;
   private listening = false;
   private closing = false;
@@ -98,7 +100,7 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     this.keys = dataSource.getRepository(ApiKeyEntity);
-    if (!(redis as Scripted).authReadKey) redis.defineCommand('authReadKey', { numberOfKeys: 1, lua: READ_LUA });
+    this.readKey = defineScript<string | null>(redis, { name: 'authReadKey', numberOfKeys: 1, lua: READ_KEY_LUA });
     this.gate = new LookupGate(config.KEY_LOOKUP_MAX_CONCURRENT, config.KEY_LOOKUP_MAX_QUEUED);
     this.lookups = new Counter({
       name: 'auth_key_lookups_total',
@@ -170,7 +172,7 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
     const loadedAt = Date.now();
     try {
       const key = keyCacheKey(this.config.REDIS_KEY_PREFIX, id);
-      const raw = await (this.redis as Scripted).authReadKey(key, this.config.KEY_CACHE_REDIS_TTL_SECONDS);
+      const raw = await this.readKey([key], String(this.config.KEY_CACHE_REDIS_TTL_SECONDS));
       const value = raw ? decode(raw) : undefined;
       if (value === undefined) return undefined;
       this.lookups.inc({ source: 'redis' });

@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { METRICS_REGISTRY } from '@tally/platform';
-import { REDIS, type RedisClient } from '@tally/redis';
+import { CHECK_AND_COUNT_LUA, defineScript, REDIS, REFUND_LUA, type RedisClient, type ScriptCall } from '@tally/redis';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
 import { addressBucket } from './throttle-buckets';
-import { CHECK_AND_COUNT_LUA, REFUND_LUA } from './throttle-scripts';
 
 /** The buckets of one verification: the end user's address (when the gateway sent it) and the gateway's own. */
 export interface Caller {
@@ -18,11 +17,6 @@ export interface ThrottleCounter {
 }
 
 export type FailureKind = 'malformed' | 'guess' | 'revoked' | 'throttled';
-
-type Scripted = RedisClient & {
-  authCheckAndCount(key: string, limit: number, windowMs: number): Promise<number>;
-  authRefund(key: string): Promise<number>;
-};
 
 const MAX_LOCAL_COUNTERS = 100_000;
 
@@ -78,16 +72,20 @@ export class FailureThrottle {
   private readonly failures: Counter<'kind'>;
   private readonly fallbackGauge: Gauge;
   private fallback = false;
+  private readonly checkAndCountScript: ScriptCall<number>;
+  private readonly refundScript: ScriptCall<number>;
 
   constructor(
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
     @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
-    const scripted = redis as Scripted;
-    if (!scripted.authCheckAndCount)
-      redis.defineCommand('authCheckAndCount', { numberOfKeys: 1, lua: CHECK_AND_COUNT_LUA });
-    if (!scripted.authRefund) redis.defineCommand('authRefund', { numberOfKeys: 1, lua: REFUND_LUA });
+    this.checkAndCountScript = defineScript<number>(redis, {
+      name: 'authCheckAndCount',
+      numberOfKeys: 1,
+      lua: CHECK_AND_COUNT_LUA,
+    });
+    this.refundScript = defineScript<number>(redis, { name: 'authRefund', numberOfKeys: 1, lua: REFUND_LUA });
     this.failures = new Counter({
       name: 'auth_verify_failures_total',
       help: 'Refused verifications by kind: malformed, guess (unknown id or wrong secret), revoked (the right secret of a revoked key), throttled',
@@ -136,7 +134,7 @@ export class FailureThrottle {
     if (this.redis.status !== 'ready') return this.refused(this.checkLocally(counters, 'Redis is not connected'));
     try {
       const waits = await Promise.all(
-        counters.map(({ key, limit }) => (this.redis as Scripted).authCheckAndCount(key, limit, this.windowMs)),
+        counters.map(({ key, limit }) => this.checkAndCountScript([key], String(limit), String(this.windowMs))),
       );
       this.useRedis();
       let waitMs = 0;
@@ -154,7 +152,7 @@ export class FailureThrottle {
   refund(counters: ThrottleCounter[]): void {
     if (this.fallback) return this.local.refund(counters);
     for (const { key } of counters) {
-      (this.redis as Scripted).authRefund(key).catch(() => this.local.refund([{ key, limit: 0 }]));
+      this.refundScript([key]).catch(() => this.local.refund([{ key, limit: 0 }]));
     }
   }
 
