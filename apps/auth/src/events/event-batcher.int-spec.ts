@@ -19,7 +19,12 @@ describe('EventBatcher with Kafka unreachable', () => {
     logLevel: logLevel.NOTHING,
   });
   const registry = new Registry();
-  const batcher = new EventBatcher(new EventPublisher(kafka), kafka, { EVENT_BATCH_MS: 10, EVENT_QUEUE_MAX: 1_000 } as AuthConfig, registry);
+  const batcher = new EventBatcher(
+    new EventPublisher(kafka),
+    kafka,
+    { EVENT_BATCH_MS: 10, EVENT_QUEUE_MAX: 1_000 } as AuthConfig,
+    registry,
+  );
   const event = { topic: 'auth.action.verified.v1', key: 'ORG-X', value: { hello: 'world' } };
 
   beforeAll(() => batcher.onModuleInit());
