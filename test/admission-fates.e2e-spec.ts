@@ -17,6 +17,7 @@ import { balanceKeys } from '@tally/redis';
 import { createTestContext, expectEventually, PrivateKafka, startPrivateKafka, TestContext } from '@tally/testing';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
+import { ulid } from 'ulid';
 import { appUrl, startApp } from './apps';
 import { authEnv, call, openDatabase, quotaEnv, service, SERVICE_TOKEN, verify } from './auth-harness';
 
@@ -110,7 +111,13 @@ describe('admission fates', () => {
   const createSandbox = (org: DemoOrganization, headers: Record<string, string> = {}) =>
     verify(
       authUrl,
-      { key: org.apiKey, action: 'sandbox.create', orgId: org.orgId, params: { shape: 'small', maxLifeSeconds: 3600 } },
+      {
+        key: org.apiKey,
+        action: 'sandbox.create',
+        orgId: org.orgId,
+        resource: { type: 'sandbox', id: `SBX-${headers['idempotency-key'] ?? ulid()}` },
+        params: { shape: 'small', maxLifeSeconds: 3600 },
+      },
       { ...service, ...headers },
     );
   const agentRun = (org: DemoOrganization) =>

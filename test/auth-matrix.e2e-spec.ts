@@ -40,6 +40,8 @@ const ADMIN_ACTIONS: Record<string, Array<'owner' | 'admin' | 'member'>> = {
   'api_key.list': ['owner', 'admin'],
   'api_key.delete': ['owner', 'admin'],
 };
+/** Named in every verify: sandbox.create, extend and delete must name their sandbox (400 otherwise). */
+const SANDBOX = { type: 'sandbox', id: 'SBX-matrix' };
 type Principal = 'apiKey' | 'owner' | 'admin' | 'member';
 const PRINCIPALS: Principal[] = ['apiKey', 'owner', 'admin', 'member'];
 const USERS = ['owner', 'admin', 'member'] as const;
@@ -110,7 +112,7 @@ describe('auth: the permission matrix', () => {
     const adminOnly = ADMIN_ACTIONS[action];
     cases.push({
       name: `apiKey ${action} in its own org`,
-      run: () => verify(url, { key: apiKey, action, orgId: orgA }),
+      run: () => verify(url, { key: apiKey, action, orgId: orgA, resource: SANDBOX }),
       ...(adminOnly ? { status: 403, code: 'ACTION_NOT_ALLOWED_FOR_API_KEY' } : { status: 200 }),
       check: (answer) => {
         if (answer.status === 200) expect(answer.body).toMatchObject({ allowed: true, orgId: orgA, action });
@@ -118,7 +120,7 @@ describe('auth: the permission matrix', () => {
     });
     cases.push({
       name: `apiKey ${action} in another org`,
-      run: () => verify(url, { key: apiKey, action, orgId: orgB }),
+      run: () => verify(url, { key: apiKey, action, orgId: orgB, resource: SANDBOX }),
       status: 404,
       code: 'NOT_FOUND',
     });

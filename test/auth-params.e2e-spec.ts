@@ -39,7 +39,14 @@ describe("auth: one request's params cannot drop other orgs' events", () => {
     const deep = `${'['.repeat(30_000)}${']'.repeat(30_000)}`;
     const raw = `{"key":${JSON.stringify(keys[0])},"action":"sandbox.list","orgId":"${orgs[0]}","params":{"x":${deep}}}`;
     const others = await Promise.all(
-      Array.from({ length: 20 }, () => verify(url, { key: keys[1], action: 'sandbox.delete', orgId: orgs[1] })),
+      Array.from({ length: 20 }, () =>
+        verify(url, {
+          key: keys[1],
+          action: 'sandbox.delete',
+          orgId: orgs[1],
+          resource: { type: 'sandbox', id: 'SBX-1' },
+        }),
+      ),
     );
     const bad = await call(url, 'POST', '/v1/verify', { headers: { 'x-service-token': 'test-service-token' }, raw });
     expect(bad.status).toBe(400);

@@ -16,7 +16,7 @@ import { appUrl, startApp } from './apps';
  * Kafka, PostgreSQL and Redis: every poison input is dead-lettered with its reason and, within
  * 5 s of it, another organization's event is on its balance; transient failures keep retrying;
  * the key, the subject and data.orgId must agree; a runtime report re-sent under a new id is not
- * charged twice; grants have ceilings.
+ * charged twice; a create names its sandbox; grants have ceilings.
  */
 describe('metering: no single event stops billing', () => {
   jest.setTimeout(120_000);
@@ -223,6 +223,16 @@ describe('metering: no single event stops billing', () => {
       [orgId],
     );
     expect(debited).toEqual({ ms: '90000' });
+  });
+
+  it('item 10: a sandbox.create that does not name its sandbox is dead-lettered, never held under its admission id', async () => {
+    const orgId = await seedOrg(db, { sandboxMs: 36_000_000n, agentMc: 0n });
+    const create = verified(prefix, orgId, 'sandbox.create', {
+      params: { shape: 'small', maxLifeSeconds: 600 },
+      admissionId: `adm-${ulid()}`,
+    });
+    await isolated(create, /resource\.id/);
+    expect(await db.query('SELECT 1 FROM holds WHERE org_id = $1', [orgId])).toEqual([]);
   });
 
   it('item 12: a grant beyond the documented ceiling answers 400 naming the field', async () => {

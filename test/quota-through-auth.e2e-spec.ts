@@ -14,6 +14,9 @@ import { appUrl, startApp } from './apps';
  * a one-hour sandbox gets 402 and nothing is charged; after a package grant the same call passes,
  * and metering turns quota's provisional hold into a durable one.
  */
+/** The sandbox the tests create (and the third extends). */
+const SANDBOX = { type: 'sandbox', id: 'SBX-quota-through-auth' };
+
 describe('quota through auth', () => {
   // One test starts a Kafka broker of its own: minutes on a loaded machine.
   jest.setTimeout(300_000);
@@ -61,6 +64,7 @@ describe('quota through auth', () => {
       key: demo.apiKey,
       action: 'sandbox.create',
       orgId: demo.orgId,
+      resource: SANDBOX,
       params: { shape: 'small', maxLifeSeconds: 3600 },
     });
   const charged = async () =>
@@ -135,7 +139,8 @@ describe('quota through auth', () => {
         key: demo.apiKey,
         action: 'sandbox.extend',
         orgId: demo.orgId,
-        params: { shape: 'small', extendSeconds: 60 },
+        resource: SANDBOX,
+        params: { extendSeconds: 60 },
       });
       expect(refused).toMatchObject({ status: 503, body: { code: 'DEPENDENCY_UNAVAILABLE' } });
       // Without the release the minute would stay held until the provisional hold's TTL.

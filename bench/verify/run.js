@@ -114,6 +114,9 @@ function startBare() {
   });
 }
 
+/** sandbox.create, extend and delete must name their sandbox (auth answers 400 otherwise): every request names one. */
+const sandboxOf = (n) => ({ type: 'sandbox', id: `SBX-${n}` });
+
 /** One autocannon run; `pick(n)` chooses the n-th request's action. Latencies recorded one by one. */
 function cannon(
   url,
@@ -126,7 +129,7 @@ function cannon(
   const latencies = [];
   const body = () => {
     n++;
-    return JSON.stringify({ key: keys[n % keys.length], action: pick(n), orgId });
+    return JSON.stringify({ key: keys[n % keys.length], action: pick(n), orgId, resource: sandboxOf(n) });
   };
   return new Promise((done, fail) => {
     const instance = autocannon(
@@ -181,7 +184,7 @@ async function mixed(url, keys, orgId, rate, duration) {
       const metered = n % 10 === 0;
       const action = metered ? METERED[(n / 10) % METERED.length] : NON_METERED[n % NON_METERED.length];
       return {
-        body: JSON.stringify({ key: keys[n % keys.length], action, orgId }),
+        body: JSON.stringify({ key: keys[n % keys.length], action, orgId, resource: sandboxOf(n) }),
         tag: metered ? 'metered' : 'plain',
       };
     },

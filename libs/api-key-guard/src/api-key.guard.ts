@@ -41,15 +41,18 @@ export class ApiKeyGuard implements CanActivate {
     const orgId = params[required.orgIdParam ?? 'orgId'] ?? (typeof header === 'string' ? header : undefined);
     if (!orgId) throw Errors.invalidRequest('orgId', 'The organization id is missing.');
     const view = { params, body: request.body };
-    request.tallyVerified = await this.client.verify({
+    const resource = required.resource?.(view);
+    const verified = await this.client.verify({
       key,
       action: required.action,
       orgId,
-      resource: required.resource?.(view),
+      resource,
       params: required.params?.(view),
       sourceAddress: request.ip,
       idempotencyKey: idempotencyKeyOf(request),
     });
+    // The route reads the resource it was verified for (a create's sandbox id is made up here, once).
+    request.tallyVerified = resource ? { ...verified, resource } : verified;
     return true;
   }
 }

@@ -48,6 +48,8 @@ export interface VerifiedAction {
   action: Action;
   eventId: string;
   admissionId: string | null;
+  /** The resource the route named in the verify call (set by `ApiKeyGuard`, e.g. the sandbox a create made up). */
+  resource?: { type: string; id: string };
 }
 
 const isErrorCode = (value: unknown): value is ErrorCode =>

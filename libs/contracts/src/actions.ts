@@ -12,17 +12,22 @@ export interface ActionSpec {
   readonly meters?: BalanceKind;
   /** Dashboard role needed for an administrative action. */
   readonly minRole?: 'owner' | 'admin' | 'member';
+  /**
+   * The action moves a sandbox's hold, which metering keys by the sandbox id its runtime reports
+   * carry: it must name the sandbox (`resource: {type: "sandbox", id}`), or auth answers 400.
+   */
+  readonly namesSandbox?: true;
 }
 
 export const ACTIONS = {
-  'sandbox.create': { audience: 'resource', meters: 'sandbox' },
+  'sandbox.create': { audience: 'resource', meters: 'sandbox', namesSandbox: true },
   'sandbox.list': { audience: 'resource' },
   'sandbox.get': { audience: 'resource' },
   'sandbox.action.execute': { audience: 'resource' },
   'sandbox.preview': { audience: 'resource' },
   'sandbox.file.copy': { audience: 'resource' },
-  'sandbox.extend': { audience: 'resource', meters: 'sandbox' },
-  'sandbox.delete': { audience: 'resource' },
+  'sandbox.extend': { audience: 'resource', meters: 'sandbox', namesSandbox: true },
+  'sandbox.delete': { audience: 'resource', namesSandbox: true },
   'project.create': { audience: 'resource' },
   'project.list': { audience: 'resource' },
   'project.delete': { audience: 'resource' },
@@ -54,3 +59,6 @@ export const isAction = (value: unknown): value is Action =>
 export const actionSpec = (action: Action): ActionSpec => ACTIONS[action];
 
 export const isMetered = (action: Action): boolean => actionSpec(action).meters !== undefined;
+
+/** Whether `action` must name its sandbox (`resource: {type: "sandbox", id}`): see `ActionSpec.namesSandbox`. */
+export const namesSandbox = (action: string): boolean => isAction(action) && actionSpec(action).namesSandbox === true;

@@ -96,14 +96,19 @@ describe('decodeMeteringEvent', () => {
     expect(decoded.ok).toBe(true);
   });
 
-  it('needs a shape and a lifetime to hold for a sandbox.create', () => {
+  it('needs the sandbox, a shape and a lifetime to hold for a sandbox.create', () => {
     const topic = 'auth.action.verified.v1';
     const sandbox = { type: 'sandbox', id: 'sb' };
     expect(decodeMeteringEvent(message(verified('sandbox.create', { shape: 'small' }, sandbox)), topic)).toMatchObject({
       ok: false,
       reasonClass: 'schema',
     });
-
+    // Without its sandbox it would be held under its admission id, and again under the sandbox id its reports carry.
+    const anonymous = decodeMeteringEvent(
+      message(verified('sandbox.create', { shape: 'small', maxLifeSeconds: 60 })),
+      topic,
+    );
+    expect(anonymous).toMatchObject({ ok: false, reason: expect.stringMatching(/resource\.id/) });
     const ok = decodeMeteringEvent(
       message(verified('sandbox.create', { shape: 'small', maxLifeSeconds: '600' }, { type: 'sandbox', id: 'sb' })),
       topic,

@@ -174,7 +174,8 @@ function decodeVoid(json: unknown, topic: string): Decoding<AdmissionVoidEvent> 
 
 /**
  * A verified action with what metering needs from its params. A sandbox action's hold is keyed
- * by the sandbox it names (`resource.id`, or `params.sandboxId`): the id its runtime reports carry.
+ * by the sandbox it names (`resource.id`, or `params.sandboxId`): the id its runtime reports
+ * carry. A create that names none is poison (two holds for one sandbox otherwise).
  */
 function decodeVerifiedAction(json: unknown, topic: string): Decoding<ActionEvent> {
   const parsed = parseWith(actionVerifiedEvent, json, 'an action.verified');
@@ -202,8 +203,7 @@ function decodeVerifiedAction(json: unknown, topic: string): Decoding<ActionEven
 function withHoldParams(event: ActionEvent, params: Record<string, unknown>): Decoding<ActionEvent> {
   if (event.action === 'sandbox.create') {
     const life = positiveSeconds.safeParse(params.maxLifeSeconds);
-    // Without a named sandbox the hold is keyed by the admission (what a void or a release names).
-    event.sandboxId ??= event.admissionId ?? `${event.source}/${event.id}`;
+    if (!event.sandboxId) return { rejected: reject('schema', 'sandbox.create needs resource.id (the sandbox)') };
     if (!event.shape || !life.success) {
       const reason = `sandbox.create needs params.shape and params.maxLifeSeconds (1..${EVENT_BOUNDS.maxSeconds})`;
       return { rejected: reject('schema', reason) };

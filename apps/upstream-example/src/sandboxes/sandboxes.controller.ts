@@ -6,6 +6,16 @@ import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validato
 import { ulid } from 'ulid';
 
 export class CreateSandboxDto {
+  @ApiPropertyOptional({
+    description:
+      'The id to give the sandbox (a retry with the same Idempotency-Key should repeat it); made up otherwise',
+    example: 'SBX-01J...',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  sandboxId?: string;
+
   @ApiPropertyOptional({ example: 'standard' })
   @IsOptional()
   @IsString()
@@ -59,6 +69,11 @@ export class SandboxesController {
   @Post('sandboxes')
   @HttpCode(201)
   @RequireAction('sandbox.create', {
+    // Named before auth is asked: metering holds the sandbox under the id its runtime reports carry.
+    resource: ({ body }) => ({
+      type: 'sandbox',
+      id: (body as CreateSandboxDto | undefined)?.sandboxId ?? `SBX-${ulid()}`,
+    }),
     params: ({ body }) => {
       const { shape, maxLifeSeconds } = (body ?? {}) as CreateSandboxDto;
       return { shape: shape ?? 'standard', maxLifeSeconds: maxLifeSeconds ?? 3600 };
@@ -67,7 +82,7 @@ export class SandboxesController {
   @ApiOperation({ summary: 'Create a sandbox (metered: sandbox.create)' })
   @ApiResponse({ status: 201, type: UpstreamAnswerDto })
   create(@Verified() verified: VerifiedAction, @Body() body: CreateSandboxDto): UpstreamAnswerDto {
-    const sandboxId = `SBX-${ulid()}`;
+    const sandboxId = verified.resource!.id;
     const shape = body?.shape ?? 'standard';
     this.started.set(sandboxId, { at: Date.now(), shape });
     const reported = this.usage?.sandboxStarted({ orgId: verified.orgId, sandboxId, shape });

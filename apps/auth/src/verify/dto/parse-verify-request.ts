@@ -1,4 +1,4 @@
-import { Errors, IDEMPOTENCY_KEY_PATTERN } from '@tally/contracts';
+import { Errors, IDEMPOTENCY_KEY_PATTERN, namesSandbox } from '@tally/contracts';
 import { isIP } from 'node:net';
 import { hasControlCharacters, outOfBounds } from './bounded-json';
 import { VerifyRequestDto } from './verify-request.dto';
@@ -20,6 +20,18 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
+ * sandbox.create, extend and delete move the sandbox's hold, keyed by the sandbox id its runtime
+ * reports carry: without it a create would be held under its admission id and again under the
+ * sandbox id (two holds, two concurrency slots).
+ */
+function requireSandbox(request: VerifyRequestDto): void {
+  if (!request.resource)
+    fail('resource.id', `${request.action} must name its sandbox: resource {"type": "sandbox", "id": "<sandbox id>"}`);
+  else if (request.resource.type !== 'sandbox')
+    fail('resource.type', `${request.action} must name a resource of type "sandbox"`);
+}
+
+/**
  * The verify body, validated by hand: the same rules as the DTO's decorators (which document it
  * in OpenAPI), at a fraction of class-validator's cost on the hottest route. Unknown fields are
  * dropped; the first failure names its field. `params` travels in the verified event: bounded by
@@ -38,6 +50,7 @@ export function parseVerifyRequest(body: unknown, idempotencyHeader?: string | s
       id: text(body.resource.id, 'resource.id', 200, true)!,
     };
   }
+  if (namesSandbox(request.action)) requireSandbox(request);
   if (body.params !== undefined) {
     if (!isPlainObject(body.params)) return fail('params', 'params must be an object');
     const outside = outOfBounds(body.params, 'params');

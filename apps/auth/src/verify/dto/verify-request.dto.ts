@@ -33,7 +33,12 @@ export class VerifyRequestDto {
   @MaxLength(64)
   orgId: string;
 
-  @ApiPropertyOptional({ type: ResourceRefDto })
+  @ApiPropertyOptional({
+    type: ResourceRefDto,
+    description:
+      'The resource the action addresses. Required for sandbox.create, sandbox.extend and sandbox.delete: ' +
+      '{type: "sandbox", id: <the sandbox id its runtime reports carry>} (400 naming resource.id otherwise).',
+  })
   @IsOptional()
   @ValidateNested()
   @Type(() => ResourceRefDto)
