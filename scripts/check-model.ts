@@ -196,6 +196,11 @@ class Metering {
     throw new Error(`metering not ready within 120 s:\n${this.output}`);
   }
 
+  /** Metering's last log lines (warnings and errors at the default level): printed with a failed seed. */
+  recentLog(lines: number): string[] {
+    return this.output.trim().split('\n').slice(-lines);
+  }
+
   alive(): void {
     if (this.child?.exitCode !== null) throw new Error(`metering exited (${this.child?.exitCode}):\n${this.output}`);
   }
@@ -461,39 +466,58 @@ async function compareBalances(ctx: Context, orgIds: string[]): Promise<string[]
 }
 const big = (_: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
 
-/** Every poison of the seed is dead-lettered, and nothing else of it is. */
+/** Every poison of the seed is dead-lettered, and nothing else of it is (each DLQ read to its end). */
 async function deadLetters(ctx: Context, seed: number, workload: Workload): Promise<string[]> {
   const poisons = new Set(workload.deliveries.flatMap((d) => ('poison' in d ? [d.poison.value] : [])));
   const mine = (value: string) => value.includes(`m${seed}-`) || value.includes(`poison-${seed}-`);
-  const admin = ctx.kafka.admin();
-  await admin.connect();
-  const existing = new Set(await admin.listTopics().finally(() => admin.disconnect()));
-  const topics = Object.values(TOPIC)
-    .map((t) => deadLetterTopic(topicName(ctx.topicPrefix, t)))
-    .filter((t) => existing.has(t));
+  const ends = await deadLetterEnds(ctx);
   const seen = new Set<string>();
   const foreign: string[] = [];
   const consumer = ctx.kafka.consumer({ groupId: `${ctx.topicPrefix}dlq-reader-${ulid()}`, maxWaitTimeInMs: 100 });
   await consumer.connect();
   try {
-    if (topics.length) {
-      await consumer.subscribe({ topics, fromBeginning: true });
+    if (ends.size) {
+      await consumer.subscribe({
+        topics: [...new Set([...ends.keys()].map((k) => k.split('|')[0]))],
+        fromBeginning: true,
+      });
       await consumer.run({
-        eachMessage: async ({ message }) => {
+        eachMessage: async ({ topic, partition, message }) => {
           const value = message.value?.toString('utf8') ?? '';
           if (poisons.has(value)) seen.add(value);
-          else if (mine(value)) foreign.push(value.slice(0, 300));
+          else if (mine(value)) foreign.push(`${String(message.headers?.['x-dlq-reason'])}: ${value.slice(0, 300)}`);
+          const key = `${topic}|${partition}`;
+          if (BigInt(message.offset) + 1n >= (ends.get(key) ?? 0n)) ends.delete(key);
         },
       });
       const deadline = Date.now() + 30_000;
-      while (seen.size < poisons.size && Date.now() < deadline) await sleep(100);
-      await sleep(500);
+      while (ends.size > 0 && Date.now() < deadline) await sleep(100);
+      if (ends.size > 0) foreign.push(`DLQ partitions not read to their end in 30 s: ${[...ends.keys()].join(', ')}`);
     }
   } finally {
     await consumer.disconnect();
   }
   const missing = [...poisons].filter((p) => !seen.has(p)).map((p) => `poison not in a DLQ: ${p.slice(0, 120)}`);
   return [...missing, ...foreign.map((v) => `non-poison event in a DLQ: ${v}`)];
+}
+
+/** `topic|partition` → high watermark of every non-empty dead-letter partition of this run. */
+async function deadLetterEnds(ctx: Context): Promise<Map<string, bigint>> {
+  const admin = ctx.kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const ends = new Map<string, bigint>();
+    for (const t of Object.values(TOPIC)) {
+      const topic = deadLetterTopic(topicName(ctx.topicPrefix, t));
+      if (!existing.has(topic)) continue;
+      for (const { partition, high, low } of await admin.fetchTopicOffsets(topic))
+        if (BigInt(high) > BigInt(low)) ends.set(`${topic}|${partition}`, BigInt(high));
+    }
+    return ends;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function main(): Promise<number> {
@@ -511,7 +535,9 @@ async function main(): Promise<number> {
         `seed ${seed}: events ${result.events}, deliveries ${result.deliveries}, ${result.ms} ms: ${verdict}`,
       );
       for (const diff of result.diffs.slice(0, 50)) console.log(`  ${diff}`);
-      if (result.diffs.length) failed++;
+      if (result.diffs.length === 0) continue;
+      failed++;
+      for (const line of metering.recentLog(40)) console.log(`  log: ${line.slice(0, 400)}`);
     }
   } finally {
     await metering.kill('SIGTERM');
