@@ -165,6 +165,7 @@ class Metering {
       KAFKA_TOPIC_PREFIX: this.ctx.topicPrefix,
       REDIS_KEY_PREFIX: this.ctx.redisPrefix,
       SERVICE_TOKENS: SERVICE_TOKEN,
+      TALLY_ENV: 'development', // a short credential
       LOG_LEVEL: process.env.MODEL_LOG_LEVEL ?? 'warn',
       HOST: '127.0.0.1',
       PORT: String(port),

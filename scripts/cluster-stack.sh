@@ -23,13 +23,16 @@ export KAFKA_BROKERS REDIS_URL
 KAFKA_BROKERS="$(bash scripts/kafka-cluster.sh brokers)"
 REDIS_URL="$(bash scripts/redis-cluster.sh url)"
 export KAFKA_REPLICATION_FACTOR=3 KAFKA_MIN_INSYNC_REPLICAS=2
+# Development rules, as `npm start` sets them (scripts/stack.sh): short credentials, one per callee.
+export TALLY_ENV="${TALLY_ENV:-development}"
 export SERVICE_TOKENS="${SERVICE_TOKENS:-dev-service-token}"
+export QUOTA_SERVICE_TOKEN="${QUOTA_SERVICE_TOKEN:-dev-auth-to-quota-token}"
 export API_KEY_PEPPER="${API_KEY_PEPPER:-dev-only-pepper-change-me-0123456789abcdef}"
 export LOG_LEVEL="${LOG_LEVEL:-info}"
 # Development deadlines on the admission path, as `npm start` sets them (scripts/stack.sh).
 export REDIS_TIMEOUT_MS="${REDIS_TIMEOUT_MS:-1000}" ADMISSION_TIMEOUT_MS="${ADMISSION_TIMEOUT_MS:-1000}"
 export QUOTA_TIMEOUT_MS="${QUOTA_TIMEOUT_MS:-2000}"
-export AUTH_URL="${AUTH_URL:-http://127.0.0.1:$((BASE + 1))}" AUTH_SERVICE_TOKEN="${AUTH_SERVICE_TOKEN:-${SERVICE_TOKENS%%,*}}"
+export AUTH_URL="${AUTH_URL:-http://127.0.0.1:$((BASE + 1))}" AUTH_SERVICE_TOKEN="${AUTH_SERVICE_TOKEN:-dev-metering-to-auth-token}"
 export JWT_SECRET="${JWT_SECRET:-dev-only-dashboard-secret-change-me-0123456789}"
 # Small heaps: seven Node.js processes, three JVMs and six Redis servers share this machine.
 APP_NODE_OPTIONS="${CLUSTER_NODE_OPTIONS:---max-old-space-size=128}"
@@ -50,6 +53,9 @@ start_instance() { # auth-1 ...
     NODE_OPTIONS=$APP_NODE_OPTIONS
     [ "$app" != metering ] || NODE_OPTIONS= # app-runtime.sh sets metering's own
     . scripts/app-runtime.sh
+    # Each callee also accepts its caller's own credential (auth's for quota, metering's for auth).
+    if [ "$app" = quota ]; then SERVICE_TOKENS="$SERVICE_TOKENS,$QUOTA_SERVICE_TOKEN"; fi
+    if [ "$app" = auth ]; then SERVICE_TOKENS="$SERVICE_TOKENS,$AUTH_SERVICE_TOKEN"; fi
     export NODE_OPTIONS PORT MIGRATE_ON_START=false QUOTA_URL="http://127.0.0.1:$(port_of "quota-$n")"
     PORT=$(port_of "$name")
     exec nohup "$NODE" "dist/apps/$app/src/main.js" >>"$RUN_DIR/logs/$name.log" 2>&1

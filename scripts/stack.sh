@@ -36,9 +36,10 @@ export QUOTA_URL="${QUOTA_URL:-http://127.0.0.1:$QUOTA_PORT}"
 # 50 ms in quota and 150 ms for auth's wait), so the first calls after a start are not refused.
 export REDIS_TIMEOUT_MS="${REDIS_TIMEOUT_MS:-1000}" ADMISSION_TIMEOUT_MS="${ADMISSION_TIMEOUT_MS:-1000}"
 export QUOTA_TIMEOUT_MS="${QUOTA_TIMEOUT_MS:-2000}"
-# metering verifies the API keys of /api/orgs/* through auth, with a credential auth accepts.
+# metering verifies the API keys of /api/orgs/* through auth, with its own credential: auth
+# accepts it (below), metering does not.
 export AUTH_URL="${AUTH_URL:-http://127.0.0.1:$AUTH_PORT}"
-export AUTH_SERVICE_TOKEN="${AUTH_SERVICE_TOKEN:-${SERVICE_TOKENS%%,*}}"
+export AUTH_SERVICE_TOKEN="${AUTH_SERVICE_TOKEN:-dev-metering-to-auth-token}"
 # Dashboard JWTs (HS256) for key management; `npm run token` signs development ones with it.
 export JWT_SECRET="${JWT_SECRET:-dev-only-dashboard-secret-change-me-0123456789}"
 APPS=(auth metering quota)
@@ -113,6 +114,7 @@ start() {
       APP=$app
       . scripts/app-runtime.sh
       if [ "$app" = quota ]; then SERVICE_TOKENS="$SERVICE_TOKENS,$QUOTA_SERVICE_TOKEN"; fi
+      if [ "$app" = auth ]; then SERVICE_TOKENS="$SERVICE_TOKENS,$AUTH_SERVICE_TOKEN"; fi
       PORT=$(port_of "$app") MIGRATE_ON_START=false exec nohup "$NODE" "dist/apps/$app/src/main.js" \
         >>"$RUN_DIR/logs/$app.log" 2>&1
     ) &

@@ -80,9 +80,14 @@ describe('the dev stack (npm start configuration)', () => {
         .map(([name, value]) => `${name}=${value}\n`)
         .join(''),
     );
-    // As stack.sh starts quota: it also accepts auth's outbound credential, which auth itself refuses.
+    // As stack.sh starts them: quota also accepts auth's outbound credential and auth metering's,
+    // which the caller itself refuses.
+    const outboundTo: Record<string, string | undefined> = {
+      quota: env.QUOTA_SERVICE_TOKEN,
+      auth: env.AUTH_SERVICE_TOKEN,
+    };
     const tokensOf = (app: string) =>
-      app === 'quota' ? { SERVICE_TOKENS: `${env.SERVICE_TOKENS},${env.QUOTA_SERVICE_TOKEN}` } : {};
+      outboundTo[app] ? { SERVICE_TOKENS: `${env.SERVICE_TOKENS},${outboundTo[app]}` } : {};
     for (const app of APPS) {
       const child = spawn(NODE, [resolve(ROOT, `dist/apps/${app}/src/main.js`)], {
         env: {

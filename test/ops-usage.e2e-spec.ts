@@ -57,10 +57,13 @@ describe('ops: usage, ledger, balances and API-key reads', () => {
   beforeAll(async () => {
     ctx = await createTestContext();
     db = await openDatabase(ctx);
-    ({ app: authApp, url: authUrl } = await startAuth(ctx));
+    // metering's own credential towards auth: auth accepts it, metering does not.
+    ({ app: authApp, url: authUrl } = await startAuth(ctx, {
+      SERVICE_TOKENS: 'test-service-token,test-metering-to-auth',
+    }));
     metering = await startApp(
       'metering',
-      ctx.env({ EXPIRY_INTERVAL_MS: '0', AUTH_URL: authUrl, AUTH_SERVICE_TOKEN: 'test-service-token' }),
+      ctx.env({ EXPIRY_INTERVAL_MS: '0', AUTH_URL: authUrl, AUTH_SERVICE_TOKEN: 'test-metering-to-auth' }),
     );
     url = appUrl(metering);
     producer = createKafka('ops-usage-test', [ctx.kafkaBrokers]).producer();

@@ -55,8 +55,27 @@ describe('app processes', () => {
       'SERVICE_TOKENS each credential must have at least 32 characters',
     ],
   ])('auth refuses to start in production with %j', async (extra, message) => {
-    const started = run('auth', ctx.env(extra));
+    const started = run('auth', ctx.env({ TALLY_ENV: 'production', ...extra }));
     expect(await started.exit).toBe(1);
+    expect(started.output()).toContain(message);
+  });
+
+  it.each([
+    ['quota', {}, 'SERVICE_TOKENS each credential must have at least 32 characters'],
+    ['metering', {}, 'SERVICE_TOKENS each credential must have at least 32 characters'],
+    [
+      'metering',
+      { SERVICE_TOKENS: 'a-billing-credential-of-32-characters', AUTH_SERVICE_TOKEN: 'short' },
+      'AUTH_SERVICE_TOKEN must have at least 32 characters',
+    ],
+    ['metering', { AUTH_SERVICE_TOKEN: 'test-service-token' }, 'AUTH_SERVICE_TOKEN must differ'],
+  ])('%s refuses to start in production with weak or reused credentials (%j)', async (app, extra, message) => {
+    const started = run(app, ctx.env({ TALLY_ENV: 'production', ...extra }));
+    // An app that starts anyway is stopped, not left running past the test.
+    const stillRunning = new Promise<string>((done) => setTimeout(() => done('still running'), 30_000).unref());
+    const exit = await Promise.race([started.exit, stillRunning]);
+    started.child.kill('SIGKILL');
+    expect(exit).toBe(1);
     expect(started.output()).toContain(message);
   });
 

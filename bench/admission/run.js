@@ -256,6 +256,7 @@ async function main() {
         REDIS_URL: redisUrl,
         REDIS_KEY_PREFIX: PREFIX,
         SERVICE_TOKENS: TOKEN,
+        TALLY_ENV: 'development',
         KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
         KAFKA_TOPIC_PREFIX: 'bench-admission.',
         HOST: '127.0.0.1',

@@ -241,6 +241,7 @@ async function main() {
         KAFKA_BROKERS: brokers,
         KAFKA_TOPIC_PREFIX: topicPrefix,
         SERVICE_TOKENS: TOKEN,
+        TALLY_ENV: 'development',
         HOST: '127.0.0.1',
         PORT: String(port),
         LOG_LEVEL: 'warn',

@@ -324,6 +324,7 @@ async function main() {
     KAFKA_TOPIC_PREFIX: PREFIX,
     REDIS_KEY_PREFIX: REDIS_PREFIX,
     SERVICE_TOKENS: 'bench',
+    TALLY_ENV: 'development',
     PORT: String(port),
     LOG_LEVEL: 'warn',
     EXPIRY_INTERVAL_MS: '0',

@@ -64,6 +64,8 @@ export async function createTestContext(): Promise<TestContext> {
       REDIS_KEY_PREFIX: context.redisPrefix,
       // The gateway's credential, and auth's own towards quota (auth's harness accepts only the first).
       SERVICE_TOKENS: 'test-service-token,test-auth-to-quota-token',
+      // Short test credentials: development rules (a test of the production rules says TALLY_ENV=production).
+      TALLY_ENV: 'development',
       API_KEY_PEPPER: 'test-pepper-test-pepper-test-pepper-0123',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
       HOST: '127.0.0.1',

@@ -1,5 +1,13 @@
 import { AuthTimeouts, DEFAULT_KEY_PREFIX } from '@tally/contracts';
-import { commonEnv, ConfigError, env, EnvVar, kafkaEnv, loadConfig } from '@tally/platform';
+import {
+  checkServiceCredentials,
+  commonEnv,
+  ConfigError,
+  env,
+  EnvVar,
+  kafkaEnv,
+  loadConfigOrExit,
+} from '@tally/platform';
 import { existsSync } from 'node:fs';
 
 const secret = (describe: string): EnvVar<string> => ({
@@ -63,13 +71,6 @@ export const authEnv = {
     60_000,
   ),
 
-  // Outside development, weak service credentials are refused at start (checkAuthConfig).
-  TALLY_ENV: env.oneOf(
-    'deployment kind: development relaxes credential rules',
-    ['production', 'development'] as const,
-    'production',
-  ),
-
   // Admission of metered actions by quota: QUOTA_URL, or QUOTA_DISABLED=true (development only: all admitted).
   QUOTA_URL: env.string('quota base URL asked before metered actions, e.g. http://127.0.0.1:3003', ''),
   QUOTA_DISABLED: env.oneOf('admit metered actions without quota (development)', ['true', 'false'] as const, 'false'),
@@ -79,8 +80,6 @@ export const authEnv = {
 
 export type AuthConfig = { [K in keyof typeof authEnv]: ReturnType<(typeof authEnv)[K]['parse']> };
 export const AUTH_CONFIG = Symbol('AUTH_CONFIG');
-
-const MIN_CREDENTIAL_LENGTH = 32;
 
 /** Metered actions need quota unless it is switched off explicitly; then auth needs its own credential for it. */
 function checkQuota(config: AuthConfig): void {
@@ -97,24 +96,13 @@ function checkQuota(config: AuthConfig): void {
     );
   if (!/^https?:\/\/[^\s]+$/.test(config.QUOTA_URL)) throw new ConfigError('QUOTA_URL', 'must be an http(s) URL');
   if (!config.QUOTA_SERVICE_TOKEN) throw new ConfigError('QUOTA_SERVICE_TOKEN', 'is required with QUOTA_URL');
-  // Whatever answers at QUOTA_URL sees this credential: it must not be one auth itself accepts.
-  if (config.SERVICE_TOKENS.includes(config.QUOTA_SERVICE_TOKEN))
-    throw new ConfigError('QUOTA_SERVICE_TOKEN', 'must differ from every SERVICE_TOKENS credential');
-}
-
-/** Outside development, every service credential has at least MIN_CREDENTIAL_LENGTH characters. */
-function checkCredentials(config: AuthConfig): void {
-  if (config.TALLY_ENV === 'development') return;
-  if (config.SERVICE_TOKENS.some((token) => token.length < MIN_CREDENTIAL_LENGTH))
-    throw new ConfigError('SERVICE_TOKENS', `each credential must have at least ${MIN_CREDENTIAL_LENGTH} characters`);
-  if (config.QUOTA_SERVICE_TOKEN && config.QUOTA_SERVICE_TOKEN.length < MIN_CREDENTIAL_LENGTH)
-    throw new ConfigError('QUOTA_SERVICE_TOKEN', `must have at least ${MIN_CREDENTIAL_LENGTH} characters`);
 }
 
 /** Rules between variables, checked after each one parsed on its own. */
 export function checkAuthConfig(config: AuthConfig): AuthConfig {
   checkQuota(config);
-  checkCredentials(config);
+  // Whatever answers at QUOTA_URL sees QUOTA_SERVICE_TOKEN: it must not be one auth itself accepts.
+  checkServiceCredentials(config, { QUOTA_SERVICE_TOKEN: config.QUOTA_SERVICE_TOKEN });
   if (config.JWT_ALGORITHM !== 'HS256') {
     if (!config.JWT_PUBLIC_KEY && !config.JWT_PUBLIC_KEY_FILE)
       throw new ConfigError('JWT_PUBLIC_KEY', `or JWT_PUBLIC_KEY_FILE is required with ${config.JWT_ALGORITHM}`);
@@ -124,14 +112,5 @@ export function checkAuthConfig(config: AuthConfig): AuthConfig {
   return config;
 }
 
-export function loadAuthConfig(source: Record<string, string | undefined> = process.env): AuthConfig {
-  try {
-    return checkAuthConfig(loadConfig(authEnv, source) as AuthConfig);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
-}
+export const loadAuthConfig = (source: Record<string, string | undefined> = process.env): AuthConfig =>
+  loadConfigOrExit(authEnv, source, (config) => checkAuthConfig(config as AuthConfig)) as AuthConfig;

@@ -1,5 +1,13 @@
 import { Action, creditsToMilli, isAction } from '@tally/contracts';
-import { commonEnv, ConfigError, env, EnvVar, kafkaEnv, loadConfigOrExit } from '@tally/platform';
+import {
+  checkServiceCredentials,
+  commonEnv,
+  ConfigError,
+  env,
+  EnvVar,
+  kafkaEnv,
+  loadConfigOrExit,
+} from '@tally/platform';
 import { opsEnv } from '../ops/ops.config';
 
 /** `agent.run=1,sandbox.preview=0.01`: actions that cost a fixed number of agent credits. */
@@ -52,5 +60,11 @@ export const meteringEnv = {
 
 export type MeteringConfig = { [K in keyof typeof meteringEnv]: ReturnType<(typeof meteringEnv)[K]['parse']> };
 
+/** Rules between variables: the credentials metering accepts, and its own towards auth. */
+export function checkMeteringConfig(config: MeteringConfig): MeteringConfig {
+  checkServiceCredentials(config, { AUTH_SERVICE_TOKEN: config.AUTH_SERVICE_TOKEN });
+  return config;
+}
+
 export const loadMeteringConfig = (source: Record<string, string | undefined> = process.env): MeteringConfig =>
-  loadConfigOrExit(meteringEnv, source) as MeteringConfig;
+  loadConfigOrExit(meteringEnv, source, (config) => checkMeteringConfig(config as MeteringConfig)) as MeteringConfig;

@@ -1,4 +1,4 @@
-import { commonEnv, env, kafkaEnv, loadConfigOrExit } from '@tally/platform';
+import { checkServiceCredentials, commonEnv, env, kafkaEnv, loadConfigOrExit } from '@tally/platform';
 
 export const QUOTA_CONFIG = Symbol('QUOTA_CONFIG');
 
@@ -50,5 +50,11 @@ export const quotaEnv = {
 
 export type QuotaConfig = { [K in keyof typeof quotaEnv]: ReturnType<(typeof quotaEnv)[K]['parse']> };
 
+/** Rules between variables: quota calls no service, so only the credentials it accepts. */
+export function checkQuotaConfig(config: QuotaConfig): QuotaConfig {
+  checkServiceCredentials(config);
+  return config;
+}
+
 export const loadQuotaConfig = (source: Record<string, string | undefined> = process.env): QuotaConfig =>
-  loadConfigOrExit(quotaEnv, source) as QuotaConfig;
+  loadConfigOrExit(quotaEnv, source, (config) => checkQuotaConfig(config as QuotaConfig)) as QuotaConfig;

@@ -25,6 +25,7 @@ describe('loadConfig(commonEnv)', () => {
       REDIS_URL: valid.REDIS_URL,
       REDIS_KEY_PREFIX: 'tally:',
       SERVICE_TOKENS: ['token-a', 'token-b'],
+      TALLY_ENV: 'production',
     });
   });
 

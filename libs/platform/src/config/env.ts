@@ -118,7 +118,39 @@ export const commonEnv = {
   ),
   REDIS_KEY_PREFIX: env.string('prefix of every Redis key (isolates test runs)', 'tally:'),
   SERVICE_TOKENS: env.list('comma-separated credentials accepted from internal services'),
+  // Outside development, weak service credentials are refused at start (checkServiceCredentials).
+  TALLY_ENV: env.oneOf(
+    'deployment kind: development relaxes credential rules',
+    ['production', 'development'] as const,
+    'production',
+  ),
 };
+
+export const MIN_CREDENTIAL_LENGTH = 32;
+
+/**
+ * The credentials an app accepts (SERVICE_TOKENS) and those it presents to each callee
+ * (`outbound`, by variable name; empty = that callee is not called). Outside development each
+ * has at least MIN_CREDENTIAL_LENGTH characters; an outbound credential is never one the app
+ * accepts itself, whatever the deployment (the callee could replay it against this app).
+ */
+export function checkServiceCredentials(
+  config: { TALLY_ENV: 'production' | 'development'; SERVICE_TOKENS: string[] },
+  outbound: Record<string, string> = {},
+): void {
+  const presented = Object.entries(outbound).filter(([, token]) => token !== '');
+  for (const [name, token] of presented) {
+    if (config.SERVICE_TOKENS.includes(token))
+      throw new ConfigError(name, 'must differ from every SERVICE_TOKENS credential (its own credential per callee)');
+  }
+  if (config.TALLY_ENV === 'development') return;
+  if (config.SERVICE_TOKENS.some((token) => token.length < MIN_CREDENTIAL_LENGTH))
+    throw new ConfigError('SERVICE_TOKENS', `each credential must have at least ${MIN_CREDENTIAL_LENGTH} characters`);
+  for (const [name, token] of presented) {
+    if (token.length < MIN_CREDENTIAL_LENGTH)
+      throw new ConfigError(name, `must have at least ${MIN_CREDENTIAL_LENGTH} characters`);
+  }
+}
 
 export const kafkaEnv = {
   KAFKA_BROKERS: env.brokers('Kafka bootstrap brokers, host:port[,host:port]'),
@@ -129,11 +161,18 @@ export const kafkaEnv = {
 
 /**
  * Entry points call this: on a configuration error it prints the one line and exits non-zero
- * instead of letting a stack trace bury the variable's name.
+ * instead of letting a stack trace bury the variable's name. `check` applies the rules between
+ * variables (it throws ConfigError).
  */
-export function loadConfigOrExit<T>(spec: ConfigSpec<T>, source: Source = process.env): T {
+export function loadConfigOrExit<T>(
+  spec: ConfigSpec<T>,
+  source: Source = process.env,
+  check: (config: T) => void = () => undefined,
+): T {
   try {
-    return loadConfig(spec, source);
+    const config = loadConfig(spec, source);
+    check(config);
+    return config;
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
