@@ -142,6 +142,20 @@ describe('metering: packages, holds and the ledger', () => {
     expect(hold).toEqual({ status: 'released', reserved_ms: '10800000', captured_ms: '1320002', overrun_ms: '0' });
   });
 
+  it('prices a runtime report at its own shape when a (shapeless) delete reached metering first', async () => {
+    const orgId = await seedOrg(db, { sandboxMs: 36_000_000n, agentMc: 0n });
+    const sandbox = { type: 'sandbox', id: `sbx-${ulid()}` };
+    await publishAll(producer, [verified(prefix, orgId, 'sandbox.delete', { resource: sandbox })]);
+    await expectEventually(async () => expect(await processedCount(db)).toBeGreaterThan(0));
+    await expectEventually(async () =>
+      expect((await db.query('SELECT 1 FROM holds WHERE org_id = $1', [orgId])).length).toBe(1),
+    );
+    await publishAll(producer, [sandboxUsage(prefix, orgId, sandbox.id, 'sandbox.heartbeat', 23_137, 1, 'medium')]);
+    await expectEventually(async () =>
+      expect(await cache.get(orgId)).toMatchObject({ sandboxMs: 36_000_000n - 46_274n }),
+    );
+  });
+
   it('debits runtime beyond the hold and flags it', async () => {
     const orgId = await seedOrg(db, { sandboxMs: 36_000_000n, agentMc: 0n });
     const sandbox = { type: 'sandbox', id: `sbx-${ulid()}` };

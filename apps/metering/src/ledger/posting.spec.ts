@@ -82,6 +82,18 @@ describe('postEvents: holds', () => {
     expect(outstanding(ctx.holds.get(`${ORG}|b`)!)).toBe(0n);
   });
 
+  it('prices a report at its own shape when a shapeless delete or extend overtook the create (model check seed 1)', () => {
+    const ctx = context([pkg('p', 10n ** 12n, 0n)]);
+    const shapeless = { ...create('a', 'medium', 10), shape: null, lifeSeconds: null };
+    postEvents([{ ...shapeless, action: 'sandbox.delete' }], ctx);
+    const result = postEvents([report('a', 23_137n, 'sandbox.heartbeat', 'medium')], ctx);
+    expect(result.entries).toEqual([expect.objectContaining({ amount: -46_274n, entryType: 'debit' })]);
+    postEvents([{ ...shapeless, id: 'x', action: 'sandbox.extend', extendSeconds: 60, sandboxId: 'b' }], ctx);
+    expect(postEvents([report('b', 1_000n, 'sandbox.heartbeat', 'gpu')], ctx).entries).toEqual([
+      expect.objectContaining({ amount: -12_500n }),
+    ]);
+  });
+
   it('places one hold per sandbox however many creates name it', () => {
     const ctx = context([pkg('p', 10n ** 12n, 0n)]);
     postEvents([create('a', 'small', 10), create('a', 'small', 10)], ctx);

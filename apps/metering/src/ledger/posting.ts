@@ -191,10 +191,19 @@ export class PostingBook {
       });
   }
 
-  /** The sandbox's hold, created as an unplaced placeholder when a report overtook its create. */
+  /**
+   * The sandbox's hold, created as an unplaced placeholder when a report, extend or delete
+   * overtook its create. A placeholder takes its price from the first event naming a shape, so
+   * a report is never priced at a default because a shapeless delete came first.
+   */
   holdFor(orgId: string, sandboxId: string, shape: string, at: Date): HoldState {
     const key = holdKey(orgId, sandboxId);
     const existing = this.ctx.holds.get(key);
+    if (existing && !existing.placed && existing.shape === '' && shape !== '') {
+      existing.shape = shape;
+      existing.pricePerHour = this.ctx.prices.get(shape) ?? existing.pricePerHour;
+      existing.dirty = true;
+    }
     if (existing) return existing;
     const hold: HoldState = {
       orgId,
