@@ -179,4 +179,48 @@ describe('AdmissionCache (Lua on a real Redis)', () => {
     });
     expect(await admissions.admit(input(orgId, { requiredTier: 1 }))).toEqual({ outcome: 'PLAN_TIER_TOO_LOW' });
   });
+  it('takes a snapshot of the same version computed later (time changed it), never one computed earlier', async () => {
+    const orgId = await orgWith(0n);
+    const at = (ms: number) => new Date(1_800_000_000_000 + ms);
+    const snapshot = { agentMc: 0n, heldMs: 0n, runningSandboxes: 0, version: 5n };
+    expect(await balances.apply(orgId, { ...snapshot, sandboxMs: 0n, validUntil: at(1_000) }, [], at(0))).toBe(true);
+    // The same ledger position, past the boundary: the package is active now, the next boundary later.
+    expect(await balances.apply(orgId, { ...snapshot, sandboxMs: HOUR, validUntil: at(9_000) }, [], at(1_000))).toBe(
+      true,
+    );
+    expect(await balances.get(orgId)).toMatchObject({ sandboxMs: HOUR, version: 5n, validUntil: at(9_000) });
+    // A writer that computed the same version before the boundary is late: refused.
+    expect(await balances.apply(orgId, { ...snapshot, sandboxMs: 0n, validUntil: at(1_000) }, [], at(500))).toBe(false);
+    // An older version is refused whenever it was computed; a newer one is taken.
+    expect(await balances.apply(orgId, { ...snapshot, version: 4n, sandboxMs: 0n }, [], at(5_000))).toBe(false);
+    expect(await balances.apply(orgId, { ...snapshot, version: 6n, sandboxMs: 2n * HOUR }, [], at(0))).toBe(true);
+    expect(await balances.get(orgId)).toMatchObject({ sandboxMs: 2n * HOUR, version: 6n, validUntil: null });
+  });
+
+  it('answers MISS for a snapshot past its valid_until, and admits again once a valid one is applied', async () => {
+    const orgId = await orgWith(0n);
+    const now = Date.now();
+    await balances.apply(
+      orgId,
+      { sandboxMs: HOUR, agentMc: 0n, heldMs: 0n, runningSandboxes: 0, version: 2n, validUntil: new Date(now - 1) },
+      [],
+      new Date(now - 10),
+    );
+    expect(await admissions.admit(input(orgId))).toEqual({ outcome: 'MISS' });
+    expect(await admissions.provisional(orgId)).toEqual({ totalMs: 0n, holds: 0, creates: 0 });
+    await balances.apply(
+      orgId,
+      {
+        sandboxMs: HOUR,
+        agentMc: 0n,
+        heldMs: 0n,
+        runningSandboxes: 0,
+        version: 2n,
+        validUntil: new Date(now + 60_000),
+      },
+      [],
+      new Date(now),
+    );
+    expect(await admissions.admit(input(orgId))).toMatchObject({ outcome: 'ADMIT', reservedMs: HOUR });
+  });
 });

@@ -23,20 +23,25 @@ end
 `;
 
 /**
- * Writes a balance snapshot if it is newer than what Redis holds, then settles (drops) the
- * provisional holds that the snapshot's durable holds now cover.
+ * Writes a balance snapshot if it is newer than what Redis holds: a higher version, or the same
+ * version computed at the same instant or later (time alone changed it: a package became active
+ * or expired, a hold ran out, and its validity moves on), then settles (drops) the provisional
+ * holds that the snapshot's durable holds now cover.
  * KEYS: balance, provisional, provisional:exp, provisional:creates, provisional:total
- * ARGV: version, sandbox_ms, agent_mc, held_ms, running, settled admission ids...
+ * ARGV: version, sandbox_ms, agent_mc, held_ms, running, valid_until (epoch ms, 0: never),
+ *       as_of (epoch ms), settled admission ids...
  */
 export const APPLY_SNAPSHOT_LUA = `${DROP_HOLD}
 local written = 0
-local current = redis.call('HGET', KEYS[1], 'version')
-if (not current) or tonumber(current) < tonumber(ARGV[1]) then
+local current = redis.call('HMGET', KEYS[1], 'version', 'as_of')
+local version, as_of = tonumber(ARGV[1]), tonumber(ARGV[7])
+local held = tonumber(current[1] or '-1')
+if held < version or (held == version and tonumber(current[2] or '0') <= as_of) then
   redis.call('HSET', KEYS[1], 'version', ARGV[1], 'sandbox_ms', ARGV[2], 'agent_mc', ARGV[3],
-    'held_ms', ARGV[4], 'running', ARGV[5])
+    'held_ms', ARGV[4], 'running', ARGV[5], 'valid_until', ARGV[6], 'as_of', ARGV[7])
   written = 1
 end
-for i = 6, #ARGV do
+for i = 8, #ARGV do
   drop_hold(KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[i])
 end
 return written
@@ -52,7 +57,9 @@ return written
  *       11 org emission interval µs (0: unlimited), 12 org burst tolerance µs,
  *       13 key emission interval µs (0: unlimited), 14 key burst tolerance µs,
  *       15 how many expired holds to purge at most
- * Only metered admissions (create, extend, agent) leave a record for replays.
+ * Only metered admissions (create, extend, agent) leave a record for replays. A metered admission
+ * answers MISS when the balance is not cached or its snapshot is past its valid_until (a package
+ * became active or expired, a hold ran out since): the caller reloads it from PostgreSQL.
  * Replies (first element is the outcome):
  *   ADMIT reserved expiresAtMs replay(0|1) | MISS | CONFLICT | RELEASED
  *   RATE_LIMITED waitMs scope | PLAN_TIER_TOO_LOW | CONCURRENT_SANDBOX_LIMIT running provisional limit
@@ -76,7 +83,11 @@ if record then
 end
 
 local metered = kind ~= 'none'
-if metered and redis.call('EXISTS', KEYS[1]) == 0 then return {'MISS'} end
+if metered then
+  local snapshot = redis.call('HMGET', KEYS[1], 'version', 'valid_until')
+  local valid_until = tonumber(snapshot[2] or '0')
+  if not snapshot[1] or (valid_until > 0 and valid_until <= now_ms) then return {'MISS'} end
+end
 
 -- Rate limits (GCRA): both the org's and the key's must allow before either is charged.
 local function gcra(key, interval, tolerance)

@@ -18,12 +18,23 @@ export interface CachedBalance {
   runningSandboxes: number;
   /** The ledger `seq` this snapshot reflects. */
   version: bigint;
+  /**
+   * When the snapshot stops being true with no ledger change (a package's `notBefore` or
+   * `notAfter`, a hold's expiry); null or absent: never. Past it, admission answers MISS and the
+   * balance is reloaded from PostgreSQL (docs/TIME.md).
+   */
+  validUntil?: Date | null;
 }
+
+/** Whether a snapshot is still true at `at` (not past its `validUntil`). */
+export const validAt = (balance: Pick<CachedBalance, 'validUntil'>, at: Date): boolean =>
+  !balance.validUntil || balance.validUntil.getTime() > at.getTime();
 
 /**
  * Redis layout per organization; every key carries the org in a hash tag so each Lua script
  * touches one Redis Cluster slot:
- *   <prefix>{ORG}:balance              hash    version, sandbox_ms, agent_mc, held_ms, running
+ *   <prefix>{ORG}:balance              hash    version, sandbox_ms, agent_mc, held_ms, running,
+ *                                              valid_until (epoch ms, 0: never), as_of (epoch ms)
  *   <prefix>{ORG}:provisional          hash    admissionId -> reserved sandbox-ms (quota's holds)
  *   <prefix>{ORG}:provisional:exp      zset    admissionId scored by expiry (epoch ms)
  *   <prefix>{ORG}:provisional:creates  set     admissionIds of provisional holds of sandbox.create
@@ -48,13 +59,14 @@ export const balanceKeys = (prefix: string, orgId: string) => ({
 });
 
 /**
- * Writes a snapshot only if it is newer than what Redis holds, so a late or replayed writer can
- * never move a balance backwards; then (always, idempotently) drops the provisional holds that
- * the snapshot's durable holds now cover (APPLY_SNAPSHOT_LUA). Versions are ledger sequence
- * numbers (integers, exact in Lua below 2^53); balances are stored as the integer strings they
- * arrive as.
+ * The Redis side of balances: a cache of PostgreSQL, rebuildable from it. A snapshot is written
+ * only if it is newer than what Redis holds (a higher version, or the same version computed at
+ * the same instant or later, which may differ only by what time changed), so a late or replayed
+ * writer can never move a balance backwards; then (always, idempotently) the provisional holds
+ * that the snapshot's durable holds now cover are dropped (APPLY_SNAPSHOT_LUA). Versions are
+ * ledger sequence numbers (integers, exact in Lua below 2^53); balances are stored as the integer
+ * strings they arrive as.
  */
-/** The Redis side of balances: a cache of PostgreSQL, rebuildable from it. */
 export class BalanceCache {
   private readonly applySnapshot: ScriptCall<number>;
 
@@ -70,10 +82,16 @@ export class BalanceCache {
   }
 
   /**
-   * True when Redis accepted the snapshot, false when it already held this version or a newer
-   * one. `settledAdmissions`: admission ids whose provisional holds are now durable or released.
+   * True when Redis accepted the snapshot, false when it already held a newer version, or this
+   * version computed later. `settledAdmissions`: admission ids whose provisional holds are now
+   * durable or released. `asOf`: the instant the snapshot was computed at (its loader's `at`).
    */
-  async apply(orgId: string, balance: CachedBalance, settledAdmissions: string[] = []): Promise<boolean> {
+  async apply(
+    orgId: string,
+    balance: CachedBalance,
+    settledAdmissions: string[] = [],
+    asOf: Date = new Date(),
+  ): Promise<boolean> {
     const keys = this.keys(orgId);
     const written = await this.applySnapshot(
       [keys.balance, keys.provisional, keys.provisionalExpiry, keys.provisionalCreates, keys.provisionalTotal],
@@ -82,19 +100,22 @@ export class BalanceCache {
       balance.agentMc.toString(),
       balance.heldMs.toString(),
       String(balance.runningSandboxes),
+      String(balance.validUntil?.getTime() ?? 0),
+      String(asOf.getTime()),
       ...settledAdmissions,
     );
     return written === 1;
   }
 
   async get(orgId: string): Promise<CachedBalance | null> {
-    const [version, sandboxMs, agentMc, heldMs, running] = await this.redis.hmget(
+    const [version, sandboxMs, agentMc, heldMs, running, validUntil] = await this.redis.hmget(
       this.keys(orgId).balance,
       'version',
       'sandbox_ms',
       'agent_mc',
       'held_ms',
       'running',
+      'valid_until',
     );
     if (version === null || sandboxMs === null || agentMc === null) return null;
     return {
@@ -103,6 +124,7 @@ export class BalanceCache {
       agentMc: BigInt(agentMc),
       heldMs: BigInt(heldMs ?? '0'),
       runningSandboxes: Number(running ?? '0'),
+      validUntil: Number(validUntil ?? '0') > 0 ? new Date(Number(validUntil)) : null,
     };
   }
 }

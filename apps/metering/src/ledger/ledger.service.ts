@@ -147,9 +147,10 @@ export class LedgerService {
    */
   async refreshCache(orgIds: string[], settled = new Map<string, string[]>()): Promise<void> {
     if (orgIds.length === 0) return;
-    const balances = await this.database.balances(orgIds, new Date());
+    const at = new Date();
+    const balances = await this.database.balances(orgIds, at);
     await Promise.all(
-      [...balances].map(([orgId, balance]) => this.balances.apply(orgId, balance, settled.get(orgId) ?? [])),
+      [...balances].map(([orgId, balance]) => this.balances.apply(orgId, balance, settled.get(orgId) ?? [], at)),
     );
   }
 

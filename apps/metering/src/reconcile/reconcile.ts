@@ -1,6 +1,6 @@
 import { BalanceKind } from '@tally/contracts';
 import { loadOrgBalances, OrgBalance } from '@tally/database';
-import { BalanceCache, CachedBalance, type RedisClient } from '@tally/redis';
+import { BalanceCache, CachedBalance, type RedisClient, validAt } from '@tally/redis';
 import { DataSource } from 'typeorm';
 
 export interface InvariantDrift {
@@ -15,7 +15,10 @@ export interface InvariantDrift {
 export interface CacheDrift {
   orgId: string;
   postgres: OrgBalance;
-  /** null: RedisClient has no balance for the org (a miss; it loads from PostgreSQL on demand). */
+  /**
+   * null: Redis has no balance for the org, or one past its validity (a miss either way: admission
+   * loads it from PostgreSQL on demand).
+   */
   redis: CachedBalance | null;
   fixed: boolean;
 }
@@ -25,7 +28,7 @@ export interface ReconcileReport {
   invariant: InvariantDrift[];
   /** Redis balances that differ from PostgreSQL's. */
   drift: CacheDrift[];
-  /** Orgs Redis has nothing for. */
+  /** Orgs Redis has nothing valid for (nothing cached, or a snapshot past its `validUntil`). */
   missing: CacheDrift[];
 }
 
@@ -81,16 +84,18 @@ export async function reconcile(
   const missing: CacheDrift[] = [];
   for (let i = 0; i < orgIds.length; i += 500) {
     const chunk = orgIds.slice(i, i + 500);
-    const truth = await loadOrgBalances(db, chunk, options.now ?? new Date());
+    const at = options.now ?? new Date();
+    const truth = await loadOrgBalances(db, chunk, at);
     for (const orgId of chunk) {
       const postgres = truth.get(orgId)!;
-      const cached = await cache.get(orgId);
+      const stored = await cache.get(orgId);
+      const cached = stored && validAt(stored, at) ? stored : null;
       if (cached && same(cached, postgres)) continue;
       const entry: CacheDrift = { orgId, postgres, redis: cached, fixed: false };
       if (options.fix) {
         // Apply refuses a snapshot that is not newer; a drifted entry at the same version is removed first.
-        if (cached) await redis.del(cache.keys(orgId).balance);
-        await cache.apply(orgId, postgres);
+        if (stored) await redis.del(cache.keys(orgId).balance);
+        await cache.apply(orgId, postgres, [], at);
         entry.fixed = true;
       }
       (cached ? drift : missing).push(entry);

@@ -166,11 +166,12 @@ export class AdmissionsService {
       return on('Redis', () => this.admissions.admit(priced.input));
     };
     let outcome = await admit();
-    if (outcome.outcome === 'MISS') {
+    // A snapshot loaded just before a package boundary or hold expiry may be past it already: load once more.
+    for (let load = 0; load < 2 && outcome.outcome === 'MISS'; load++) {
       await this.loadCold(request.orgId);
       outcome = await admit();
-      if (outcome.outcome === 'MISS') throw new DependencyFailure('Redis', 'lost the balance just loaded');
     }
+    if (outcome.outcome === 'MISS') throw new DependencyFailure('Redis', 'lost the balance just loaded');
     return this.answer({ request, action, outcome, priced });
   }
 
@@ -280,15 +281,19 @@ export class AdmissionsService {
     };
   }
 
-  /** Cold cache: PostgreSQL's truth through metering's loader, written with the same versioned apply. */
+  /**
+   * Cold cache (nothing cached, or a snapshot past its validity): PostgreSQL's truth through
+   * metering's loader, written with the same versioned apply.
+   */
   private loadCold(orgId: string): Promise<void> {
     let loading = this.coldLoads.get(orgId);
     if (!loading) {
       loading = (async () => {
         this.coldLoadCount.inc();
-        const snapshot = await on('PostgreSQL', () => this.snapshots.load(orgId, new Date()));
+        const at = new Date();
+        const snapshot = await on('PostgreSQL', () => this.snapshots.load(orgId, at));
         if (!snapshot) throw new DependencyFailure('PostgreSQL', `returned no balance for ${orgId}`);
-        await on('Redis', () => this.balances.apply(orgId, snapshot));
+        await on('Redis', () => this.balances.apply(orgId, snapshot, [], at));
       })().finally(() => this.coldLoads.delete(orgId));
       this.coldLoads.set(orgId, loading);
     }

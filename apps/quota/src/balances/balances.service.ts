@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { assertOrgId, milliToCredits, msToHours } from '@tally/contracts';
 import { DATA_SOURCE, loadOrgBalance } from '@tally/database';
-import { AdmissionCache, BalanceCache, CachedBalance } from '@tally/redis';
+import { AdmissionCache, BalanceCache, CachedBalance, validAt } from '@tally/redis';
 import { DataSource } from 'typeorm';
 
 export interface BalanceView {
@@ -22,7 +22,10 @@ export interface BalanceView {
   source: 'cache' | 'database';
 }
 
-/** Balances as admission sees them: Redis first; on a miss, PostgreSQL through the shared loader. */
+/**
+ * Balances as admission sees them: Redis first; on a miss (nothing cached, or a snapshot past its
+ * validity), PostgreSQL through the shared loader.
+ */
 @Injectable()
 export class BalancesService {
   constructor(
@@ -34,9 +37,10 @@ export class BalancesService {
   async read(orgId: string): Promise<BalanceView> {
     assertOrgId(orgId);
     const [cached, provisional] = await Promise.all([this.cache.get(orgId), this.admissions.provisional(orgId)]);
-    if (cached) return view(orgId, cached, provisional.totalMs, 'cache');
-    const loaded = await loadOrgBalance(this.dataSource, orgId, new Date());
-    await this.cache.apply(orgId, loaded);
+    const at = new Date();
+    if (cached && validAt(cached, at)) return view(orgId, cached, provisional.totalMs, 'cache');
+    const loaded = await loadOrgBalance(this.dataSource, orgId, at);
+    await this.cache.apply(orgId, loaded, [], at);
     return view(orgId, loaded, provisional.totalMs, 'database');
   }
 }

@@ -13,13 +13,21 @@ export interface OrgBalance {
    * `holds.version` (drawn from the same sequence) when a hold changed after it; 0 when none.
    */
   version: bigint;
+  /**
+   * When this balance stops being true with no ledger change: the next `notBefore` or `notAfter`
+   * of a package with something left, or the next expiry of an active hold, after `at`; null when
+   * nothing changes with time. Admission treats a snapshot past it as a miss (docs/TIME.md).
+   */
+  validUntil: Date | null;
 }
 
 type Queryable = Pick<EntityManager, 'query'> | Pick<DataSource, 'query'>;
 
 /**
  * The PostgreSQL truth of an organization's available balance: the remainders of its active
- * packages at `at`, its outstanding durable holds and running sandboxes. Metering writes Redis
+ * packages at `at`, its outstanding durable holds and running sandboxes (a hold past its
+ * `expires_at` no longer counts, even before the expiry job releases it), and until when all
+ * that stays true. Metering writes Redis
  * from it after each batch, quota loads it on a cache miss: one loader, so both agree by
  * construction.
  */
@@ -31,6 +39,7 @@ export async function loadOrgBalances(db: Queryable, orgIds: string[], at: Date)
     held_ms: string;
     running: number;
     version: string;
+    valid_until: string | null;
   }[] = await db.query(
     `SELECT o.org_id,
             COALESCE(p.sandbox_ms, 0)::text AS sandbox_ms,
@@ -38,16 +47,21 @@ export async function loadOrgBalances(db: Queryable, orgIds: string[], at: Date)
             COALESCE(h.held_ms, 0)::text AS held_ms,
             COALESCE(h.running, 0)::int AS running,
             GREATEST(COALESCE((SELECT MAX(l.seq) FROM ledger_entries l WHERE l.org_id = o.org_id), 0),
-                     COALESCE(h.version, 0))::text AS version
+                     COALESCE(h.version, 0))::text AS version,
+            ceil(extract(epoch FROM LEAST(p.next_change, h.next_expiry)) * 1000)::bigint::text AS valid_until
        FROM unnest($1::varchar[]) AS o(org_id)
        LEFT JOIN LATERAL (
-         SELECT SUM(sandbox_ms_remaining) AS sandbox_ms, SUM(agent_mc_remaining) AS agent_mc
+         SELECT SUM(sandbox_ms_remaining) FILTER (WHERE not_before IS NULL OR not_before <= $2) AS sandbox_ms,
+                SUM(agent_mc_remaining) FILTER (WHERE not_before IS NULL OR not_before <= $2) AS agent_mc,
+                MIN(LEAST(CASE WHEN not_before > $2 THEN not_before END, not_after))
+                  FILTER (WHERE sandbox_ms_remaining > 0 OR agent_mc_remaining > 0) AS next_change
            FROM packages
-          WHERE org_id = o.org_id AND (not_before IS NULL OR not_before <= $2) AND (not_after IS NULL OR not_after > $2)
+          WHERE org_id = o.org_id AND (not_after IS NULL OR not_after > $2)
        ) p ON true
        LEFT JOIN LATERAL (
-         SELECT SUM(GREATEST(reserved_ms - captured_ms, 0)) FILTER (WHERE status = 'active') AS held_ms,
-                COUNT(*) FILTER (WHERE status = 'active') AS running,
+         SELECT SUM(GREATEST(reserved_ms - captured_ms, 0)) FILTER (WHERE status = 'active' AND expires_at > $2) AS held_ms,
+                COUNT(*) FILTER (WHERE status = 'active' AND expires_at > $2) AS running,
+                MIN(expires_at) FILTER (WHERE status = 'active' AND expires_at > $2) AS next_expiry,
                 MAX(version) AS version
            FROM holds WHERE org_id = o.org_id
        ) h ON true`,
@@ -62,6 +76,7 @@ export async function loadOrgBalances(db: Queryable, orgIds: string[], at: Date)
         heldMs: BigInt(row.held_ms),
         runningSandboxes: Number(row.running),
         version: BigInt(row.version),
+        validUntil: row.valid_until === null ? null : new Date(Number(row.valid_until)),
       },
     ]),
   );
