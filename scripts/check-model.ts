@@ -1,10 +1,10 @@
-/* The model check: `npm run check:model -- --seed S --events N [--seeds K] [--keep] [--sequence-resends]` (after a build).
+/* The model check: `npm run check:model -- --seed S --events N [--seeds K] [--keep] [--no-sequence-resends]` (after a build).
  *
  * For each seed S..S+K-1: a seeded workload (scripts/model-reference.ts) of orgs, grants through
  * metering's packages API, verified actions, runtime reports, agent usage and voids is delivered
  * to a real metering process with faults (duplicate deliveries and gateway retries under the same
  * id, topics interleaved at random, poison events, metering SIGKILLed mid-run and this run's
- * Redis keys deleted, then restarted; with --sequence-resends, runtime reports re-sent under a new
+ * Redis keys deleted, then restarted; unless --no-sequence-resends, runtime reports re-sent under a new
  * id), and once drained the ledger, packages, admission fates,
  * holds, DLQs and Redis are compared with the reference model. Exit 1 with the differences.
  *
@@ -67,7 +67,7 @@ function parseArgs(argv: string[]): Options {
     seeds: Math.max(1, num('seeds', 1)),
     events: Math.max(1, num('events', 200)),
     keep: argv.includes('--keep'),
-    sequenceResends: argv.includes('--sequence-resends'),
+    sequenceResends: !argv.includes('--no-sequence-resends'),
     drainTimeoutMs: num('drain-timeout-ms', 120_000),
   };
 }

@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 
 /**
  * The model check (scripts/check-model.ts, issue 10) as CI runs it: 10 seeds of a small workload
- * against a real metering process with faults (duplicates, reordering across topics, poison,
- * SIGKILL, Redis keys lost), each compared with the reference model. More by environment:
+ * against a real metering process with faults (duplicates, reports re-sent under a new id,
+ * reordering across topics, poison, SIGKILL, Redis keys lost), each compared with the reference model. More by environment:
  * MODEL_CHECK_SEED (first seed), MODEL_CHECK_SEEDS (how many), MODEL_CHECK_EVENTS (per seed),
  * MODEL_CHECK_FLAGS (more of the script's flags).
  */
@@ -12,7 +12,7 @@ const ROOT = resolve(__dirname, '..');
 const SEED = process.env.MODEL_CHECK_SEED ?? '1';
 const SEEDS = process.env.MODEL_CHECK_SEEDS ?? '10';
 const EVENTS = process.env.MODEL_CHECK_EVENTS ?? '40';
-/** Extra flags, e.g. `--sequence-resends` (runtime reports re-sent under a new id). */
+/** Extra flags, e.g. `--no-sequence-resends` (no runtime report re-sent under a new id). */
 const FLAGS = (process.env.MODEL_CHECK_FLAGS ?? '').split(' ').filter(Boolean);
 
 describe('model check', () => {
