@@ -2,6 +2,8 @@ import { createTestContext, expectEventually, TestContext } from '@tally/testing
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createDataSource, OrganizationEntity } from '@tally/database';
+import { ulid } from 'ulid';
 import { parse } from 'yaml';
 import { startAuth } from './auth-harness';
 import { appUrl, startApp } from './apps';
@@ -96,6 +98,17 @@ describe('ops: Prometheus rules reference real metrics', () => {
       body: JSON.stringify({ key: 'lysk-nope', action: 'sandbox.list', orgId: 'ORG-01ARZ3NDEKTSV4RRFFQ69G5FAV' }),
     });
     expect(verify.status).toBeGreaterThanOrEqual(400);
+    // One admission past its caller's deadline (quota fails it closed: DEPENDENCY_UNAVAILABLE).
+    const orgId = `ORG-${ulid()}`;
+    const db = await createDataSource({ url: ctx.databaseUrl, poolSize: 1 }).initialize();
+    await db.getRepository(OrganizationEntity).insert({ id: orgId, name: 'ops-metrics' });
+    await db.destroy();
+    const late = await fetch(`${urls.quota}/v1/admissions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-service-token': 'test-service-token', 'x-deadline-ms': '0' },
+      body: JSON.stringify({ orgId, keyId: 'key1', admissionId: ulid(), action: 'agent.run' }),
+    });
+    expect(late.status).toBe(503);
     const rules = parse(readFileSync(join(__dirname, '..', 'ops', 'prometheus', 'alerts.yml'), 'utf8')) as {
       groups: { name: string; rules: { alert: string; expr: string }[] }[];
     };
@@ -106,6 +119,8 @@ describe('ops: Prometheus rules reference real metrics', () => {
         'DeadLetterGrowth',
         'LedgerInvariantDrift',
         'VerifyErrorRate',
+        'VerifyKeyGuessing',
+        'AdmissionsFailingClosed',
       ]),
     );
     // Wait for the lag poll and a reconcile to have produced their series.
@@ -124,8 +139,12 @@ describe('ops: Prometheus rules reference real metrics', () => {
       ['tally_ledger_postings_total', 'counter'],
       ['tally_reconcile_drift_orgs', 'gauge'],
       ['tally_webhook_attempts_total', 'counter'],
+      ['tally_decisions_total', 'counter'],
     ])
       expect([name, types.get(name)]).toEqual([name, type]);
+    // Decisions by action and code, from both decision services.
+    expect(text).toMatch(/^tally_decisions_total\{action="sandbox.list",code="INVALID_API_KEY",service="auth"\} 1$/m);
+    expect(text).toMatch(/^tally_decisions_total\{action="agent.run",code="DEPENDENCY_UNAVAILABLE",service="quota"\} 1$/m);
     const registered = (name: string) => {
       if (types.has(name)) return true;
       const base = name.replace(/_(bucket|count|sum)$/, '');

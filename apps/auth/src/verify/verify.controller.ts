@@ -1,8 +1,9 @@
-import { Body, Controller, Headers, HttpCode, Ip, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, Ip, Post, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { DEADLINE_HEADER, deadlineFrom, IDEMPOTENCY_KEY_HEADER } from '@tally/contracts';
-import { HotRoutes, ServiceAuthGuard } from '@tally/platform';
+import { DEADLINE_HEADER, deadlineFrom, IDEMPOTENCY_KEY_HEADER, isAction, TallyError } from '@tally/contracts';
+import { DECISION_ALLOWED, decisionCounter, HotRoutes, METRICS_REGISTRY, ServiceAuthGuard } from '@tally/platform';
 import type { IncomingHttpHeaders } from 'node:http';
+import { Counter, Registry } from 'prom-client';
 import { ApiErrors, BODY_ERRORS } from '../http/api-errors.decorator';
 import { parseVerifyRequest } from './dto/parse-verify-request';
 import { VerifyAllowedDto, VerifyRequestDto } from './dto/verify-request.dto';
@@ -13,11 +14,16 @@ import { VerifyService } from './verify.service';
 @Controller('v1/verify')
 @UseGuards(ServiceAuthGuard)
 export class VerifyController {
+  /** tally_decisions_total: every answer of this route by action and code (ALLOWED or the error code). */
+  private readonly decisions: Counter<'action' | 'code'>;
+
   constructor(
     private readonly verifier: VerifyService,
     hotRoutes: HotRoutes,
     guard: ServiceAuthGuard,
+    @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
+    this.decisions = decisionCounter(registry);
     // A hot route (libs/platform/src/http/hot-routes.ts): Node's HTTP server calls `verify` below.
     hotRoutes.registerGuarded('POST', '/v1/verify', guard, (request) =>
       this.verify(request.body, request.ip, request.headers),
@@ -57,9 +63,22 @@ export class VerifyController {
     503: "DEPENDENCY_UNAVAILABLE: Kafka did not acknowledge a metered action (failed closed; voided), or the caller's deadline passed",
   })
   // `unknown`: the global ValidationPipe skips it; parseVerifyRequest applies the DTO's rules faster.
-  verify(@Body() body: unknown, @Ip() ip: string, @Headers() headers: IncomingHttpHeaders): Promise<VerifyAllowedDto> {
-    return this.verifier.verify(parseVerifyRequest(body, headers[IDEMPOTENCY_KEY_HEADER]), ip, {
-      deadline: deadlineFrom(headers[DEADLINE_HEADER]),
-    });
+  async verify(
+    @Body() body: unknown,
+    @Ip() ip: string,
+    @Headers() headers: IncomingHttpHeaders,
+  ): Promise<VerifyAllowedDto> {
+    const requested = (body as { action?: unknown } | null)?.action;
+    const action = isAction(requested) ? requested : 'unknown';
+    try {
+      const allowed = await this.verifier.verify(parseVerifyRequest(body, headers[IDEMPOTENCY_KEY_HEADER]), ip, {
+        deadline: deadlineFrom(headers[DEADLINE_HEADER]),
+      });
+      this.decisions.inc({ action, code: DECISION_ALLOWED });
+      return allowed;
+    } catch (error) {
+      this.decisions.inc({ action, code: error instanceof TallyError ? error.code : 'INTERNAL_ERROR' });
+      throw error;
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Action, assertAction, Errors, milliToCredits, msToHours, TallyError, VoidReasons } from '@tally/contracts';
-import { METRICS_REGISTRY } from '@tally/platform';
+import { DECISION_ALLOWED, DECISION_FAILED_OPEN, decisionCounter, METRICS_REGISTRY } from '@tally/platform';
 import { AdmissionCache, AdmissionInput, AdmissionOutcome, BalanceCache } from '@tally/redis';
 import { Counter, Registry } from 'prom-client';
 import { PlanSpec } from '../catalog/catalog.repository';
@@ -93,6 +93,8 @@ export class AdmissionsService {
   /** Decisions by action and outcome (ADMIT, REPLAY, a denial code, DEADLINE, FAILED_OPEN, DEPENDENCY_UNAVAILABLE). */
   private readonly decisions: Counter<'action' | 'outcome'>;
   private readonly coldLoadCount: Counter;
+  /** tally_decisions_total, the series every decision service shares: ALLOWED, FAILED_OPEN or the error code. */
+  private readonly byCode: Counter<'action' | 'code'>;
 
   constructor(
     @Inject(QUOTA_CONFIG) private readonly config: QuotaConfig,
@@ -110,6 +112,7 @@ export class AdmissionsService {
       labelNames: ['action', 'outcome'],
       registers: [registry],
     });
+    this.byCode = decisionCounter(registry);
     this.coldLoadCount = new Counter({
       name: 'quota_cold_loads_total',
       help: 'Organizations loaded from PostgreSQL because Redis had no balance for them',
@@ -126,6 +129,7 @@ export class AdmissionsService {
         ? await this.withinDeadline(this.replayOrRefuse(request, action))
         : await this.decideWithin(request, action, deadline);
       this.decisions.inc({ action, outcome: granted.replay ? 'REPLAY' : 'ADMIT' });
+      this.byCode.inc({ action, code: DECISION_ALLOWED });
       return granted;
     } catch (error) {
       return this.failed(request, action, error);
@@ -254,6 +258,7 @@ export class AdmissionsService {
   private failed(request: AdmissionRequest, action: Action, error: unknown): AdmissionGrantedDto {
     if (!(error instanceof DependencyFailure)) {
       if (error instanceof TallyError) this.decisions.inc({ action, outcome: error.code });
+      this.byCode.inc({ action, code: error instanceof TallyError ? error.code : 'INTERNAL_ERROR' });
       throw error;
     }
     const open = failsOpen(action, this.config.ADMISSION_FAIL_OPEN_ACTIONS, this.config.ADMISSION_FAIL_CLOSED_ACTIONS);
@@ -262,6 +267,7 @@ export class AdmissionsService {
       'admission could not be decided',
     );
     this.decisions.inc({ action, outcome: open ? 'FAILED_OPEN' : 'DEPENDENCY_UNAVAILABLE' });
+    this.byCode.inc({ action, code: open ? DECISION_FAILED_OPEN : 'DEPENDENCY_UNAVAILABLE' });
     if (!open) {
       throw Errors.dependencyUnavailable(
         `${error.message}; ${action} failed closed and was not admitted. Retry shortly.`,

@@ -1,6 +1,6 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
@@ -18,6 +18,26 @@ export function httpRequestHistogram(registry: Registry): Histogram<'method' | '
     help: 'HTTP request latency by route and status',
     labelNames: ['method', 'route', 'status'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5],
+    registers: [registry],
+  });
+}
+
+/** The `code` of an allowed decision in `tally_decisions_total`; any other code is the error code answered. */
+export const DECISION_ALLOWED = 'ALLOWED';
+/** quota: admitted without a check because a dependency was down and the action fails open. */
+export const DECISION_FAILED_OPEN = 'FAILED_OPEN';
+
+/**
+ * Decisions by outcome, the same series on every decision service (auth's verify, quota's
+ * admissions; the `service` label tells them apart): `action` is a catalog action (`unknown` for
+ * anything else), `code` is ALLOWED, FAILED_OPEN or the error code answered. ops/prometheus/alerts.yml
+ * reads it.
+ */
+export function decisionCounter(registry: Registry): Counter<'action' | 'code'> {
+  return new Counter({
+    name: 'tally_decisions_total',
+    help: 'Decisions by action and code (ALLOWED, FAILED_OPEN or the error code answered)',
+    labelNames: ['action', 'code'],
     registers: [registry],
   });
 }
