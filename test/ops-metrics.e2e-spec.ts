@@ -144,7 +144,9 @@ describe('ops: Prometheus rules reference real metrics', () => {
       expect([name, types.get(name)]).toEqual([name, type]);
     // Decisions by action and code, from both decision services.
     expect(text).toMatch(/^tally_decisions_total\{action="sandbox.list",code="INVALID_API_KEY",service="auth"\} 1$/m);
-    expect(text).toMatch(/^tally_decisions_total\{action="agent.run",code="DEPENDENCY_UNAVAILABLE",service="quota"\} 1$/m);
+    expect(text).toMatch(
+      /^tally_decisions_total\{action="agent.run",code="DEPENDENCY_UNAVAILABLE",service="quota"\} 1$/m,
+    );
     const registered = (name: string) => {
       if (types.has(name)) return true;
       const base = name.replace(/_(bucket|count|sum)$/, '');
