@@ -4,5 +4,6 @@ export * from './entities';
 export * from './migrate';
 export * from './repositories/balance.repository';
 export * from './repositories/package.repository';
+export * from './repositories/shape.repository';
 export * from './database.module';
 export * from './seed/demo-organization';

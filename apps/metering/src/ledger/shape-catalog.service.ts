@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DATA_SOURCE } from '@tally/database';
+import { DATA_SOURCE, loadShapePrices } from '@tally/database';
 import { DataSource } from 'typeorm';
 
 /**
@@ -20,10 +20,7 @@ export class ShapeCatalog {
   }
 
   private async reload(): Promise<void> {
-    const rows: { name: string; price_per_hour: string }[] = await this.dataSource.query(
-      'SELECT name, price_per_hour FROM shapes',
-    );
-    this.prices = new Map(rows.map((row) => [row.name, row.price_per_hour]));
+    this.prices = await loadShapePrices(this.dataSource);
     this.loadedAt = Date.now();
   }
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { METRICS_REGISTRY } from '@tally/platform';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { PostedChange, PostingObserver, PostingObservers } from '../ledger/posting-observers';
+import { ResourceCountDelta, ResourceCountsRepository } from './resource-counts.repository';
 
 /** Verified actions that change an organization's resource counts (the platform's /stats). */
 const RESOURCE_DELTAS: Record<string, [column: 'sandboxes' | 'projects' | 'mcp_servers', delta: number]> = {
@@ -51,34 +52,22 @@ export class OpsPostingObserver implements PostingObserver, OnModuleInit {
     }
     this.batchSize.observe(events.length);
     const byKind = new Map<string, number>();
-    const counts = new Map<string, { sandboxes: number; projects: number; mcp_servers: number }>();
-    for (const event of events) {
-      byKind.set(event.kind, (byKind.get(event.kind) ?? 0) + 1);
-      if (event.kind !== 'action' || !RESOURCE_DELTAS[event.action]) continue;
-      const [column, delta] = RESOURCE_DELTAS[event.action];
-      const row = counts.get(event.orgId) ?? { sandboxes: 0, projects: 0, mcp_servers: 0 };
-      row[column] += delta;
-      counts.set(event.orgId, row);
-    }
+    for (const event of events) byKind.set(event.kind, (byKind.get(event.kind) ?? 0) + 1);
     for (const [kind, n] of byKind) this.posted.labels(kind).inc(n);
-    if (counts.size === 0) return;
-    const rows = [...counts];
-    // Counts never go below zero (a delete seen without its create, e.g. one made before metering
-    // ran). The org rows are locked by the posting transaction, so read-then-write is safe here.
-    await manager.query(
-      `INSERT INTO org_resource_counts (org_id, sandboxes, projects, mcp_servers)
-       SELECT v.org_id, GREATEST(COALESCE(c.sandboxes, 0) + v.s, 0), GREATEST(COALESCE(c.projects, 0) + v.p, 0),
-              GREATEST(COALESCE(c.mcp_servers, 0) + v.m, 0)
-         FROM unnest($1::varchar[], $2::int[], $3::int[], $4::int[]) AS v(org_id, s, p, m)
-         LEFT JOIN org_resource_counts c ON c.org_id = v.org_id
-       ON CONFLICT (org_id) DO UPDATE SET
-         sandboxes = excluded.sandboxes, projects = excluded.projects, mcp_servers = excluded.mcp_servers`,
-      [
-        rows.map(([orgId]) => orgId),
-        rows.map(([, r]) => r.sandboxes),
-        rows.map(([, r]) => r.projects),
-        rows.map(([, r]) => r.mcp_servers),
-      ],
-    );
+    // Read-then-write is safe: the posting transaction holds the orgs' rows.
+    await new ResourceCountsRepository(manager).add(resourceDeltas(events));
   }
+}
+
+/** Each org's resource-count changes from fresh verified actions (a redelivery is never fresh). */
+function resourceDeltas(events: PostedChange['events']): Map<string, ResourceCountDelta> {
+  const deltas = new Map<string, ResourceCountDelta>();
+  for (const event of events) {
+    if (event.kind !== 'action' || !RESOURCE_DELTAS[event.action]) continue;
+    const [column, delta] = RESOURCE_DELTAS[event.action];
+    const row = deltas.get(event.orgId) ?? { sandboxes: 0, projects: 0, mcp_servers: 0 };
+    row[column] += delta;
+    deltas.set(event.orgId, row);
+  }
+  return deltas;
 }

@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
 import { OutboxSignal } from './outbox-signal';
+import { OutboxRepository } from './outbox.repository';
 
 const BATCH = 2_000;
 
@@ -58,15 +59,13 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   /** Publishes and deletes one batch of outbox rows; returns how many. */
   async relayOnce(): Promise<number> {
     return this.dataSource.transaction(async (manager) => {
-      // payload::text: relayed as the bytes PostgreSQL holds, never parsed and re-serialized here.
-      const rows: { id: string; topic: string; message_key: string; payload: string }[] = await manager.query(
-        `SELECT id, topic, message_key, payload::text AS payload FROM outbox ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
-      );
+      const outbox = new OutboxRepository(manager);
+      const rows = await outbox.claim(BATCH);
       if (rows.length === 0) return 0;
       await this.publisher.publish(
-        ...rows.map((row) => ({ topic: row.topic, key: row.message_key, value: row.payload })),
+        ...rows.map((row) => ({ topic: row.topic, key: row.messageKey, value: row.payload })),
       );
-      await manager.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((row) => row.id)]);
+      await outbox.remove(rows.map((row) => row.id));
       return rows.length;
     });
   }

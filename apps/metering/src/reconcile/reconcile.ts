@@ -1,16 +1,9 @@
-import { BalanceKind } from '@tally/contracts';
 import { loadOrgBalances, OrgBalance } from '@tally/database';
 import { BalanceCache, CachedBalance, type RedisClient, validAt } from '@tally/redis';
 import { DataSource } from 'typeorm';
+import { ledgerAgainstPackages, LedgerAgainstPackages } from './reconcile.repository';
 
-export interface InvariantDrift {
-  orgId: string;
-  kind: BalanceKind;
-  /** sum(grants) - sum(debits) - sum(forfeits), from the ledger. */
-  ledger: bigint;
-  /** sum(package remaining). */
-  remaining: bigint;
-}
+export type InvariantDrift = LedgerAgainstPackages;
 
 export interface CacheDrift {
   orgId: string;
@@ -51,35 +44,10 @@ export async function reconcile(
   cache: BalanceCache,
   options: { orgId?: string; fix?: boolean; now?: Date } = {},
 ): Promise<ReconcileReport> {
-  const rows: { org_id: string; kind: BalanceKind; ledger: string; remaining: string }[] = await db.query(
-    `WITH orgs AS (SELECT id FROM organizations WHERE $1::varchar IS NULL OR id = $1),
-          ledger AS (
-            SELECT org_id, kind, SUM(amount) AS total FROM ledger_entries
-             WHERE (entry_type IN ('grant', 'debit', 'forfeit') OR (entry_type = 'reversal' AND package_id IS NOT NULL))
-               AND org_id IN (SELECT id FROM orgs)
-             GROUP BY org_id, kind),
-          remaining AS (
-            SELECT org_id, SUM(sandbox_ms_remaining) AS sandbox, SUM(agent_mc_remaining) AS agent FROM packages
-             WHERE org_id IN (SELECT id FROM orgs) GROUP BY org_id)
-     SELECT o.id AS org_id, k.kind,
-            COALESCE(l.total, 0)::text AS ledger,
-            COALESCE(CASE k.kind WHEN 'sandbox' THEN r.sandbox ELSE r.agent END, 0)::text AS remaining
-       FROM orgs o CROSS JOIN (VALUES ('sandbox'), ('agent')) AS k(kind)
-       LEFT JOIN ledger l ON l.org_id = o.id AND l.kind = k.kind
-       LEFT JOIN remaining r ON r.org_id = o.id
-      ORDER BY o.id, k.kind`,
-    [options.orgId ?? null],
-  );
-  const invariant = rows
-    .filter((row) => row.ledger !== row.remaining)
-    .map((row) => ({
-      orgId: row.org_id,
-      kind: row.kind,
-      ledger: BigInt(row.ledger),
-      remaining: BigInt(row.remaining),
-    }));
+  const sides = await ledgerAgainstPackages(db, options.orgId ?? null);
+  const invariant = sides.filter((side) => side.ledger !== side.remaining);
 
-  const orgIds = [...new Set(rows.map((row) => row.org_id))];
+  const orgIds = [...new Set(sides.map((side) => side.orgId))];
   const drift: CacheDrift[] = [];
   const missing: CacheDrift[] = [];
   for (let i = 0; i < orgIds.length; i += 500) {
