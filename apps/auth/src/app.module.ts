@@ -16,6 +16,7 @@ import { JwtVerifier } from './dashboard-auth/jwt-verifier';
 import { EventBatcher } from './events/event-batcher.service';
 import { MeteredEvents } from './events/metered-events';
 import { KeyCacheService } from './key-cache/key-cache.service';
+import { PendingRevocations } from './key-cache/pending-revocations';
 import { FailureThrottle } from './verify/failure-throttle.service';
 import { LastUsedWriter } from './verify/last-used.writer';
 import { VerifyController } from './verify/verify.controller';
@@ -67,6 +68,7 @@ export class AuthModule {
       { provide: JwtVerifier, useFactory: () => jwtVerifier(config) },
       DashboardUserGuard,
       KeyCacheService,
+      PendingRevocations,
       FailureThrottle,
       LastUsedWriter,
       EventBatcher,

@@ -1,14 +1,17 @@
 import Redis from 'ioredis';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expectEventually } from './expect-eventually';
 import { freePort } from './free-port';
 
 export interface PrivateRedis {
   port: number;
   url: string;
-  /** Starts it again (empty: it keeps nothing on disk) on the same port. */
+  /** Starts it again on the same port: empty, unless started `persistent` (then with its data). */
   start(): Promise<void>;
-  /** Shuts it down (SHUTDOWN NOSAVE); every connection drops. */
+  /** Shuts it down; every connection drops. */
   stop(): void;
   /** A client of the test's own, for commands such as CLIENT KILL or CONFIG SET. */
   admin(): Redis;
@@ -28,11 +31,16 @@ const answers = async (port: number): Promise<boolean> => {
 
 /**
  * A redis-server of the test's own on a spare port, for tests that stop Redis or cut its
- * connections: the shared Redis is never stopped, flushed or reconfigured by a test.
+ * connections: the shared Redis is never stopped, flushed or reconfigured by a test. By default it
+ * keeps nothing on disk; `persistent` keeps an append-only file in a temporary directory, so a
+ * stop and start is an outage that loses nothing (as a production Redis with AOF).
  */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startPrivateRedis(options: { persistent?: boolean } = {}): Promise<PrivateRedis> {
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const storage = options.persistent
+    ? ['--dir', mkdtempSync(join(tmpdir(), 'tally-redis-')), '--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...storage];
   const redis: PrivateRedis = {
     port,
     url: `redis://127.0.0.1:${port}`,

@@ -6,6 +6,7 @@ import { ulid } from 'ulid';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
 import { DashboardUser, Role } from '../dashboard-auth/jwt-verifier';
 import { KeyCacheService } from '../key-cache/key-cache.service';
+import { PendingRevocations } from '../key-cache/pending-revocations';
 import { decide } from '../permissions/permission-matrix';
 import { ApiKeyListDto, ApiKeySummaryDto, CreatedApiKeyDto } from './dto/api-key.dto';
 
@@ -48,6 +49,7 @@ export class ApiKeysService {
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
     private readonly cache: KeyCacheService,
+    private readonly pendingRevocations: PendingRevocations,
   ) {
     this.keys = dataSource.getRepository(ApiKeyEntity);
   }
@@ -121,8 +123,9 @@ export class ApiKeysService {
   }
 
   /**
-   * Revokes a key: durable in PostgreSQL with its audit row in one transaction, then broadcast to
-   * every auth instance. Revoking an already revoked key changes nothing and is not audited again.
+   * Revokes a key: durable in PostgreSQL with its audit row and its pending Redis overwrite in one
+   * transaction, then broadcast to every auth instance. Revoking an already revoked key changes
+   * nothing and is not audited again.
    */
   async revoke(user: DashboardUser, orgId: string, keyId: string, origin: RequestOrigin): Promise<void> {
     const role = this.roleIn(user, orgId);
@@ -141,6 +144,7 @@ export class ApiKeysService {
         key.revokedAt = new Date();
         key.revokedBy = user.userId;
         await manager.update(ApiKeyEntity, { id: key.id }, { revokedAt: key.revokedAt, revokedBy: user.userId });
+        await this.pendingRevocations.add(manager, orgId, key.id);
         await manager.insert(ApiKeyAuditEntity, {
           id: ulid(),
           orgId,
@@ -161,7 +165,7 @@ export class ApiKeysService {
       secretHash: revoked.secretHash,
       revoked: true,
     });
-    // Durable in PostgreSQL; the Redis overwrite keeps being retried (KeyCacheService) until it lands.
+    // Durable in PostgreSQL; every instance retries the Redis overwrite from pending_revocations.
     if (!broadcast) this.logger.error({ keyId }, 'revocation stored; its Redis overwrite is being retried');
   }
 }

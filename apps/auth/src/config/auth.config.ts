@@ -51,6 +51,12 @@ export const authEnv = {
   KEY_CACHE_LOCAL_TTL_MS: env.int('in-process key cache TTL (safety net behind revocation broadcast)', 1_000, 0, 1_000),
   KEY_CACHE_LOCAL_MAX: env.int('in-process key cache entries', 100_000, 1),
   KEY_CACHE_REDIS_TTL_SECONDS: env.int('Redis key cache TTL, renewed by each read', 3_600, 1),
+  REVOCATION_RETRY_MS: env.int(
+    'how often each instance retries the Redis overwrite of revocations that did not land (pending_revocations)',
+    250,
+    50,
+    1_000,
+  ),
   KEY_NEGATIVE_CACHE_SECONDS: env.int('an unknown key id is remembered as absent in Redis this long', 60, 1, 3_600),
   KEY_LOOKUP_MAX_CONCURRENT: env.int('PostgreSQL key lookups in flight per instance', 8, 1, 1_000),
   KEY_LOOKUP_MAX_QUEUED: env.int('key lookups waiting for a slot; beyond, refused with 503', 256, 0, 100_000),

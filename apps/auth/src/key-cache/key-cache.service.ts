@@ -16,6 +16,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { DataSource, Repository } from 'typeorm';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
 import { LookupGate } from './lookup-gate';
+import { PendingRevocations } from './pending-revocations';
 
 /** What verify needs to know about a key. Never the secret: only its HMAC. */
 export interface CachedKey {
@@ -35,6 +36,8 @@ export interface CachedKey {
 export const keyCacheKey = (prefix: string, id: string) => `${prefix}auth:key:${id}`;
 export const revocationChannel = (prefix: string) => `${prefix}auth:key-revoked`;
 const ABSENT = ABSENT_KEY;
+/** Pending revocations written per retry; Redis is trusted again once fewer are left. */
+const PENDING_BATCH = 100;
 
 /** KEYS[1] the entry, ARGV[1] TTL seconds: the entry, its TTL renewed when it is a key (not "-"). */
 
@@ -69,11 +72,16 @@ interface LocalEntry {
 
 /**
  * Key lookups for verify: in process, then Redis, then PostgreSQL (capped by a LookupGate).
- * Revocation is seen everywhere within 1 s: a revoke overwrites the Redis entry (retried until it
- * succeeds) and is broadcast over pub/sub; the local copy lives at most KEY_CACHE_LOCAL_TTL_MS
- * (≤ 1 s) and is served only while the revocation subscriber is subscribed, so a broadcast lost
- * while it is disconnected is outlived by no local copy. An invalidated local entry still proves
- * a secret (to the failure throttle: its holder is not guessing), never that the key is live.
+ * Revocation is seen everywhere within 1 s: a revoke overwrites the Redis entry and is broadcast
+ * over pub/sub; the local copy lives at most KEY_CACHE_LOCAL_TTL_MS (≤ 1 s) and is served only
+ * while the revocation subscriber is subscribed, so a broadcast lost while it is disconnected is
+ * outlived by no local copy. An invalidated local entry still proves a secret (to the failure
+ * throttle: its holder is not guessing), never that the key is live.
+ *
+ * A revoke whose Redis overwrite fails leaves a row in pending_revocations (written in its
+ * transaction): every instance retries those every REVOCATION_RETRY_MS, and after each
+ * (re)connection to Redis reads no Redis copy until it has written them, so a copy left live in
+ * Redis by a revoke whose instance died is never served once Redis is back.
  */
 @Injectable()
 export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
@@ -88,6 +96,16 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
   private subscriber?: RedisClient;
   private listening = false;
   private closing = false;
+  /** Redis copies are read only once the pending revocations were written after the last (re)connection. */
+  private redisTrusted = false;
+  /** Revoked keys whose Redis copy may still say live: as the last retry saw them, and this instance's failed writes. */
+  private pendingIds = new Set<string>();
+  private failedHere = new Set<string>();
+  /** Bumped when the Redis connection closes: a retry begun before may not restore trust. */
+  private connection = 0;
+  private retrying?: Promise<void>;
+  private retryTimer?: NodeJS.Timeout;
+  private readonly pendingGauge: Gauge;
   /** Entries loaded before this instant are not served (every broadcast before it may be lost). */
   private validFrom = 0;
   /** Bumped by every invalidation: a lookup that began before it stores an unservable entry. */
@@ -98,6 +116,7 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
     @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(DATA_SOURCE) dataSource: DataSource,
     @Inject(METRICS_REGISTRY) registry: Registry,
+    private readonly pendingRevocations: PendingRevocations,
   ) {
     this.keys = dataSource.getRepository(ApiKeyEntity);
     this.readKey = defineScript<string | null>(redis, { name: 'authReadKey', numberOfKeys: 1, lua: READ_KEY_LUA });
@@ -111,6 +130,11 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
     this.shed = new Counter({
       name: 'auth_key_lookups_shed_total',
       help: 'PostgreSQL key lookups refused (503) because KEY_LOOKUP_MAX_CONCURRENT were running and KEY_LOOKUP_MAX_QUEUED waiting',
+      registers: [registry],
+    });
+    this.pendingGauge = new Gauge({
+      name: 'auth_revocations_pending',
+      help: 'Revoked keys whose Redis copy is not yet overwritten (pending_revocations, as this instance last saw it)',
       registers: [registry],
     });
     const gate = this.gate;
@@ -131,11 +155,21 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
     subscriber.on('close', () => this.stopServing());
     subscriber.on('ready', () => void this.listen(subscriber));
     subscriber.on('message', (_channel: string, id: string) => this.invalidate(id));
+    this.redis.on('close', () => {
+      this.redisTrusted = false;
+      this.connection++;
+    });
+    // A retry still running from before the reconnection is followed by a fresh one.
+    this.redis.on('ready', () => void (this.retrying ?? Promise.resolve()).then(() => this.retryPending()));
+    this.retryTimer = setInterval(() => void this.retryPending(), this.config.REVOCATION_RETRY_MS);
     await this.listen(subscriber);
+    await this.retryPending();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
+    clearInterval(this.retryTimer);
+    await this.retrying;
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
   }
 
@@ -167,7 +201,8 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
 
   /** The key as Redis holds it (null: known absent); undefined when Redis has no entry or is unavailable. */
   async readRedis(id: string): Promise<CachedKey | null | undefined> {
-    if (this.redis.status !== 'ready') return undefined;
+    if (this.redis.status !== 'ready' || !this.redisTrusted || this.pendingIds.has(id) || this.failedHere.has(id))
+      return undefined;
     const epoch = this.epoch;
     const loadedAt = Date.now();
     try {
@@ -211,15 +246,20 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * After the revocation is durable in PostgreSQL: overwrite the Redis copy and tell every
-   * instance. Retried until Redis takes it (instances reading Redis must not keep serving the key);
-   * resolves once it did, or after the first failed attempt with the retries going on.
+   * After the revocation is durable in PostgreSQL with its pending_revocations row: overwrite the
+   * Redis copy and tell every instance. False when Redis did not take it: every instance retries
+   * it from the row until it does (retryPending).
    */
   async broadcastRevoked(key: CachedKey): Promise<boolean> {
     this.invalidate(key.id);
-    if (await this.tryBroadcast(key)) return true;
-    void this.retryBroadcast(key);
-    return false;
+    if (!(await this.tryBroadcast(key))) {
+      this.failedHere.add(key.id);
+      return false;
+    }
+    await this.pendingRevocations
+      .done(key.orgId, key.id)
+      .catch((error) => this.logger.warn({ err: error, keyId: key.id }, 'revocation written; its pending row stays'));
+    return true;
   }
 
   invalidate(id: string): void {
@@ -311,14 +351,42 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async retryBroadcast(key: CachedKey): Promise<void> {
-    for (let attempt = 1; !this.closing; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500)));
-      if (await this.tryBroadcast(key)) {
-        this.logger.log({ keyId: key.id, attempt }, 'revocation written to Redis after retries');
-        return;
-      }
+  /** One retry of the pending revocations at a time; none while Redis is not connected. */
+  private retryPending(): Promise<void> {
+    if (this.closing || this.redis.status !== 'ready') return Promise.resolve();
+    this.retrying ??= this.writePending().finally(() => (this.retrying = undefined));
+    return this.retrying;
+  }
+
+  /**
+   * Writes every pending revocation to Redis, then trusts Redis copies again. Without PostgreSQL
+   * the pending ones cannot be known: Redis is trusted then (verification would otherwise stop
+   * altogether), except for the ids seen pending before.
+   */
+  private async writePending(): Promise<void> {
+    const connection = this.connection;
+    const trust = (done: boolean) => (this.redisTrusted = done && connection === this.connection);
+    let pending: CachedKey[];
+    try {
+      pending = await this.pendingRevocations.oldest(PENDING_BATCH);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'pending revocations unreadable (PostgreSQL); Redis copies trusted');
+      trust(true);
+      return;
     }
+    const left = new Set<string>();
+    for (const key of pending) {
+      if (!(await this.tryBroadcast(key))) {
+        left.add(key.id);
+        continue;
+      }
+      this.failedHere.delete(key.id);
+      await this.pendingRevocations.done(key.orgId, key.id).catch(() => undefined);
+      this.logger.log({ keyId: key.id, orgId: key.orgId }, 'revocation written to Redis by a retry');
+    }
+    this.pendingIds = left;
+    this.pendingGauge.set(left.size);
+    trust(left.size === 0 && pending.length < PENDING_BATCH);
   }
 
   private store(id: string, value: CachedKey | null, epoch: number, loadedAt: number): void {

@@ -4,6 +4,7 @@ import { ApiKeyEntity } from './api-key.entity';
 import { LedgerEntryEntity } from './ledger-entry.entity';
 import { OrganizationEntity } from './organization.entity';
 import { PackageEntity } from './package.entity';
+import { PendingRevocationEntity } from './pending-revocation.entity';
 import { ProcessedEventEntity } from './processed-event.entity';
 import { SandboxReportSequenceEntity } from './sandbox-report-sequence.entity';
 import { HoldEntity } from './hold.entity';
@@ -26,6 +27,7 @@ export * from './bigint.transformer';
 export * from './ledger-entry.entity';
 export * from './organization.entity';
 export * from './package.entity';
+export * from './pending-revocation.entity';
 export * from './processed-event.entity';
 export * from './sandbox-report-sequence.entity';
 export * from './hold.entity';
@@ -63,4 +65,5 @@ export const ENTITIES = [
   WebhookAttemptEntity,
   OrgResourceCountEntity,
   AdmissionFateEntity,
+  PendingRevocationEntity,
 ];

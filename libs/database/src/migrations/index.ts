@@ -7,6 +7,7 @@ import { UsageRollupsCoveringKey1795722297222 } from './1795722297222-UsageRollu
 import { AdmissionFates1795953300000 } from './1795953300000-AdmissionFates';
 import { LedgerEventKeyByOrg1795955493335 } from './1795955493335-LedgerEventKeyByOrg';
 import { SandboxReportSequences1795957000000 } from './1795957000000-SandboxReportSequences';
+import { PendingRevocations1795964394590 } from './1795964394590-PendingRevocations';
 
 /** In order of application; registered explicitly (bundlers break TypeORM globs). */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   AdmissionFates1795953300000,
   LedgerEventKeyByOrg1795955493335,
   SandboxReportSequences1795957000000,
+  PendingRevocations1795964394590,
 ];
