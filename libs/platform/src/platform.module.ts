@@ -29,7 +29,7 @@ export class PlatformModule {
         ServiceAuthGuard,
         HotRoutes,
       ],
-      exports: [SERVICE_TOKENS, METRICS_REGISTRY, ServiceAuthGuard, HotRoutes],
+      exports: [SERVICE_TOKENS, METRICS_REGISTRY, HEALTH_INDICATORS, ServiceAuthGuard, HotRoutes],
     };
   }
 }

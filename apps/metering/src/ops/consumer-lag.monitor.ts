@@ -8,6 +8,14 @@ import { CONSUMED_TOPICS } from '../consumers/event-decoder';
 
 const POLL_MS = 5_000;
 
+export interface PipelineLag {
+  group: string;
+  /** When the broker last answered; null before the first successful poll. */
+  polledAt: string | null;
+  partitions: { topic: string; partition: number; lag: number }[];
+  deadLetters: { topic: string; messages: number }[];
+}
+
 /**
  * Consumer lag of the metering group per topic and partition, and the number of messages in each
  * dead-letter topic, polled from the broker (the group's committed offsets against each
@@ -23,6 +31,8 @@ export class ConsumerLagMonitor implements OnApplicationBootstrap, OnApplication
   private admin?: Admin;
   private timer?: NodeJS.Timeout;
   private lag = new Map<string, number>();
+  private dlq = new Map<string, number>();
+  private polledAt: Date | null = null;
   private polled = false;
 
   constructor(
@@ -81,6 +91,19 @@ export class ConsumerLagMonitor implements OnApplicationBootstrap, OnApplication
     return pending;
   }
 
+  /** The last poll, for the ops console's pipeline health (no broker call: the gauges' values). */
+  snapshot(): PipelineLag {
+    return {
+      group: this.groupId,
+      polledAt: this.polledAt?.toISOString() ?? null,
+      partitions: [...this.lag].map(([key, lag]) => {
+        const [topic, partition] = key.split('|');
+        return { topic, partition: Number(partition), lag };
+      }),
+      deadLetters: [...this.dlq].map(([topic, messages]) => ({ topic, messages })),
+    };
+  }
+
   async poll(): Promise<void> {
     try {
       if (!this.admin) {
@@ -89,6 +112,7 @@ export class ConsumerLagMonitor implements OnApplicationBootstrap, OnApplication
       }
       const committed = await this.admin.fetchOffsets({ groupId: this.groupId, topics: this.topics });
       const lag = new Map<string, number>();
+      const dlqCounts = new Map<string, number>();
       for (const topic of this.topics) {
         const ends = await this.admin.fetchTopicOffsets(topic);
         const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
@@ -100,9 +124,13 @@ export class ConsumerLagMonitor implements OnApplicationBootstrap, OnApplication
         }
         const dlq = deadLetterTopic(topic);
         const dlqEnds = await this.admin.fetchTopicOffsets(dlq).catch(() => []);
-        this.dlqGauge.labels(dlq).set(dlqEnds.reduce((sum, p) => sum + Math.max(0, Number(p.high) - Number(p.low)), 0));
+        const dead = dlqEnds.reduce((sum, p) => sum + Math.max(0, Number(p.high) - Number(p.low)), 0);
+        dlqCounts.set(dlq, dead);
+        this.dlqGauge.labels(dlq).set(dead);
       }
       this.lag = lag;
+      this.dlq = dlqCounts;
+      this.polledAt = new Date();
       this.polled = true;
     } catch (error) {
       // Metrics must never take the app down: keep the last values and try again next period.

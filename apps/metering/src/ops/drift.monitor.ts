@@ -19,6 +19,7 @@ export class DriftMonitor implements OnApplicationBootstrap, OnApplicationShutdo
   private readonly drift: Gauge<'check'>;
   private timer?: NodeJS.Timeout;
   private running = false;
+  private last: { invariant: number; cache: number; checkedAt: string } | null = null;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -47,13 +48,20 @@ export class DriftMonitor implements OnApplicationBootstrap, OnApplicationShutdo
     clearInterval(this.timer);
   }
 
+  /** The last check's counts (organizations with drift), null before the first or when off. */
+  lastResult(): { intervalMs: number; invariant: number; cache: number; checkedAt: string } | null {
+    return this.last && { intervalMs: this.config.RECONCILE_INTERVAL_MS, ...this.last };
+  }
+
   async check(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
       const report = await reconcile(this.db, this.redis, this.cache);
-      this.drift.labels('invariant').set(new Set(report.invariant.map((d) => d.orgId)).size);
+      const invariant = new Set(report.invariant.map((d) => d.orgId)).size;
+      this.drift.labels('invariant').set(invariant);
       this.drift.labels('cache').set(report.drift.length);
+      this.last = { invariant, cache: report.drift.length, checkedAt: new Date().toISOString() };
     } catch (error) {
       this.logger.warn({ err: error }, 'drift check failed');
     } finally {

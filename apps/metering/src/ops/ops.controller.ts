@@ -18,7 +18,7 @@ export const USAGE_QUERIES = [
   }),
 ];
 
-const applyAll =
+export const applyAll =
   (decorators: MethodDecorator[]): MethodDecorator =>
   (target, key, descriptor) => {
     for (const decorator of decorators) decorator(target, key, descriptor);
@@ -32,11 +32,11 @@ export function negotiateUsage(view: UsageView, accept: string | undefined, repl
   return usageCsv(view);
 }
 
-const COMMON = [
+export const COMMON = [
   ApiResponse({ status: 401, description: 'MISSING_CREDENTIALS (the ops service credential)' }),
   ApiResponse({ status: 503, description: 'DEPENDENCY_UNAVAILABLE' }),
 ];
-const OrgErrors = () =>
+export const OrgErrors = () =>
   applyAll([
     ...COMMON,
     ApiResponse({ status: 400, description: 'INVALID_REQUEST (with the field)' }),

@@ -7,6 +7,8 @@ import { PackagesModule } from '../packages/packages.module';
 import { ApiOrgsController } from './api-orgs.controller';
 import { ConsumerLagMonitor } from './consumer-lag.monitor';
 import { DriftMonitor } from './drift.monitor';
+import { FleetController } from './fleet.controller';
+import { FleetService } from './fleet.service';
 import { OpsPostingObserver } from './ops-posting.observer';
 import { OpsController } from './ops.controller';
 import { OpsService } from './ops.service';
@@ -25,8 +27,8 @@ export class OpsModule {
         PackagesModule,
         ApiKeyGuardModule.forRoot({ authUrl: config.AUTH_URL, serviceToken: config.AUTH_SERVICE_TOKEN }),
       ],
-      controllers: [OpsController, ApiOrgsController, OpsPageController],
-      providers: [OpsService, ConsumerLagMonitor, DriftMonitor, OpsPostingObserver],
+      controllers: [OpsController, FleetController, ApiOrgsController, OpsPageController],
+      providers: [OpsService, FleetService, ConsumerLagMonitor, DriftMonitor, OpsPostingObserver],
     };
   }
 }

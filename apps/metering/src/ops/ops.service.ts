@@ -8,8 +8,10 @@ import { Granularity, OpsRepository, USAGE_GROUPS, UsageGroup, UsagePointRow } f
 
 const HOUR = 3_600_000;
 const MAX_RANGE_MS = 400 * 24 * HOUR;
-const display = (kind: BalanceKind, units: bigint) => (kind === 'sandbox' ? msToHours(units) : milliToCredits(units));
-const signed = (kind: BalanceKind, units: bigint) => (units < 0n ? `-${display(kind, -units)}` : display(kind, units));
+export const display = (kind: BalanceKind, units: bigint) =>
+  kind === 'sandbox' ? msToHours(units) : milliToCredits(units);
+export const signed = (kind: BalanceKind, units: bigint) =>
+  units < 0n ? `-${display(kind, -units)}` : display(kind, units);
 
 export interface UsageQuery {
   from?: string;
@@ -213,7 +215,7 @@ function window(fromRaw: string | undefined, toRaw: string | undefined, defaultS
   return { from: new Date(from), to: new Date(to) };
 }
 
-function intParam(raw: string | undefined, field: string, fallback: number, min: number, max: number): number {
+export function intParam(raw: string | undefined, field: string, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || value < min || value > max)

@@ -25,6 +25,23 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
+export type HealthReport = { status: string; detail?: string; error?: string };
+
+/** Runs every check (each bounded by a timeout): the readiness answer and the ops console's dependencies. */
+export async function runHealthChecks(indicators: HealthIndicator[]): Promise<Record<string, HealthReport>> {
+  const results = await Promise.all(
+    indicators.map(async (indicator) => {
+      try {
+        const report = await withTimeout(indicator.check(), CHECK_TIMEOUT_MS);
+        return [indicator.name, isReport(report) ? report : { status: 'up' }] as const;
+      } catch (error) {
+        return [indicator.name, { status: 'down', error: (error as Error).message }] as const;
+      }
+    }),
+  );
+  return Object.fromEntries(results);
+}
+
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
@@ -40,18 +57,10 @@ export class HealthController {
   @Get('ready')
   @ApiOperation({ summary: 'Every dependency (PostgreSQL, Redis, Kafka as used) answers; 503 otherwise.' })
   async ready(@Res() reply: FastifyReply) {
-    const results = await Promise.all(
-      this.indicators.map(async (indicator) => {
-        try {
-          const report = await withTimeout(indicator.check(), CHECK_TIMEOUT_MS);
-          return [indicator.name, isReport(report) ? report : { status: 'up' }] as const;
-        } catch (error) {
-          return [indicator.name, { status: 'down', error: (error as Error).message }] as const;
-        }
-      }),
-    );
-    const checks = Object.fromEntries(results);
-    const down = results.filter(([, result]) => result.status === 'down').map(([name]) => name);
+    const checks = await runHealthChecks(this.indicators);
+    const down = Object.entries(checks)
+      .filter(([, result]) => result.status === 'down')
+      .map(([name]) => name);
     if (down.length === 0) return reply.status(200).send({ status: 'ok', checks });
     return reply.status(503).send({
       code: 'DEPENDENCY_UNAVAILABLE',
