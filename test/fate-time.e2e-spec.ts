@@ -1,10 +1,14 @@
 import { createDataSource } from '@tally/database';
-import { createTestContext, TestContext } from '@tally/testing';
+import { createKafka } from '@tally/kafka';
+import { createTestContext, expectEventually, PrivateRedis, startPrivateRedis, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import Redis from 'ioredis';
+import { Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { ulid } from 'ulid';
-import { seedOrg, SERVICE_HEADERS } from './metering-harness';
+import { processedCount, publishAll, seedOrg, SERVICE_HEADERS } from './metering-harness';
 import { appUrl, startApp } from './apps';
+import { agentUsageAt } from './ops-harness';
 
 /**
  * Time moves balances (issue 10, items 5 and 8), end to end on real Kafka, PostgreSQL and Redis:
@@ -102,5 +106,105 @@ describe('time-aware balances', () => {
     expect(
       await db.query(`SELECT 1 FROM ledger_entries WHERE org_id = $1 AND entry_type = 'forfeit'`, [orgId]),
     ).toEqual([]);
+  });
+});
+
+/** Whether a Redis accepts a connection now (no retries). */
+async function reachable(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+describe('durable refreshes and the lateness bound', () => {
+  jest.setTimeout(120_000);
+  const LATENESS_SECONDS = 6;
+  let ctx: TestContext;
+  let db: DataSource;
+  let redis: PrivateRedis;
+  let producer: Producer;
+  const apps: NestFastifyApplication[] = [];
+  let meteringUrl: string;
+  let quotaUrl: string;
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    db = await createDataSource({ url: ctx.databaseUrl, poolSize: 2 }).initialize();
+    redis = await startPrivateRedis({ persistent: true }); // keeps its data across a stop
+    const onRedis = { REDIS_URL: redis.url };
+    const metering = await startApp(
+      'metering',
+      ctx.env({
+        ...onRedis,
+        EXPIRY_INTERVAL_MS: '300',
+        EXPIRY_LATENESS_SECONDS: String(LATENESS_SECONDS),
+        BALANCE_REFRESH_INTERVAL_MS: '500',
+      }),
+    );
+    apps.push(metering);
+    meteringUrl = appUrl(metering);
+    const quota = await startQuota(ctx, onRedis);
+    apps.push(quota);
+    quotaUrl = appUrl(quota);
+    producer = createKafka('fate-time-test', [ctx.kafkaBrokers]).producer();
+    await producer.connect();
+  });
+
+  afterAll(async () => {
+    await producer?.disconnect();
+    for (const app of apps) await app.close();
+    redis?.stop();
+    await db?.destroy();
+    await ctx?.dispose();
+  });
+
+  it('writes a grant to Redis after its refresh failed (Redis down for the grant, back with the old balance)', async () => {
+    const orgId = await seedOrg(db);
+    expect(await admitAgentRun(quotaUrl, orgId)).toBe(402); // Redis caches "nothing to draw from"
+    redis.stop();
+    await expectEventually(async () => expect(await reachable(redis.url)).toBe(false), 5_000);
+    await grant(meteringUrl, orgId, { agentCredits: '100' });
+    await redis.start(); // with the snapshot from before the grant (append-only file)
+    await expectEventually(async () => expect(await admitAgentRun(quotaUrl, orgId)).toBe(200), 15_000, 250);
+    expect(await db.query('SELECT org_id FROM balance_refreshes WHERE org_id = $1', [orgId])).toEqual([]);
+  });
+
+  it('draws a late report dated before notAfter from that package; the forfeit comes after it', async () => {
+    const orgId = await seedOrg(db);
+    const notAfter = Date.now() + 2_000;
+    const expiring = await grant(meteringUrl, orgId, {
+      agentCredits: '10',
+      notAfter: new Date(notAfter).toISOString(),
+    });
+    const lasting = await grant(meteringUrl, orgId, { agentCredits: '100' });
+    // Past notAfter (an expiry run every 300 ms), inside the lateness bound: the report arrives.
+    await sleep(notAfter - Date.now() + 1_500);
+    const before = await processedCount(db);
+    await publishAll(producer, [agentUsageAt(ctx.topicPrefix, orgId, 2_000, new Date(notAfter - 500), ulid())]);
+    await expectEventually(async () => expect(await processedCount(db)).toBe(before + 1), 20_000);
+    const lines = async () =>
+      (await db.query(
+        `SELECT package_id, entry_type, amount::text AS amount FROM ledger_entries
+          WHERE org_id = $1 AND kind = 'agent' AND entry_type <> 'grant' ORDER BY seq`,
+        [orgId],
+      )) as { package_id: string; entry_type: string; amount: string }[];
+    expect(await lines()).toEqual([{ package_id: expiring.id, entry_type: 'debit', amount: '-2000' }]);
+    await expectEventually(
+      async () =>
+        expect(await lines()).toEqual([
+          { package_id: expiring.id, entry_type: 'debit', amount: '-2000' },
+          { package_id: expiring.id, entry_type: 'forfeit', amount: '-8000' },
+        ]),
+      (LATENESS_SECONDS + 10) * 1_000,
+      250,
+    );
+    const [kept] = await db.query('SELECT agent_mc_remaining::text AS left FROM packages WHERE id = $1', [lasting.id]);
+    expect(kept.left).toBe('100000');
   });
 });

@@ -9,7 +9,9 @@ import { AlertsModule } from './alerts/alerts.module';
 import { MeteringConfigModule } from './config/metering-config.module';
 import { MeteringConfig } from './config/metering.config';
 import { MeteringConsumer } from './consumers/metering.consumer';
+import { ExpiryRepository } from './expiry/expiry.repository';
 import { ExpiryService } from './expiry/expiry.service';
+import { BalanceRefresher } from './ledger/balance-refresher.service';
 import { LedgerModule } from './ledger/ledger.module';
 import { NotifierModule } from './notifier/notifier.module';
 import { OpsModule } from './ops/ops.module';
@@ -55,9 +57,10 @@ export class MeteringModule {
         NotifierModule.forRoot(config),
         OpsModule.forRoot(config),
       ],
-      // The pipeline: the consumer posts batches, expiry posts lapsed packages, the relay
-      // publishes what the ledger's transactions wrote to the outbox.
-      providers: [OutboxRelay, ExpiryService, MeteringConsumer],
+      // The pipeline: the consumer posts batches, expiry posts lapsed packages, the refresher
+      // retries the Redis refreshes of grants and expiry, the relay publishes what the ledger's
+      // transactions wrote to the outbox.
+      providers: [OutboxRelay, ExpiryRepository, ExpiryService, BalanceRefresher, MeteringConsumer],
     };
   }
 }

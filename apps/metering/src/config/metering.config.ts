@@ -41,6 +41,18 @@ export const meteringEnv = {
   MIGRATE_ON_START: env.oneOf('apply pending migrations at start', ['true', 'false'] as const, 'true'),
   HOLD_GRACE_SECONDS: env.int('how long after its planned end an unreleased hold expires', 300, 0, 86_400),
   EXPIRY_INTERVAL_MS: env.int('period of the package/hold expiry job (0 = off)', 30_000, 0, 3_600_000),
+  EXPIRY_LATENESS_SECONDS: env.int(
+    'how long after its notAfter a package is forfeited: a report dated before notAfter arriving within it still draws from the package',
+    300,
+    0,
+    86_400,
+  ),
+  BALANCE_REFRESH_INTERVAL_MS: env.int(
+    'period of the retry of Redis refreshes a grant or expiry could not make (0 = off)',
+    1_000,
+    0,
+    600_000,
+  ),
   OUTBOX_RELAY: env.oneOf('relay the outbox to Kafka from this instance', ['true', 'false'] as const, 'true'),
   OUTBOX_POLL_MS: env.int('outbox relay poll period when idle', 250, 10, 60_000),
   CONSUMER_CONCURRENCY: env.int('ledger transactions (consumer batches) posted concurrently', 4, 1, 64),

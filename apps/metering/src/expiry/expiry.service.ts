@@ -1,12 +1,9 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-
-import { DATA_SOURCE } from '@tally/database';
-import { DataSource } from 'typeorm';
 import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
-import { LEDGER_SEQUENCE } from '../ledger/ledger.repository';
 import { LedgerService, METERING_SOURCE } from '../ledger/ledger.service';
 import { LedgerLine } from '../ledger/posting';
+import { ExpiredPackage, ExpiryRepository } from './expiry.repository';
 
 export interface ExpiryResult {
   orgs: number;
@@ -16,9 +13,10 @@ export interface ExpiryResult {
 
 /**
  * Forfeits the remainders of expired packages (as `forfeit` ledger entries, never a silent
- * delete) and releases expired holds. Safe with several instances: organizations are locked with
- * `SKIP LOCKED`, so an org another instance (or the consumer) is working on is left for the next
- * round; the ledger's unique key makes a forfeit impossible to post twice.
+ * delete) once their lateness bound has passed, and releases expired holds. Safe with several
+ * instances: organizations are locked with `SKIP LOCKED`, so an org another instance (or the
+ * consumer) is working on is left for the next round; the ledger's unique key makes a forfeit
+ * impossible to post twice.
  */
 @Injectable()
 export class ExpiryService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -27,7 +25,7 @@ export class ExpiryService implements OnApplicationBootstrap, BeforeApplicationS
   private current?: Promise<unknown>;
 
   constructor(
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    private readonly expiry: ExpiryRepository,
     @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
     private readonly ledger: LedgerService,
   ) {}
@@ -50,19 +48,16 @@ export class ExpiryService implements OnApplicationBootstrap, BeforeApplicationS
     await this.current;
   }
 
+  /**
+   * One round at `now`: forfeits packages whose `notAfter` is at least EXPIRY_LATENESS_SECONDS
+   * behind `now` (a report dated before `notAfter` may still arrive until then, and draws from the
+   * package: docs/TIME.md), and releases holds past their end.
+   */
   async runOnce(now: Date, limit = 500): Promise<ExpiryResult> {
-    const candidates: { org_id: string }[] = await this.dataSource.query(
-      `SELECT org_id FROM packages
-        WHERE not_after <= $1 AND (sandbox_ms_remaining > 0 OR agent_mc_remaining > 0)
-       UNION
-       SELECT org_id FROM holds WHERE status = 'active' AND expires_at <= $1
-       LIMIT $2`,
-      [now, limit],
-    );
-    if (candidates.length === 0) return { orgs: 0, forfeits: 0, releasedHolds: 0 };
-    const orgIds = candidates.map((c) => c.org_id).sort();
+    const forfeitBefore = new Date(now.getTime() - this.config.EXPIRY_LATENESS_SECONDS * 1000);
+    const orgIds = await this.expiry.due(forfeitBefore, now, limit);
+    if (orgIds.length === 0) return { orgs: 0, forfeits: 0, releasedHolds: 0 };
     const result = await this.ledger.postUnderLock('expiry', orgIds, [], async (repo, { known }) => {
-      const manager = repo.tx;
       const locked = [...known];
       if (locked.length === 0) {
         return {
@@ -72,50 +67,39 @@ export class ExpiryService implements OnApplicationBootstrap, BeforeApplicationS
           outbox: false,
         };
       }
-      const expired: { id: string; org_id: string; sandbox_ms_remaining: string; agent_mc_remaining: string }[] =
-        await manager.query(
-          `SELECT id, org_id, sandbox_ms_remaining, agent_mc_remaining FROM packages
-            WHERE org_id = ANY($1::varchar[]) AND not_after <= $2
-              AND (sandbox_ms_remaining > 0 OR agent_mc_remaining > 0)
-            ORDER BY id FOR UPDATE`,
-          [locked, now],
-        );
-      const lines: LedgerLine[] = [];
-      for (const pkg of expired) {
-        for (const [kind, remaining] of [
-          ['sandbox', BigInt(pkg.sandbox_ms_remaining)],
-          ['agent', BigInt(pkg.agent_mc_remaining)],
-        ] as const) {
-          if (remaining === 0n) continue;
-          lines.push({
-            orgId: pkg.org_id,
-            packageId: pkg.id,
-            kind,
-            entryType: 'forfeit',
-            amount: -remaining,
-            eventSource: `${METERING_SOURCE}/expiry`,
-            eventId: pkg.id,
-            action: 'package.expired',
-            keyId: null,
-          });
-        }
-      }
+      const writes = this.expiry.in(repo.tx);
+      const lines = forfeitLines(await writes.forfeitPackages(locked, forfeitBefore));
       await repo.append(lines, this.ledger.ledgerTopic, METERING_SOURCE);
-      if (expired.length) {
-        await manager.query(
-          'UPDATE packages SET sandbox_ms_remaining = 0, agent_mc_remaining = 0 WHERE id = ANY($1::uuid[])',
-          [expired.map((p) => p.id)],
-        );
-      }
-      const released: unknown[] = await manager.query(
-        `UPDATE holds SET status = 'expired', released_at = $2, version = nextval('${LEDGER_SEQUENCE}')
-          WHERE org_id = ANY($1::varchar[]) AND status = 'active' AND expires_at <= $2 RETURNING id`,
-        [locked, now],
-      );
-      const value = { orgs: locked, forfeits: lines.length, releasedHolds: released.length };
+      const releasedHolds = await writes.expireHolds(locked, now);
+      const value = { orgs: locked, forfeits: lines.length, releasedHolds };
       return { value, change: { orgIds: locked, events: [] }, refresh: locked, outbox: lines.length > 0 };
     });
     if (result.orgs.length) this.logger.log({ ...result, orgs: result.orgs.length }, 'expiry round');
     return { ...result, orgs: result.orgs.length };
   }
+}
+
+/** A `forfeit` ledger entry per kind a package had left: expiry never deletes a balance silently. */
+function forfeitLines(expired: ExpiredPackage[]): LedgerLine[] {
+  const lines: LedgerLine[] = [];
+  for (const pkg of expired) {
+    for (const [kind, remaining] of [
+      ['sandbox', pkg.sandboxMs],
+      ['agent', pkg.agentMc],
+    ] as const) {
+      if (remaining === 0n) continue;
+      lines.push({
+        orgId: pkg.orgId,
+        packageId: pkg.id,
+        kind,
+        entryType: 'forfeit',
+        amount: -remaining,
+        eventSource: `${METERING_SOURCE}/expiry`,
+        eventId: pkg.id,
+        action: 'package.expired',
+        keyId: null,
+      });
+    }
+  }
+  return lines;
 }

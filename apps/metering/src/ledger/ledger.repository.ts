@@ -133,6 +133,12 @@ export interface PostingWrite {
   source: string;
 }
 
+/** A pending Redis refresh of one org (`balance_refreshes`): deleted only at this generation. */
+export interface RefreshRequest {
+  orgId: string;
+  generation: string;
+}
+
 /** The organizations a transaction locked (those that exist), and the events it saw first. */
 export interface LockedOrgs {
   known: Set<string>;
@@ -156,6 +162,42 @@ export class LedgerDatabase {
   /** Each org's committed balance and holds, as Redis caches them. */
   balances(orgIds: string[], at: Date) {
     return loadOrgBalances(this.dataSource, orgIds, at);
+  }
+
+  /**
+   * Requests written to Redis: their rows go, unless a newer request bumped the generation since
+   * (or a transaction that may bump it holds the row: it refreshes after its own commit).
+   */
+  async refreshed(requests: RefreshRequest[]): Promise<void> {
+    if (requests.length === 0) return;
+    await this.dataSource.query(
+      `DELETE FROM balance_refreshes WHERE org_id IN (
+         SELECT r.org_id FROM balance_refreshes r
+           JOIN unnest($1::varchar[], $2::bigint[]) AS d(org_id, generation)
+             ON r.org_id = d.org_id AND r.generation = d.generation
+          FOR UPDATE OF r SKIP LOCKED)`,
+      [pgArrayLiteral(requests.map((r) => r.orgId)), pgArrayLiteral(requests.map((r) => r.generation))],
+    );
+  }
+
+  /** Refreshes requested at least `olderThanMs` ago and not yet written to Redis, oldest first. */
+  async pendingRefreshes(olderThanMs: number, limit: number): Promise<RefreshRequest[]> {
+    const rows: { org_id: string; generation: string }[] = await this.dataSource.query(
+      `SELECT org_id, generation::text AS generation FROM balance_refreshes
+        WHERE requested_at <= now() - $1 * interval '1 millisecond'
+        ORDER BY requested_at, org_id LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return rows.map((row) => ({ orgId: row.org_id, generation: row.generation }));
+  }
+
+  /** Counts a failed attempt on each request (they stay pending). */
+  async refreshFailed(orgIds: string[]): Promise<void> {
+    if (orgIds.length === 0) return;
+    await this.dataSource.query(
+      'UPDATE balance_refreshes SET attempts = attempts + 1 WHERE org_id = ANY($1::varchar[])',
+      [pgArrayLiteral(orgIds)],
+    );
   }
 }
 
@@ -298,6 +340,21 @@ export class LedgerRepository {
       releasedAt: row.released_at,
       dirty: false,
     }));
+  }
+
+  /**
+   * Records in the transaction that these orgs' Redis balances must be rewritten (docs/TIME.md):
+   * a new row, or a pending one's generation bumped (its first request time kept).
+   */
+  async requestRefresh(orgIds: string[]): Promise<RefreshRequest[]> {
+    if (orgIds.length === 0) return [];
+    const rows: { org_id: string; generation: string }[] = await this.tx.query(
+      `INSERT INTO balance_refreshes (org_id) SELECT DISTINCT unnest($1::varchar[]) ORDER BY 1
+       ON CONFLICT (org_id) DO UPDATE SET generation = balance_refreshes.generation + 1
+       RETURNING org_id, generation::text AS generation`,
+      [pgArrayLiteral(orgIds)],
+    );
+    return rows.map((row) => ({ orgId: row.org_id, generation: row.generation }));
   }
 
   /**

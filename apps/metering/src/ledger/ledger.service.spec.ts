@@ -65,6 +65,10 @@ function fakeRepository(seen: Set<string>) {
     writePosting: jest.fn(async (write: { entries?: { eventId: string }[] }) => {
       log.push(`write ${[...new Set((write.entries ?? []).map((e) => e.eventId))].join(',')}`);
     }),
+    requestRefresh: jest.fn(async (orgIds: string[]) => {
+      log.push(`request refresh ${orgIds.join(',')}`);
+      return orgIds.map((orgId) => ({ orgId, generation: '1' }));
+    }),
   };
 }
 
@@ -78,6 +82,8 @@ function setup(options: { refreshFails?: boolean } = {}) {
       return result;
     },
     balances: async (orgIds: string[]) => new Map(orgIds.map((orgId) => [orgId, {}])),
+    refreshed: async (requests: { orgId: string }[]) => void log.push(`refreshed ${requests.map((r) => r.orgId)}`),
+    refreshFailed: async (orgIds: string[]) => void log.push(`refresh failed ${orgIds.join(',')}`),
   } as unknown as LedgerDatabase;
   const balances = {
     apply: jest.fn(async (orgId: string, _balance: unknown, settled: string[]) => {
@@ -114,19 +120,37 @@ describe(LedgerService.name, () => {
         return posted([ORG]);
       });
       expect(value).toBe('done');
-      expect(log).toEqual([`lock ${ORG}`, 'post', `observers ${ORG}`, 'commit', 'notify', `refresh ${ORG}`]);
+      expect(log).toEqual([
+        `lock ${ORG}`,
+        'post',
+        `observers ${ORG}`,
+        `request refresh ${ORG}`,
+        'commit',
+        'notify',
+        `refresh ${ORG}`,
+        `refreshed ${ORG}`,
+      ]);
     });
 
     it('runs no observers for expiry (POSTING_STEPS)', async () => {
       const { sut } = setup();
       await sut.postUnderLock('expiry', [ORG], [], async () => posted([ORG]));
-      expect(log).toEqual([`lock ${ORG}`, 'commit', 'notify', `refresh ${ORG}`]);
+      expect(log).toEqual([
+        `lock ${ORG}`,
+        `request refresh ${ORG}`,
+        'commit',
+        'notify',
+        `refresh ${ORG}`,
+        `refreshed ${ORG}`,
+      ]);
     });
 
-    it('fails a batch whose Redis refresh failed (its offsets stay uncommitted), but not a grant', async () => {
+    it('fails a batch whose Redis refresh failed (its offsets stay uncommitted); a grant leaves it to the refresher', async () => {
       const { sut } = setup({ refreshFails: true });
       await expect(sut.postUnderLock('events', [ORG], [], async () => posted([ORG]))).rejects.toThrow('redis down');
+      log = [];
       await expect(sut.postUnderLock('grant', [ORG], [], async () => posted([ORG]))).resolves.toBe('done');
+      expect(log.slice(-2)).toEqual([`refresh ${ORG}`, `refresh failed ${ORG}`]);
     });
 
     it('runs no observers and wakes no relay when nothing was posted', async () => {

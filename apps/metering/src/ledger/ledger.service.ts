@@ -7,7 +7,7 @@ import { MeteringConfig } from '../config/metering.config';
 import { OutboxSignal } from '../outbox/outbox-signal';
 import { admissionsNamed, AdmissionFate, fateKey } from './admission-fates';
 import { AdmissionFatesRepository } from './admission-fates.repository';
-import { LedgerDatabase, LedgerRepository, LockedOrgs, ReportSequence } from './ledger.repository';
+import { LedgerDatabase, LedgerRepository, LockedOrgs, RefreshRequest, ReportSequence } from './ledger.repository';
 import { dedupeKeys, MeteringEvent, sandboxOf, shapeOf } from './metering-event';
 import { PostingObservers } from './posting-observers';
 import { HoldState, holdKey, postEvents } from './posting';
@@ -35,16 +35,20 @@ interface PostingSteps {
   skipLocked: boolean;
   /** Run the posting observers (alerts, resource counts, metrics) in the transaction. */
   observers: boolean;
-  /** `required`: a failed Redis refresh fails the call (so the batch is retried); else logged. */
-  refresh: 'required' | 'best-effort';
+  /**
+   * How the Redis refresh after the commit is made sure of (docs/TIME.md):
+   * `required`: a failure fails the call, so the consumer batch is redelivered and refreshed again
+   * (its offsets wait for Redis); `durable`: a `balance_refreshes` row is written in the
+   * transaction, deleted once Redis has the balance, and retried by BalanceRefresher until then.
+   */
+  refresh: 'required' | 'durable';
 }
 
 /** Which steps each writer runs, decided here for all of them. */
 export const POSTING_STEPS: Record<PostingPath, PostingSteps> = {
   events: { skipLocked: false, observers: true, refresh: 'required' },
-  // Best effort: the balance is also refreshed by the next batch, or loaded on a cache miss.
-  grant: { skipLocked: false, observers: true, refresh: 'best-effort' },
-  expiry: { skipLocked: true, observers: false, refresh: 'required' },
+  grant: { skipLocked: false, observers: true, refresh: 'durable' },
+  expiry: { skipLocked: true, observers: false, refresh: 'durable' },
 };
 
 /** What a posting did under the lock, for the steps that follow it. */
@@ -128,17 +132,38 @@ export class LedgerService {
     reports: ReportSequence[] = [],
   ): Promise<R> {
     const steps = POSTING_STEPS[path];
-    const posted = await this.database.transaction(async (ledger) => {
+    const { posted, requests } = await this.database.transaction(async (ledger) => {
       const locked = await ledger.lockAndMarkProcessed(orgIds, dedupe, steps.skipLocked, reports);
       const done = await post(ledger, locked);
       if (steps.observers && done.change) await this.observers.afterPosting({ manager: ledger.tx, ...done.change });
-      return done;
+      return { posted: done, requests: steps.refresh === 'durable' ? await ledger.requestRefresh(done.refresh) : [] };
     });
     if (posted.outbox) this.outbox.notify();
-    const refresh = this.refreshCache(posted.refresh, posted.settled);
-    if (steps.refresh === 'required') await refresh;
-    else await refresh.catch((error) => this.logger.warn({ err: error, path }, 'balance refresh failed'));
+    if (steps.refresh === 'required') await this.refreshCache(posted.refresh, posted.settled);
+    else await this.refreshDurably(requests, path, posted.settled);
     return posted.value;
+  }
+
+  /**
+   * Writes requested refreshes to Redis and deletes their rows; a failure leaves the rows for
+   * BalanceRefresher (counted as an attempt), never for nobody.
+   */
+  async refreshDurably(
+    requests: RefreshRequest[],
+    path: PostingPath | 'refresher',
+    settled?: Map<string, string[]>,
+  ): Promise<boolean> {
+    if (requests.length === 0) return true;
+    const orgIds = requests.map((request) => request.orgId);
+    try {
+      await this.refreshCache(orgIds, settled);
+    } catch (error) {
+      this.logger.warn({ err: error, path, orgs: orgIds.length }, 'balance refresh failed; the refresher retries it');
+      await this.database.refreshFailed(orgIds).catch(() => undefined);
+      return false;
+    }
+    await this.database.refreshed(requests);
+    return true;
   }
 
   /**

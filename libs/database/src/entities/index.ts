@@ -1,4 +1,5 @@
 import { AdmissionFateEntity } from './admission-fate.entity';
+import { BalanceRefreshEntity } from './balance-refresh.entity';
 import { ApiKeyAuditEntity } from './api-key-audit.entity';
 import { ApiKeyEntity } from './api-key.entity';
 import { LedgerEntryEntity } from './ledger-entry.entity';
@@ -21,6 +22,7 @@ import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookEndpointEntity } from './webhook-endpoint.entity';
 
 export * from './admission-fate.entity';
+export * from './balance-refresh.entity';
 export * from './api-key-audit.entity';
 export * from './api-key.entity';
 export * from './bigint.transformer';
@@ -66,4 +68,5 @@ export const ENTITIES = [
   OrgResourceCountEntity,
   AdmissionFateEntity,
   PendingRevocationEntity,
+  BalanceRefreshEntity,
 ];

@@ -8,6 +8,7 @@ import { AdmissionFates1795953300000 } from './1795953300000-AdmissionFates';
 import { LedgerEventKeyByOrg1795955493335 } from './1795955493335-LedgerEventKeyByOrg';
 import { SandboxReportSequences1795957000000 } from './1795957000000-SandboxReportSequences';
 import { PendingRevocations1795964394590 } from './1795964394590-PendingRevocations';
+import { TimeAwareBalances1795964500000 } from './1795964500000-TimeAwareBalances';
 
 /** In order of application; registered explicitly (bundlers break TypeORM globs). */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   LedgerEventKeyByOrg1795955493335,
   SandboxReportSequences1795957000000,
   PendingRevocations1795964394590,
+  TimeAwareBalances1795964500000,
 ];
