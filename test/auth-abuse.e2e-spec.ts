@@ -197,3 +197,86 @@ describe('auth under attack: Redis down', () => {
     expect((await ask(key.key, '198.51.100.61')).status).toBe(200);
   });
 });
+
+/**
+ * Issue 11, finding 2 and the abuse benchmark: junk keys with random ids each miss the negative
+ * cache, so beyond the per-address and per-gateway throttles the PostgreSQL key lookups of an
+ * instance are capped as a whole (rate and concurrency), and the cap never refuses a key whose
+ * secret this instance has already seen prove it.
+ */
+describe('auth under attack: a global cap on PostgreSQL key lookups', () => {
+  jest.setTimeout(90_000);
+  let ctx: TestContext;
+  let redis: PrivateRedis;
+  let app: NestFastifyApplication;
+  let url: string;
+  const orgId = newOrgId();
+  const owner = userToken(newUserId(), [{ orgId, role: 'owner' }]);
+  const postgresLookups = () => metric(url, 'auth_key_lookups_total', { source: 'postgres' });
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    redis = await startPrivateRedis();
+    ({ app, url } = await startAuth(ctx, {
+      // Throttles out of the way: from enough addresses and gateways they let everything through.
+      THROTTLE_MAX_FAILURES: '1000000',
+      THROTTLE_GATEWAY_MAX_FAILURES: '1000000',
+      REDIS_URL: redis.url,
+      KEY_LOOKUP_MAX_CONCURRENT: '1',
+      KEY_LOOKUP_MAX_QUEUED: '2',
+      KEY_LOOKUP_MAX_UNPROVEN_PER_SECOND: '5',
+    }));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    redis?.stop();
+    await ctx?.dispose();
+  });
+
+  it('lets at most the rate of unproven lookups reach PostgreSQL, whatever the number of addresses', async () => {
+    const before = await postgresLookups();
+    const started = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        verify(url, { key: madeUpKey(), action: 'sandbox.list', orgId, sourceAddress: `203.0.113.${i + 1}` }),
+      ),
+    );
+    const seconds = Math.ceil((Date.now() - started) / 1000);
+    const lookups = (await postgresLookups()) - before;
+    expect(lookups).toBeLessThanOrEqual(5 * (seconds + 1));
+    expect(answers.filter((a) => a.status === 401).length).toBe(lookups);
+    expect(answers.filter((a) => a.status === 503).every((a) => a.body.code === 'DEPENDENCY_UNAVAILABLE')).toBe(true);
+    expect(await metric(url, 'auth_key_lookups_shed_total')).toBe(60 - lookups);
+    expect(await metric(url, 'auth_key_lookups_shed_total', { reason: 'rate' })).toBeGreaterThan(40);
+  });
+
+  it('never sheds the lookup of a key this instance has seen prove itself, with Redis down and the gate full', async () => {
+    const created = await call(url, 'POST', `/v1/orgs/${orgId}/api-keys`, {
+      headers: bearer(owner),
+      body: { name: 'k' },
+    });
+    const key = created.body.key as string;
+    expect((await verify(url, { key, action: 'sandbox.list', orgId })).status).toBe(200);
+    redis.stop();
+    await expectEventually(async () => expect(await metric(url, 'auth_throttle_local_fallback')).toBe(1), 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // the rate window refilled
+
+    const db = new Client({ connectionString: ctx.databaseUrl });
+    await db.connect();
+    await db.query('BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
+    // 1 junk lookup running, 2 waiting: the gate is full.
+    const junk = Array.from({ length: 3 }, (_, i) =>
+      verify(url, { key: madeUpKey(), action: 'sandbox.list', orgId, sourceAddress: `192.0.2.${i + 1}` }),
+    );
+    await expectEventually(async () => expect(await metric(url, 'auth_key_lookups_in_flight')).toBe(1));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const legit = verify(url, { key, action: 'sandbox.list', orgId });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await db.query('COMMIT');
+    await db.end();
+    expect((await legit).status).toBe(200);
+    expect((await Promise.all(junk)).map((a) => a.status).sort()).toEqual([401, 401, 503]);
+    await redis.start();
+  });
+});

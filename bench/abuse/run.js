@@ -1,4 +1,4 @@
-/* global URL, fetch, setTimeout */
+/* global URL, fetch, setTimeout, setInterval, clearInterval */
 // Abuse benchmark (issue 11): auth (built, its own process) verifying legitimate keys while junk
 // keys pour in from the same addresses. Three phases, open loop (bench/lib/open-loop.js):
 //   1. legitimate load alone: LEGIT/s from 50 addresses;
@@ -144,13 +144,37 @@ const garbageLoad = (url, orgId) =>
     }),
   });
 
+/**
+ * PostgreSQL key lookups per second, sampled every second while `work` runs: the mean over the
+ * time the phase really took (an overloaded machine stretches a 30 s phase) and the busiest second.
+ */
+async function sampleLookups(url, work) {
+  const read = () => metric(url, 'auth_key_lookups_total', 'source="postgres"').catch(() => NaN);
+  const first = await read();
+  const started = Date.now();
+  let last = first;
+  let peak = 0;
+  const timer = setInterval(async () => {
+    const now = await read();
+    if (Number.isFinite(now) && Number.isFinite(last)) peak = Math.max(peak, now - last);
+    last = now;
+  }, 1_000);
+  try {
+    const result = await work();
+    const seconds = (Date.now() - started) / 1000;
+    return { result, seconds, perSecond: ((await read()) - first) / seconds, peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** One phase: what the legitimate callers saw, what the junk got, and what reached PostgreSQL. */
 async function phase(label, url, pid, scenario) {
-  const lookupsBefore = await metric(url, 'auth_key_lookups_total', 'source="postgres"');
   const shedBefore = await metric(url, 'auth_key_lookups_shed_total');
   const cpuBefore = cpuSeconds(pid);
-  const [legit, garbage] = await scenario();
-  const lookups = (await metric(url, 'auth_key_lookups_total', 'source="postgres"')) - lookupsBefore;
+  const loadBefore = os.loadavg()[0];
+  const sampled = await sampleLookups(url, scenario);
+  const [legit, garbage] = sampled.result;
   return {
     phase: label,
     'legit sent': legit.sent,
@@ -159,9 +183,12 @@ async function phase(label, url, pid, scenario) {
     'legit p99 ms': legit.p99,
     'garbage sent': garbage ? garbage.sent : 0,
     'garbage answers': garbage ? JSON.stringify(garbage.statuses) : '-',
-    'PG key lookups/s': Math.round((lookups / DURATION) * 10) / 10,
+    'phase s': Math.round(sampled.seconds),
+    'PG key lookups/s': Math.round(sampled.perSecond * 10) / 10,
+    'PG lookups, busiest s': sampled.peak,
     'lookups shed': (await metric(url, 'auth_key_lookups_shed_total')) - shedBefore,
-    'auth CPU %': Math.round(((cpuSeconds(pid) - cpuBefore) / DURATION) * 100),
+    'auth CPU %': Math.round(((cpuSeconds(pid) - cpuBefore) / sampled.seconds) * 100),
+    'load 1 min': `${loadBefore.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)}`,
   };
 }
 

@@ -60,6 +60,12 @@ export const authEnv = {
   KEY_NEGATIVE_CACHE_SECONDS: env.int('an unknown key id is remembered as absent in Redis this long', 60, 1, 3_600),
   KEY_LOOKUP_MAX_CONCURRENT: env.int('PostgreSQL key lookups in flight per instance', 8, 1, 1_000),
   KEY_LOOKUP_MAX_QUEUED: env.int('key lookups waiting for a slot; beyond, refused with 503', 256, 0, 100_000),
+  KEY_LOOKUP_MAX_UNPROVEN_PER_SECOND: env.int(
+    'PostgreSQL key lookups per second per instance for keys this instance has not seen proven; beyond, 503',
+    100,
+    1,
+    100_000,
+  ),
   THROTTLE_MAX_FAILURES: env.int('failed verifications per end-user address (IPv6: /64) or key id per window', 20, 1),
   THROTTLE_GATEWAY_MAX_FAILURES: env.int(
     'failed verifications per gateway (caller socket address) per window',

@@ -15,7 +15,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { DataSource, Repository } from 'typeorm';
 import { AUTH_CONFIG, AuthConfig } from '../config/auth.config';
-import { LookupGate } from './lookup-gate';
+import { LookupGate, ShedReason } from './lookup-gate';
 import { PendingRevocations } from './pending-revocations';
 
 /** What verify needs to know about a key. Never the secret: only its HMAC. */
@@ -90,7 +90,7 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly inflight = new Map<string, Promise<CachedKey | null>>();
   private readonly keys: Repository<ApiKeyEntity>;
   private readonly lookups: Counter<'source'>;
-  private readonly shed: Counter;
+  private readonly shed: Counter<'reason'>;
   private readonly gate: LookupGate;
   private readonly readKey: ScriptCall<string | null>;
   private subscriber?: RedisClient;
@@ -106,6 +106,7 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
   private retrying?: Promise<void>;
   private retryTimer?: NodeJS.Timeout;
   private readonly pendingGauge: Gauge;
+  private shedLoggedAt = 0;
   /** Entries loaded before this instant are not served (every broadcast before it may be lost). */
   private validFrom = 0;
   /** Bumped by every invalidation: a lookup that began before it stores an unservable entry. */
@@ -120,7 +121,11 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.keys = dataSource.getRepository(ApiKeyEntity);
     this.readKey = defineScript<string | null>(redis, { name: 'authReadKey', numberOfKeys: 1, lua: READ_KEY_LUA });
-    this.gate = new LookupGate(config.KEY_LOOKUP_MAX_CONCURRENT, config.KEY_LOOKUP_MAX_QUEUED);
+    this.gate = new LookupGate(
+      config.KEY_LOOKUP_MAX_CONCURRENT,
+      config.KEY_LOOKUP_MAX_QUEUED,
+      config.KEY_LOOKUP_MAX_UNPROVEN_PER_SECOND,
+    );
     this.lookups = new Counter({
       name: 'auth_key_lookups_total',
       help: 'API key lookups by where they were answered (local, redis, postgres)',
@@ -129,7 +134,8 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
     });
     this.shed = new Counter({
       name: 'auth_key_lookups_shed_total',
-      help: 'PostgreSQL key lookups refused (503) because KEY_LOOKUP_MAX_CONCURRENT were running and KEY_LOOKUP_MAX_QUEUED waiting',
+      help: 'PostgreSQL key lookups refused (503) by reason: rate (KEY_LOOKUP_MAX_UNPROVEN_PER_SECOND unproven lookups started this second), queue (KEY_LOOKUP_MAX_CONCURRENT running and KEY_LOOKUP_MAX_QUEUED waiting)',
+      labelNames: ['reason'],
       registers: [registry],
     });
     this.pendingGauge = new Gauge({
@@ -301,17 +307,29 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
   private async load(id: string, proven: boolean): Promise<CachedKey | null> {
     const epoch = this.epoch;
     const loadedAt = Date.now();
-    const row = await this.gate.run(proven, () => this.query(id));
-    if (row === undefined) {
-      this.shed.inc();
+    const result = await this.gate.run(proven, () => this.query(id));
+    if (!result.ran) {
+      this.shed.inc({ reason: result.shed });
+      this.logShedding(result.shed);
       throw Errors.dependencyUnavailable(
         'Too many API key lookups are waiting for the database; the key cannot be checked now (failed closed).',
       );
     }
-    const value = row ? fromRow(row) : null;
+    const value = result.value ? fromRow(result.value) : null;
     this.cacheInRedis(id, value);
     this.store(id, value, epoch, loadedAt);
     return value;
+  }
+
+  /** Said once a minute at most while lookups are being shed (the counter says how many). */
+  private logShedding(reason: ShedReason): void {
+    const now = Date.now();
+    if (now - this.shedLoggedAt < 60_000) return;
+    this.shedLoggedAt = now;
+    this.logger.warn(
+      { reason, inFlight: this.gate.inFlight },
+      'PostgreSQL key lookups shed (503): keys this instance has not seen proven are refused until the load passes',
+    );
   }
 
   private async query(id: string): Promise<ApiKeyEntity | null> {
