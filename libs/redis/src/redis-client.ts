@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { parseRedisUrl } from '@tally/platform';
 import Redis, { Cluster } from 'ioredis';
 
@@ -20,8 +21,31 @@ export interface RedisClientOptions {
 const reconnectDelay = (failFast: boolean) => (attempt: number) =>
   failFast ? Math.min(attempt * 50, 500) : Math.min(attempt * 100, 2_000);
 
+/**
+ * A connection error is said once per outage, and the return once (without a listener, ioredis
+ * prints every failed reconnection with its stack to stderr).
+ */
+function reportConnectionErrors(redis: RedisClient): RedisClient {
+  const logger = new Logger('Redis');
+  let down = false;
+  redis.on('error', (error: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn({ err: error }, 'Redis connection failed; reconnecting in the background');
+  });
+  redis.on('ready', () => {
+    if (down) logger.log('Redis connection ready again');
+    down = false;
+  });
+  return redis;
+}
+
 /** The one place a Redis client is created. */
-export function createRedis({ url, commandTimeoutMs = 1_000, failFast = false }: RedisClientOptions): RedisClient {
+export function createRedis(options: RedisClientOptions): RedisClient {
+  return reportConnectionErrors(newClient(options));
+}
+
+function newClient({ url, commandTimeoutMs = 1_000, failFast = false }: RedisClientOptions): RedisClient {
   const target = parseRedisUrl(url);
   const common = { commandTimeout: commandTimeoutMs, maxRetriesPerRequest: failFast ? 0 : 2 };
   if (target.mode === 'single') {
