@@ -17,6 +17,7 @@ import { EventBatcher } from './events/event-batcher.service';
 import { MeteredEvents } from './events/metered-events';
 import { KeyCacheService } from './key-cache/key-cache.service';
 import { PendingRevocations } from './key-cache/pending-revocations';
+import { OrgStateService } from './orgs/org-state.service';
 import { FailureThrottle } from './verify/failure-throttle.service';
 import { LastUsedWriter } from './verify/last-used.writer';
 import { VerifyController } from './verify/verify.controller';
@@ -69,6 +70,7 @@ export class AuthModule {
       DashboardUserGuard,
       KeyCacheService,
       PendingRevocations,
+      OrgStateService,
       FailureThrottle,
       LastUsedWriter,
       EventBatcher,

@@ -15,6 +15,8 @@ import { BalanceRefresher } from './ledger/balance-refresher.service';
 import { LedgerModule } from './ledger/ledger.module';
 import { NotifierModule } from './notifier/notifier.module';
 import { OpsModule } from './ops/ops.module';
+import { OrgEventsConsumer } from './orgs/org-events.consumer';
+import { OrgsModule } from './orgs/orgs.module';
 import { OutboxRelay } from './outbox/outbox-relay.service';
 import { PackagesModule } from './packages/packages.module';
 
@@ -56,11 +58,12 @@ export class MeteringModule {
         AlertsModule,
         NotifierModule.forRoot(config),
         OpsModule.forRoot(config),
+        OrgsModule,
       ],
       // The pipeline: the consumer posts batches, expiry posts lapsed packages, the refresher
       // retries the Redis refreshes of grants and expiry, the relay publishes what the ledger's
-      // transactions wrote to the outbox.
-      providers: [OutboxRelay, ExpiryRepository, ExpiryService, BalanceRefresher, MeteringConsumer],
+      // transactions wrote to the outbox; platform.org.v1 is applied.
+      providers: [OutboxRelay, ExpiryRepository, ExpiryService, BalanceRefresher, MeteringConsumer, OrgEventsConsumer],
     };
   }
 }

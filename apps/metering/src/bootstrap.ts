@@ -8,7 +8,7 @@ import { startNotifierTransport } from './notifier/notifier.transport';
 
 export async function bootstrapMetering(config: MeteringConfig, options: { shutdownHooks?: boolean } = {}) {
   // What metering reads (and their dead-letter topics) and what its outbox writes.
-  const consumed = CONSUMED_TOPICS.map((topic) => topicName(config.KAFKA_TOPIC_PREFIX, topic));
+  const consumed = [...CONSUMED_TOPICS, Topics.platformOrg].map((topic) => topicName(config.KAFKA_TOPIC_PREFIX, topic));
   await ensureTopics(
     createKafka('tally-metering-setup', config.KAFKA_BROKERS),
     [

@@ -29,6 +29,10 @@ export const Errors = {
   missingCredentials: (message?: string) => new TallyError('MISSING_CREDENTIALS', message),
   roleForbidden: (message: string) => new TallyError('ROLE_FORBIDDEN', message),
   actionNotAllowedForApiKey: (message: string) => new TallyError('ACTION_NOT_ALLOWED_FOR_API_KEY', message),
+  /** Every verify for a suspended organization (docs/ORGANIZATIONS.md), until it is resumed. */
+  orgSuspended: () => new TallyError('ORG_SUSPENDED'),
+  orgExists: () => new TallyError('CONFLICT', 'An organization with this id already exists.', { field: 'id' }),
+  unknownPlan: (field = 'plan') => invalidRequest(field, `${field} is not a plan of the catalog.`),
   conflict: (message: string, field?: string) => new TallyError('CONFLICT', message, field ? { field } : {}),
   rateLimited: (message: string, retryAfterSeconds?: number) =>
     new TallyError('RATE_LIMITED', message, { retryAfterSeconds }),

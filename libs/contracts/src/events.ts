@@ -181,3 +181,46 @@ export const balanceAlertEvent = envelope(UsageEventTypes.balanceDepleted, balan
   ]),
 });
 export type BalanceAlertEvent = z.infer<typeof balanceAlertEvent>;
+
+// ---- Organizations (platform.org.v1). ----
+
+/** The one event type of `platform.org.v1`: the platform asks metering to change an organization. */
+export const OrgEventTypes = { orgRequested: 'org.requested' } as const;
+
+export const ORG_OPERATIONS = ['create', 'rename', 'change_plan', 'suspend', 'resume'] as const;
+export type OrgOperation = (typeof ORG_OPERATIONS)[number];
+
+/** A display name: 1..200 characters, none of them a control character. */
+export const orgNameSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  // eslint-disable-next-line no-control-regex
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
+/** A plan name as the catalog spells it. */
+export const planNameSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,49}$/, 'must be a plan name of the catalog');
+
+export const orgRequestedData = z
+  .object({
+    orgId: orgIdSchema,
+    operation: z.enum(ORG_OPERATIONS),
+    /** create (required), rename (required). */
+    name: orgNameSchema.optional(),
+    /** create (default free), change_plan (required). */
+    plan: planNameSchema.optional(),
+    /** suspend: why, kept with the organization. */
+    reason: z.string().max(500).optional(),
+  })
+  .superRefine((data, ctx) => {
+    const needs: Partial<Record<OrgOperation, 'name' | 'plan'>> = {
+      create: 'name',
+      rename: 'name',
+      change_plan: 'plan',
+    };
+    const field = needs[data.operation];
+    if (field && data[field] === undefined)
+      ctx.addIssue({ code: 'custom', path: [field], message: `is required for ${data.operation}` });
+  });
+export const orgRequestedEvent = envelope(OrgEventTypes.orgRequested, orgRequestedData);
+export type OrgRequestedEvent = z.infer<typeof orgRequestedEvent>;
+export type OrgRequest = z.infer<typeof orgRequestedData>;

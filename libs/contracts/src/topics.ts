@@ -10,6 +10,8 @@ export const Topics = {
   ledgerPosted: 'metering.ledger.v1',
   alerts: 'metering.alerts.v1',
   admissionVoided: 'auth.admission.voided.v1',
+  /** What the platform asks of an organization (create, rename, plan, suspend, resume): metering applies it. */
+  platformOrg: 'platform.org.v1',
 } as const;
 
 export type TopicName = (typeof Topics)[keyof typeof Topics];

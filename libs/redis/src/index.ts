@@ -6,3 +6,4 @@ export * from './redis-client';
 export * from './redis.module';
 export * from './key-slot';
 export * from './scripts';
+export * from './org-state-cache';

@@ -2,6 +2,7 @@ import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@n
 import type { RedisClient } from './redis-client';
 import { AdmissionCache } from './admission-cache';
 import { BalanceCache } from './balance-cache';
+import { OrgStateCache } from './org-state-cache';
 import { createRedis, RedisClientOptions, waitUntilReady } from './redis-client';
 
 export const REDIS = Symbol('REDIS');
@@ -40,9 +41,14 @@ export class RedisModule {
           inject: [REDIS],
           useFactory: (redis: RedisClient) => new AdmissionCache(redis, options.keyPrefix),
         },
+        {
+          provide: OrgStateCache,
+          inject: [REDIS],
+          useFactory: (redis: RedisClient) => new OrgStateCache(redis, options.keyPrefix),
+        },
         RedisCloser,
       ],
-      exports: [REDIS, BalanceCache, AdmissionCache],
+      exports: [REDIS, BalanceCache, AdmissionCache, OrgStateCache],
     };
   }
 }

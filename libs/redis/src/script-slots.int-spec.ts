@@ -5,6 +5,7 @@ import Redis from 'ioredis';
 import { AdmissionCache } from './admission-cache';
 import { BalanceCache } from './balance-cache';
 import { CrossSlotError, keySlot } from './key-slot';
+import { OrgStateCache } from './org-state-cache';
 import { createRedis, RedisClient } from './redis-client';
 import { CHECK_AND_COUNT_LUA, READ_KEY_LUA, REFUND_LUA } from './auth-scripts';
 import { definedScripts, defineScript } from './scripts';
@@ -63,6 +64,8 @@ const exercises: Record<string, (redis: RedisClient, prefix: string, orgId: stri
       keyRatePerSecond: 100,
     }),
   tallyRelease: (redis, prefix, orgId) => new AdmissionCache(redis, prefix).release(orgId, 'adm-1', 60_000),
+  tallySetOrgState: (redis, prefix, orgId) =>
+    new OrgStateCache(redis, prefix).write(orgId, { version: 1, suspended: true, plan: 'free' }),
   // auth's scripts, defined as key-cache.service.ts and failure-throttle.service.ts define them.
   authReadKey: (redis, prefix) =>
     defineScript(redis, { name: 'authReadKey', numberOfKeys: 1, lua: READ_KEY_LUA })([`${prefix}auth:key:k1`], '60'),

@@ -56,7 +56,7 @@ export class VerifyController {
     400: 'INVALID_REQUEST: unknown action, wrong types, not JSON (the body names the field)',
     401: 'INVALID_API_KEY (malformed, wrong checksum, unknown), API_KEY_REVOKED, MISSING_CREDENTIALS (service credential)',
     402: 'INSUFFICIENT_SANDBOX_HOURS, INSUFFICIENT_AGENT_CREDITS (from quota admission, metered actions)',
-    403: 'ACTION_NOT_ALLOWED_FOR_API_KEY: an administrative action; PLAN_TIER_TOO_LOW (quota admission)',
+    403: 'ACTION_NOT_ALLOWED_FOR_API_KEY: an administrative action; PLAN_TIER_TOO_LOW (quota admission); ORG_SUSPENDED: the organization is suspended (every action, until resumed; docs/ORGANIZATIONS.md)',
     404: 'NOT_FOUND: the key belongs to another organization (no existence leak)',
     429: 'RATE_LIMITED: too many failed verifications from this address or for this key id (Retry-After); CONCURRENT_SANDBOX_LIMIT',
     409: 'CONFLICT: the Idempotency-Key was used for another request, or its action was voided',

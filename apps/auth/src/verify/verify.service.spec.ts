@@ -4,6 +4,7 @@ import type { AuthConfig } from '../config/auth.config';
 import type { EventBatcher } from '../events/event-batcher.service';
 import { MeteredEvents } from '../events/metered-events';
 import type { CachedKey, KeyCacheService } from '../key-cache/key-cache.service';
+import type { OrgStateService } from '../orgs/org-state.service';
 import type { FailureThrottle } from './failure-throttle.service';
 import type { LastUsedWriter } from './last-used.writer';
 import { VerifyService } from './verify.service';
@@ -51,6 +52,7 @@ function setup() {
     sendUntilAcked: jest.fn(record('void', () => undefined)),
   };
   const lastUsed = { touch: jest.fn() };
+  const orgs = { suspended: jest.fn(record('suspended', async () => false)) };
   const config = {
     API_KEY_PREFIX: 'lysk-',
     API_KEY_PEPPER: PEPPER,
@@ -74,9 +76,10 @@ function setup() {
     lastUsed as unknown as LastUsedWriter,
     events as unknown as EventBatcher,
     metered,
+    orgs as unknown as OrgStateService,
   );
   const request = (action = 'sandbox.list', key = issued.plaintext) => ({ key, action, orgId: ORG });
-  return { sut, calls, keys, throttle, admission, events, stored, issued, request };
+  return { sut, calls, keys, throttle, admission, events, stored, issued, request, orgs };
 }
 
 const refusal = (promise: Promise<unknown>) =>
@@ -106,7 +109,7 @@ describe(VerifyService.name, () => {
     it('counts an uncached key against the throttle before PostgreSQL is asked, and refunds it once proven', async () => {
       const { sut, calls, request } = setup();
       await sut.verify(request(), '10.0.0.1');
-      expect(calls).toEqual(['peek', 'readRedis', 'knows', 'checkAndCount', 'loadFromPostgres', 'refund', 'send']);
+      expect(calls).toEqual(['peek', 'readRedis', 'knows', 'checkAndCount', 'loadFromPostgres', 'refund', 'suspended', 'send']);
     });
 
     it('refuses a throttled attempt with RATE_LIMITED without asking PostgreSQL', async () => {
@@ -138,6 +141,15 @@ describe(VerifyService.name, () => {
       const foreign = { ...request('sandbox.create'), orgId: 'ORG-01JOTHER0000000000000000000' };
       expect(await refusal(sut.verify(foreign, '10.0.0.1'))).toBe('NOT_FOUND');
       expect(await refusal(sut.verify(request('billing.read'), '10.0.0.1'))).toBe('ACTION_NOT_ALLOWED_FOR_API_KEY');
+      expect(admission.admit).not.toHaveBeenCalled();
+    });
+
+    it("refuses a suspended organization's key with ORG_SUSPENDED after the org check, before asking quota", async () => {
+      const { sut, admission, orgs, request } = setup();
+      orgs.suspended.mockResolvedValue(true);
+      const foreign = { ...request('sandbox.create'), orgId: 'ORG-01JOTHER0000000000000000000' };
+      expect(await refusal(sut.verify(foreign, '10.0.0.1'))).toBe('NOT_FOUND');
+      expect(await refusal(sut.verify(request('sandbox.create'), '10.0.0.1'))).toBe('ORG_SUSPENDED');
       expect(admission.admit).not.toHaveBeenCalled();
     });
 

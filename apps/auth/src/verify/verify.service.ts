@@ -21,6 +21,7 @@ import { EventBatcher } from '../events/event-batcher.service';
 import { eventId } from '../events/event-id';
 import { callerGaveUp, MeteredEvents } from '../events/metered-events';
 import { CachedKey, KeyCacheService } from '../key-cache/key-cache.service';
+import { OrgStateService } from '../orgs/org-state.service';
 import { decide } from '../permissions/permission-matrix';
 import { VerifyAllowedDto, VerifyRequestDto } from './dto/verify-request.dto';
 import { Caller, FailureThrottle } from './failure-throttle.service';
@@ -69,6 +70,7 @@ export class VerifyService {
     private readonly lastUsed: LastUsedWriter,
     private readonly events: EventBatcher,
     private readonly metered: MeteredEvents,
+    private readonly orgs: OrgStateService,
   ) {
     this.verifiedTopic = topicName(kafka.topicPrefix, Topics.actionVerified);
     this.deniedTopic = topicName(kafka.topicPrefix, Topics.actionDenied);
@@ -87,6 +89,7 @@ export class VerifyService {
     const key = await this.authenticate(request.key, attempt);
     this.lastUsed.touch(key.id);
     this.authorize(key, request.orgId, attempt);
+    await this.active(key, attempt);
     const resource = request.resource ? { type: request.resource.type, id: request.resource.id } : null;
     const params = request.params ?? {};
     const admissionId = await this.admit(key, attempt, resource, params);
@@ -161,6 +164,14 @@ export class VerifyService {
     if (key.orgId !== orgId) this.deny(attempt, 'NOT_FOUND', 'No such organization or resource.', key);
     const decision = decide({ kind: 'api_key' }, attempt.action);
     if (!decision.allowed) this.deny(attempt, decision.code, decision.reason, key);
+  }
+
+  /** A suspended organization may do nothing until it is resumed (docs/ORGANIZATIONS.md); its holds are kept. */
+  private async active(key: CachedKey, attempt: Attempt): Promise<void> {
+    if (await this.orgs.suspended(key.orgId)) {
+      const error = Errors.orgSuspended();
+      this.deny(attempt, error.code, error.message, key);
+    }
   }
 
   /** Quota's admission of a metered action (its admission id); null for any other action. */

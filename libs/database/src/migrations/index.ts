@@ -9,6 +9,7 @@ import { LedgerEventKeyByOrg1795955493335 } from './1795955493335-LedgerEventKey
 import { SandboxReportSequences1795957000000 } from './1795957000000-SandboxReportSequences';
 import { PendingRevocations1795964394590 } from './1795964394590-PendingRevocations';
 import { TimeAwareBalances1795964500000 } from './1795964500000-TimeAwareBalances';
+import { OrganizationLifecycle1795970000000 } from './1795970000000-OrganizationLifecycle';
 
 /** In order of application; registered explicitly (bundlers break TypeORM globs). */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   SandboxReportSequences1795957000000,
   PendingRevocations1795964394590,
   TimeAwareBalances1795964500000,
+  OrganizationLifecycle1795970000000,
 ];

@@ -1,0 +1,65 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ORG_ID_PATTERN } from '@tally/contracts';
+import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+
+// eslint-disable-next-line no-control-regex
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
+const PLAN = /^[a-z][a-z0-9_-]{0,49}$/;
+
+export class CreateOrgDto {
+  @ApiPropertyOptional({ description: 'ORG-<ulid>; generated when omitted', example: 'ORG-01JD0000000000000000000000' })
+  @IsOptional()
+  @IsString()
+  @Matches(ORG_ID_PATTERN, { message: 'id must look like ORG-<ulid>' })
+  id?: string;
+
+  @ApiProperty({ description: 'Display name, 1..200 characters', example: 'Acme' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  @Matches(NO_CONTROL, { message: 'name must not contain control characters' })
+  name: string;
+
+  @ApiPropertyOptional({ description: 'A plan of the catalog (free, pro, team, enterprise)', default: 'free' })
+  @IsOptional()
+  @IsString()
+  @Matches(PLAN, { message: 'plan must be a plan name of the catalog' })
+  plan?: string;
+}
+
+export class UpdateOrgDto {
+  @ApiPropertyOptional({ description: 'New display name' })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  @Matches(NO_CONTROL, { message: 'name must not contain control characters' })
+  name?: string;
+
+  @ApiPropertyOptional({
+    description: "New plan: its tier and concurrent-sandbox limit apply to the org's next admission",
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(PLAN, { message: 'plan must be a plan name of the catalog' })
+  plan?: string;
+}
+
+export class SuspendOrgDto {
+  @ApiPropertyOptional({ description: 'Why (kept with the organization)', maxLength: 500 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  reason?: string;
+}
+
+export class OrgView {
+  @ApiProperty() id: string;
+  @ApiProperty() name: string;
+  @ApiProperty() plan: string;
+  @ApiProperty({ enum: ['active', 'suspended'] }) status: string;
+  @ApiProperty({ nullable: true, type: String }) suspendedReason: string | null;
+  @ApiProperty({ description: 'Bumped by every change' }) version: number;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+}

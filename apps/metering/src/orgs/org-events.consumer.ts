@@ -1,0 +1,98 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { describeIssues, OrgRequestedEvent, orgRequestedEvent, TallyError, Topics, topicName } from '@tally/contracts';
+import {
+  BatchConsumer,
+  BatchHandler,
+  Decoded,
+  EventPublisher,
+  HandleResult,
+  InboundMessage,
+  KAFKA,
+  KAFKA_OPTIONS,
+  KafkaModuleOptions,
+} from '@tally/kafka';
+import { Kafka, KafkaMessage } from 'kafkajs';
+import { METERING_CONFIG } from '../config/metering-config.token';
+import { MeteringConfig } from '../config/metering.config';
+import { OrgsService } from './orgs.service';
+
+/** A platform.org.v1 message as it names itself, or why it is poison. */
+export function decodeOrgEvent(message: KafkaMessage): Decoded<OrgRequestedEvent> {
+  let json: unknown;
+  try {
+    json = JSON.parse(message.value?.toString('utf8') ?? '');
+  } catch {
+    return { ok: false, reason: 'value is not JSON', reasonClass: 'unparseable' };
+  }
+  const parsed = orgRequestedEvent.safeParse(json);
+  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error), reasonClass: 'schema' };
+  const event = parsed.data;
+  const key = message.key?.toString() ?? null;
+  if (event.subject !== event.data.orgId || key !== event.data.orgId)
+    return {
+      ok: false,
+      reason: 'the Kafka key, subject and data.orgId must name the same organization',
+      reasonClass: 'key',
+    };
+  return { ok: true, value: event };
+}
+
+/**
+ * Applies platform.org.v1 (its own consumer group; low volume, one transaction per event, in
+ * partition order): a redelivered event changes nothing (processed_events), an event that can
+ * never apply (no such org, an existing id, an unknown plan) goes to platform.org.v1.dlq with
+ * its reason.
+ */
+@Injectable()
+export class OrgEventsConsumer
+  implements BatchHandler<OrgRequestedEvent>, OnApplicationBootstrap, BeforeApplicationShutdown
+{
+  private readonly logger = new Logger(OrgEventsConsumer.name);
+  private consumer?: BatchConsumer<OrgRequestedEvent>;
+
+  constructor(
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(KAFKA_OPTIONS) private readonly kafkaOptions: KafkaModuleOptions,
+    @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
+    private readonly publisher: EventPublisher,
+    private readonly orgs: OrgsService,
+  ) {}
+
+  decode(message: KafkaMessage): Decoded<OrgRequestedEvent> {
+    return decodeOrgEvent(message);
+  }
+
+  async handle(messages: InboundMessage<OrgRequestedEvent>[]): Promise<HandleResult> {
+    const rejected: NonNullable<HandleResult['rejected']> = [];
+    for (const { value, topic, partition, offset } of messages) {
+      try {
+        await this.orgs.apply(value.data, { source: value.source, id: value.id, topic, partition, offset });
+      } catch (error) {
+        // A request that can never apply is poison; anything else (PostgreSQL, Redis) is retried.
+        if (!(error instanceof TallyError) || error.status >= 500) throw error;
+        this.logger.warn({ orgId: value.data.orgId, eventId: value.id, reason: error.message }, 'org event refused');
+        rejected.push({ topic, partition, offset, reason: `${error.code}: ${error.message}`, reasonClass: 'refused' });
+      }
+    }
+    return { rejected };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const prefix = this.kafkaOptions.topicPrefix;
+    this.consumer = new BatchConsumer(this.kafka, this.publisher, this, {
+      groupId: `${prefix}metering.orgs`,
+      topics: [topicName(prefix, Topics.platformOrg)],
+      maxBackoffMs: this.config.CONSUMER_MAX_BACKOFF_MS,
+      sessionTimeoutMs: this.config.CONSUMER_SESSION_TIMEOUT_MS,
+      onFatal: (error) => {
+        this.logger.fatal({ err: error }, 'platform.org consumer crashed; exiting');
+        process.exit(1);
+      },
+    });
+    await this.consumer.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.consumer?.stop();
+  }
+}

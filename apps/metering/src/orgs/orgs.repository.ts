@@ -1,0 +1,124 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DATA_SOURCE, OrgStatus } from '@tally/database';
+import { DataSource, EntityManager } from 'typeorm';
+
+export interface OrgRow {
+  id: string;
+  name: string;
+  plan: string;
+  status: OrgStatus;
+  suspendedReason: string | null;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What one change sets; absent fields are kept. */
+export interface OrgChanges {
+  name?: string;
+  plan?: string;
+  status?: OrgStatus;
+  suspendedReason?: string | null;
+}
+
+/** Where a platform.org.v1 event was read: its idempotency key and origin, for processed_events. */
+export interface EventRef {
+  source: string;
+  id: string;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+const COLUMNS = 'id, name, plan, status, suspended_reason, version, created_at, updated_at';
+
+/** The organizations table's SQL: one query a method, each taking the organization id. */
+@Injectable()
+export class OrgsRepository {
+  constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
+
+  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
+
+  async find(orgId: string): Promise<OrgRow | null> {
+    const [row] = await this.db.query(`SELECT ${COLUMNS} FROM organizations WHERE id = $1`, [orgId]);
+    return row ? toRow(row) : null;
+  }
+
+  async planExists(tx: EntityManager, plan: string): Promise<boolean> {
+    return (await tx.query('SELECT 1 FROM plans WHERE name = $1', [plan])).length > 0;
+  }
+
+  /** The new organization, or null when one with this id exists. */
+  async insert(tx: EntityManager, org: { id: string; name: string; plan: string }): Promise<OrgRow | null> {
+    const [row] = await tx.query(
+      `INSERT INTO organizations (id, name, plan) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
+      [org.id, org.name, org.plan],
+    );
+    return row ? toRow(row) : null;
+  }
+
+  /** The organization, locked until the transaction ends (changes to one org serialize). */
+  async lock(tx: EntityManager, orgId: string): Promise<OrgRow | null> {
+    const [row] = await tx.query(`SELECT ${COLUMNS} FROM organizations WHERE id = $1 FOR UPDATE`, [orgId]);
+    return row ? toRow(row) : null;
+  }
+
+  /** Applies `changes` and bumps the version. */
+  async update(tx: EntityManager, orgId: string, changes: OrgChanges): Promise<OrgRow> {
+    const [row] = await tx.query(
+      `WITH changed AS (
+         UPDATE organizations SET
+           name = COALESCE($2, name),
+           plan = COALESCE($3, plan),
+           status = COALESCE($4, status),
+           suspended_reason = CASE WHEN $5::boolean THEN $6 ELSE suspended_reason END,
+           version = version + 1,
+           updated_at = now()
+         WHERE id = $1 RETURNING ${COLUMNS})
+       SELECT * FROM changed`,
+      [
+        orgId,
+        changes.name ?? null,
+        changes.plan ?? null,
+        changes.status ?? null,
+        changes.suspendedReason !== undefined,
+        changes.suspendedReason ?? null,
+      ],
+    );
+    return toRow(row);
+  }
+
+  /** Records the event as applied; false when it already was (a redelivery). */
+  async markProcessed(tx: EntityManager, event: EventRef): Promise<boolean> {
+    const rows: unknown[] = await tx.query(
+      `INSERT INTO processed_events (source, id, topic, partition, kafka_offset) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT DO NOTHING RETURNING id`,
+      [event.source, event.id, event.topic, event.partition, event.offset],
+    );
+    return rows.length > 0;
+  }
+}
+
+function toRow(row: {
+  id: string;
+  name: string;
+  plan: string;
+  status: OrgStatus;
+  suspended_reason: string | null;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}): OrgRow {
+  return {
+    id: row.id,
+    name: row.name,
+    plan: row.plan,
+    status: row.status,
+    suspendedReason: row.suspended_reason,
+    version: Number(row.version),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
