@@ -109,7 +109,16 @@ describe(VerifyService.name, () => {
     it('counts an uncached key against the throttle before PostgreSQL is asked, and refunds it once proven', async () => {
       const { sut, calls, request } = setup();
       await sut.verify(request(), '10.0.0.1');
-      expect(calls).toEqual(['peek', 'readRedis', 'knows', 'checkAndCount', 'loadFromPostgres', 'refund', 'suspended', 'send']);
+      expect(calls).toEqual([
+        'peek',
+        'readRedis',
+        'knows',
+        'checkAndCount',
+        'loadFromPostgres',
+        'refund',
+        'suspended',
+        'send',
+      ]);
     });
 
     it('refuses a throttled attempt with RATE_LIMITED without asking PostgreSQL', async () => {
