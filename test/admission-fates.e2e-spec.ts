@@ -108,14 +108,14 @@ describe('admission fates', () => {
       sandboxMs: 36_000_000n,
       agentMc: 10_000n,
     });
-  const createSandbox = (org: DemoOrganization, headers: Record<string, string> = {}) =>
+  const createSandbox = (org: DemoOrganization, headers: Record<string, string> = {}, sandboxId?: string) =>
     verify(
       authUrl,
       {
         key: org.apiKey,
         action: 'sandbox.create',
         orgId: org.orgId,
-        resource: { type: 'sandbox', id: `SBX-${headers['idempotency-key'] ?? ulid()}` },
+        resource: { type: 'sandbox', id: sandboxId ?? `SBX-${headers['idempotency-key'] ?? ulid()}` },
         params: { shape: 'small', maxLifeSeconds: 3600 },
       },
       { ...service, ...headers },
@@ -241,6 +241,24 @@ describe('admission fates', () => {
       expect(await redis.hget(balanceKeys(ctx.redisPrefix, org.orgId).balance, 'held_ms')).toBe('0');
       expect(await fateOf(org.orgId, admissionId)).toBe('voided');
     }, 60_000);
+  });
+
+  it('item 3: releasing a second create of a live sandbox leaves that sandbox held', async () => {
+    const org = await newOrg();
+    const first = await createSandbox(org, { 'idempotency-key': 'live-1' }, 'SBX-LIVE');
+    expect(first.status).toBe(200);
+    await expectEventually(async () => expect(await activeHolds(org.orgId)).toBe(1), 60_000);
+    const again = await createSandbox(org, { 'idempotency-key': 'live-2' }, 'SBX-LIVE');
+    expect(again.status).toBe(200);
+    const admissionId = again.body.admissionId as string;
+    await expectEventually(async () => expect(await fateOf(org.orgId, admissionId)).toBe('settled'), 60_000);
+    const released = await call(quotaUrl, 'DELETE', `/v1/admissions/${admissionId}?orgId=${org.orgId}`, {
+      headers: service,
+    });
+    expect(released.status).toBe(200);
+    await expectEventually(async () => expect(await fateOf(org.orgId, admissionId)).toBe('voided'), 60_000);
+    expect(await activeHolds(org.orgId)).toBe(1);
+    expect(await redis.hget(balanceKeys(ctx.redisPrefix, org.orgId).balance, 'held_ms')).toBe('3600000');
   });
 
   it('item 3: a void that arrives before its verified event makes that event bill nothing', async () => {

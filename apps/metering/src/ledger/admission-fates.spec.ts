@@ -107,6 +107,24 @@ describe('admission fates in posting', () => {
     expect(ctx.holds.get(`${ORG}|sbx`)).toMatchObject({ status: 'released' });
   });
 
+  it('a second create naming a live sandbox reserves nothing, and voiding it leaves the live hold alone', () => {
+    const ctx = context(0n);
+    postEvents([create('a1', 'sbx'), create('a2', 'sbx')], ctx);
+    expect(ctx.fates!.get(`${ORG}|a2`)).toMatchObject({ fate: 'settled', reservedMs: 0n });
+    postEvents([voided('a2')], ctx);
+    expect(ctx.holds.get(`${ORG}|sbx`)).toMatchObject({ status: 'active', reservedMs: 3_600_000n });
+  });
+
+  it('an extend of a sandbox already gone reserves nothing', () => {
+    const ctx = context(0n);
+    postEvents(
+      [create('a1', 'sbx'), { ...action('d'), action: 'sandbox.delete', sandboxId: 'sbx', admissionId: null }],
+      ctx,
+    );
+    postEvents([action('a3', { action: 'sandbox.extend', sandboxId: 'sbx', extendSeconds: 600 })], ctx);
+    expect(ctx.fates!.get(`${ORG}|a3`)).toMatchObject({ fate: 'settled', reservedMs: 0n });
+  });
+
   it('bills an admission once, whatever number of verified events name it', () => {
     const ctx = context(5_000n);
     postEvents([action('a1'), action('a1')], ctx);

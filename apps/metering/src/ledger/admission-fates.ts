@@ -1,4 +1,3 @@
-import { sandboxCost } from '@tally/contracts';
 import { ActionEvent, AdmissionVoidEvent } from './metering-event';
 import type { LedgerLine, PostingBook } from './posting';
 
@@ -44,8 +43,11 @@ export function admissionOpen(book: PostingBook, event: ActionEvent): boolean {
   return !book.ctx.fates?.has(fateKey(event.orgId, event.admissionId));
 }
 
-/** Records what the posted action did, so that a later void can undo exactly that. */
-export function settleAdmission(book: PostingBook, event: ActionEvent): void {
+/**
+ * Records what the posted action did, so that a later void can undo exactly that: `reservedMs`
+ * is what it added to its sandbox's hold (nothing when the sandbox was already held or gone).
+ */
+export function settleAdmission(book: PostingBook, event: ActionEvent, reservedMs: bigint): void {
   if (!event.admissionId || !book.ctx.fates) return;
   book.ctx.fates.set(fateKey(event.orgId, event.admissionId), {
     orgId: event.orgId,
@@ -55,18 +57,10 @@ export function settleAdmission(book: PostingBook, event: ActionEvent): void {
     eventId: event.id,
     action: event.action,
     sandboxId: event.sandboxId,
-    reservedMs: reservedBy(book, event),
+    reservedMs,
     voidReason: null,
     dirty: true,
   });
-}
-
-/** Sandbox-ms a create or an extend added to its hold, at the hold's price. */
-function reservedBy(book: PostingBook, event: ActionEvent): bigint {
-  const seconds = event.action === 'sandbox.create' ? event.lifeSeconds : event.extendSeconds;
-  if (seconds === null || !event.sandboxId) return 0n;
-  const hold = book.ctx.holds.get(`${event.orgId}|${event.sandboxId}`);
-  return hold ? sandboxCost(BigInt(seconds) * 1000n, hold.pricePerHour) : 0n;
 }
 
 /**
@@ -105,7 +99,8 @@ const tombstone = (event: AdmissionVoidEvent): AdmissionFate => ({
 
 function undoSettlement(book: PostingBook, fate: AdmissionFate, event: AdmissionVoidEvent): void {
   const hold = fate.sandboxId ? book.ctx.holds.get(`${fate.orgId}|${fate.sandboxId}`) : undefined;
-  if (hold && fate.action === 'sandbox.create') book.release(hold, event.at);
+  // Only the admission that placed the hold releases it: a second create of a live sandbox placed nothing.
+  if (hold && fate.action === 'sandbox.create' && hold.admissionId === fate.admissionId) book.release(hold, event.at);
   if (hold && fate.action === 'sandbox.extend' && hold.status === 'active') {
     hold.reservedMs = hold.reservedMs > fate.reservedMs ? hold.reservedMs - fate.reservedMs : 0n;
     hold.dirty = true;

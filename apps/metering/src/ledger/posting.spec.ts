@@ -94,6 +94,15 @@ describe('postEvents: holds', () => {
     ]);
   });
 
+  it("prices runtime at the report's shape until a create places the hold, whatever a delete or extend claimed", () => {
+    const ctx = context([pkg('p', 10n ** 12n, 0n)]);
+    const claimed = { ...create('a', 'micro', 10), lifeSeconds: null };
+    postEvents([{ ...claimed, action: 'sandbox.delete' }], ctx);
+    expect(postEvents([report('a', 3_600_000n, 'sandbox.heartbeat', 'gpu')], ctx).entries).toEqual([
+      expect.objectContaining({ amount: -45_000_000n }),
+    ]);
+  });
+
   it('places one hold per sandbox however many creates name it', () => {
     const ctx = context([pkg('p', 10n ** 12n, 0n)]);
     postEvents([create('a', 'small', 10), create('a', 'small', 10)], ctx);

@@ -306,12 +306,11 @@ export function postEvent(book: PostingBook, event: MeteringEvent): void {
  */
 function postAction(book: PostingBook, event: ActionEvent): void {
   if (!admissionOpen(book, event)) return;
-  applyAction(book, event);
-  settleAdmission(book, event);
+  settleAdmission(book, event, applyAction(book, event));
 }
 
-/** A verified action: its fixed cost, its roll-up, and what it does to its sandbox's hold. */
-function applyAction(book: PostingBook, event: ActionEvent): void {
+/** A verified action: its fixed cost, its roll-up, and what it does to its sandbox's hold (the sandbox-ms it reserved). */
+function applyAction(book: PostingBook, event: ActionEvent): bigint {
   const fixed = book.ctx.fixedCosts.get(event.action) ?? 0n;
   book.debit(event, 'agent', fixed, event.action, event.keyId);
   const { orgId, at, keyId, action, sandboxId } = event;
@@ -326,41 +325,49 @@ function applyAction(book: PostingBook, event: ActionEvent): void {
     agentMc: fixed,
     sandboxId,
   });
-  if (!sandboxId) return;
-  if (action === 'sandbox.create') placeHold(book, event, sandboxId);
-  else if (action === 'sandbox.extend') extendHold(book, event, sandboxId);
-  else if (action === 'sandbox.delete') book.release(book.holdFor(orgId, sandboxId, event.shape ?? '', at), at);
+  if (!sandboxId) return 0n;
+  if (action === 'sandbox.create') return placeHold(book, event, sandboxId);
+  if (action === 'sandbox.extend') return extendHold(book, event, sandboxId);
+  // The caller's params.shape says nothing about the sandbox: only a create or a report names its shape.
+  if (action === 'sandbox.delete') book.release(book.holdFor(orgId, sandboxId, '', at), at);
+  return 0n;
 }
 
-/** `sandbox.create`: reserves its lifetime at the shape's price (one hold per sandbox). */
-function placeHold(book: PostingBook, event: ActionEvent, sandboxId: string): void {
-  if (!event.shape || event.lifeSeconds === null) return;
+/** `sandbox.create`: reserves its lifetime at the shape's price (one hold per sandbox); returns what it reserved. */
+function placeHold(book: PostingBook, event: ActionEvent, sandboxId: string): bigint {
+  if (!event.shape || event.lifeSeconds === null) return 0n;
   const hold = book.holdFor(event.orgId, sandboxId, event.shape, event.at);
-  if (hold.placed) return; // a second create for the same sandbox changes nothing
+  if (hold.placed) return 0n; // a second create for the same sandbox changes nothing
   hold.placed = true;
   hold.shape = event.shape;
   hold.pricePerHour = book.ctx.prices.get(event.shape) ?? hold.pricePerHour;
   hold.admissionId = event.admissionId;
-  hold.reservedMs += bounded(sandboxCost(BigInt(event.lifeSeconds) * 1000n, hold.pricePerHour), 'a hold');
+  const reserved = bounded(sandboxCost(BigInt(event.lifeSeconds) * 1000n, hold.pricePerHour), 'a hold');
+  hold.reservedMs += reserved;
   const end = new Date(event.at.getTime() + event.lifeSeconds * 1000 + book.ctx.holdGraceMs);
   if (end > hold.expiresAt) hold.expiresAt = end;
   hold.dirty = true;
+  return reserved;
 }
 
-/** `sandbox.extend`: grows a live hold at the hold's own price. */
-function extendHold(book: PostingBook, event: ActionEvent, sandboxId: string): void {
-  if (event.extendSeconds === null) return;
-  const hold = book.holdFor(event.orgId, sandboxId, event.shape ?? '', event.at);
-  if (hold.status !== 'active') return; // the sandbox is gone: nothing left to reserve for
-  hold.reservedMs += bounded(sandboxCost(BigInt(event.extendSeconds) * 1000n, hold.pricePerHour), 'an extension');
+/** `sandbox.extend`: grows a live hold at the hold's own price; returns what it reserved. */
+function extendHold(book: PostingBook, event: ActionEvent, sandboxId: string): bigint {
+  if (event.extendSeconds === null) return 0n;
+  const hold = book.holdFor(event.orgId, sandboxId, '', event.at);
+  if (hold.status !== 'active') return 0n; // the sandbox is gone: nothing left to reserve for
+  const reserved = bounded(sandboxCost(BigInt(event.extendSeconds) * 1000n, hold.pricePerHour), 'an extension');
+  hold.reservedMs += reserved;
   hold.expiresAt = new Date(hold.expiresAt.getTime() + event.extendSeconds * 1000);
   hold.dirty = true;
+  return reserved;
 }
 
 /** A runtime report: captured against the hold, debited, and the hold released when it stopped. */
 function postSandboxReport(book: PostingBook, event: SandboxUsageEvent): void {
   const hold = book.holdFor(event.orgId, event.sandboxId, event.shape, event.at);
-  const cost = bounded(sandboxCost(event.runtimeMs, hold.pricePerHour), 'a runtime cost');
+  // Until a create places the hold, the report's own (catalogued) shape is the only price known.
+  const price = hold.placed ? hold.pricePerHour : (book.ctx.prices.get(event.shape) ?? hold.pricePerHour);
+  const cost = bounded(sandboxCost(event.runtimeMs, price), 'a runtime cost');
   const before = overrun(hold);
   hold.capturedMs += cost;
   if (event.sequence > hold.lastSequence) hold.lastSequence = event.sequence;
