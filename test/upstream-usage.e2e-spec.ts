@@ -70,5 +70,15 @@ describe('upstream example: usage through the UsageReporter', () => {
     ]);
     const agent = agentUsageEvent.parse(seen.find((e) => e.topic.endsWith(Topics.usageAgent))!.value);
     expect(agent).toMatchObject({ id: ids[2], subject: orgId, data: { credits: 1_000n, kind: 'inference' } });
+
+    // The example mints sandbox ids: a retry (same Idempotency-Key) names the same sandbox, a caller's id is ignored.
+    const retry = { ...headers, 'idempotency-key': `retry-${orgId}` };
+    const tries = await Promise.all(
+      [1, 2].map(() => call(upstream, 'POST', `/v1/orgs/${orgId}/sandboxes`, { headers: retry, body: {} })),
+    );
+    expect(tries.map((t) => t.status)).toEqual([201, 201]);
+    expect((tries[0].body as { sandboxId: string }).sandboxId).toBe((tries[1].body as { sandboxId: string }).sandboxId);
+    const chosen = await call(upstream, 'POST', `/v1/orgs/${orgId}/sandboxes`, { headers, body: { sandboxId: 'X' } });
+    expect((chosen.body as { sandboxId: string }).sandboxId).toMatch(/^SBX-/);
   });
 });

@@ -40,7 +40,8 @@ export class ApiKeyGuard implements CanActivate {
     const header = request.headers['x-org-id'];
     const orgId = params[required.orgIdParam ?? 'orgId'] ?? (typeof header === 'string' ? header : undefined);
     if (!orgId) throw Errors.invalidRequest('orgId', 'The organization id is missing.');
-    const view = { params, body: request.body };
+    const idempotencyKey = idempotencyKeyOf(request);
+    const view = { params, body: request.body, idempotencyKey };
     const resource = required.resource?.(view);
     const verified = await this.client.verify({
       key,
@@ -49,7 +50,7 @@ export class ApiKeyGuard implements CanActivate {
       resource,
       params: required.params?.(view),
       sourceAddress: request.ip,
-      idempotencyKey: idempotencyKeyOf(request),
+      idempotencyKey,
     });
     // The route reads the resource it was verified for (a create's sandbox id is made up here, once).
     request.tallyVerified = resource ? { ...verified, resource } : verified;

@@ -3,20 +3,11 @@ import { ApiOperation, ApiProperty, ApiPropertyOptional, ApiResponse, ApiTags } 
 import { RequireAction, Verified, VerifiedAction } from '@tally/api-key-guard';
 import { UsageReporter } from '@tally/usage-reporter';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { createHash } from 'node:crypto';
 import { ulid } from 'ulid';
 
 export class CreateSandboxDto {
-  @ApiPropertyOptional({
-    description:
-      'The id to give the sandbox (a retry with the same Idempotency-Key should repeat it); made up otherwise',
-    example: 'SBX-01J...',
-  })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
-  sandboxId?: string;
-
-  @ApiPropertyOptional({ example: 'standard' })
+  @ApiPropertyOptional({ example: 'small', description: 'A shape of the catalog (default small)' })
   @IsOptional()
   @IsString()
   @MaxLength(64)
@@ -45,6 +36,12 @@ export class UpstreamAnswerDto {
   usageEventId?: string;
 }
 
+const DEFAULT_SHAPE = 'small';
+
+/** A new sandbox's id: derived from the caller's Idempotency-Key when it sends one, fresh otherwise. */
+const sandboxIdFor = (idempotencyKey: string | undefined): string =>
+  idempotencyKey ? `SBX-${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 32)}` : `SBX-${ulid()}`;
+
 const answer = (verified: VerifiedAction, extra: Partial<UpstreamAnswerDto> = {}): UpstreamAnswerDto => ({
   orgId: verified.orgId,
   keyId: verified.keyId,
@@ -69,21 +66,19 @@ export class SandboxesController {
   @Post('sandboxes')
   @HttpCode(201)
   @RequireAction('sandbox.create', {
-    // Named before auth is asked: metering holds the sandbox under the id its runtime reports carry.
-    resource: ({ body }) => ({
-      type: 'sandbox',
-      id: (body as CreateSandboxDto | undefined)?.sandboxId ?? `SBX-${ulid()}`,
-    }),
+    // Minted before auth is asked (metering holds the sandbox under the id its reports carry), never
+    // taken from the caller: a retry with the same Idempotency-Key names the same sandbox.
+    resource: ({ idempotencyKey }) => ({ type: 'sandbox', id: sandboxIdFor(idempotencyKey) }),
     params: ({ body }) => {
       const { shape, maxLifeSeconds } = (body ?? {}) as CreateSandboxDto;
-      return { shape: shape ?? 'standard', maxLifeSeconds: maxLifeSeconds ?? 3600 };
+      return { shape: shape ?? DEFAULT_SHAPE, maxLifeSeconds: maxLifeSeconds ?? 3600 };
     },
   })
   @ApiOperation({ summary: 'Create a sandbox (metered: sandbox.create)' })
   @ApiResponse({ status: 201, type: UpstreamAnswerDto })
   create(@Verified() verified: VerifiedAction, @Body() body: CreateSandboxDto): UpstreamAnswerDto {
     const sandboxId = verified.resource!.id;
-    const shape = body?.shape ?? 'standard';
+    const shape = body?.shape ?? DEFAULT_SHAPE;
     this.started.set(sandboxId, { at: Date.now(), shape });
     const reported = this.usage?.sandboxStarted({ orgId: verified.orgId, sandboxId, shape });
     return answer(verified, { sandboxId, usageEventId: reported?.id });
