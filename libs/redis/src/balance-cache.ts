@@ -107,6 +107,12 @@ export class BalanceCache {
     return written === 1;
   }
 
+  /** Redis's clock (TIME), the one ADMIT_LUA judges `valid_until` by. */
+  async now(): Promise<Date> {
+    const [seconds, micros] = await this.redis.time();
+    return new Date(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000));
+  }
+
   async get(orgId: string): Promise<CachedBalance | null> {
     const [version, sandboxMs, agentMc, heldMs, running, validUntil] = await this.redis.hmget(
       this.keys(orgId).balance,

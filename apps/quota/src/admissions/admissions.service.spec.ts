@@ -61,17 +61,20 @@ describe(AdmissionsService.name, () => {
   let catalog: ReturnType<typeof newCatalog>;
   let voids: { publish: jest.Mock };
   let snapshots: { load: jest.Mock };
+  let balances: { apply: jest.Mock; now: jest.Mock };
+  const REDIS_NOW = new Date('2026-06-01T00:00:00.000Z');
 
   beforeEach(() => {
     admissions = newAdmissionCache();
     catalog = newCatalog();
     voids = { publish: jest.fn(async () => undefined) };
-    snapshots = { load: jest.fn() };
+    snapshots = { load: jest.fn(async () => ({ version: 1n })) };
+    balances = { apply: jest.fn(), now: jest.fn(async () => REDIS_NOW) };
     sut = new AdmissionsService(
       config,
       snapshots as unknown as BalanceSnapshotRepository,
       admissions as unknown as AdmissionCache,
-      { apply: jest.fn() } as unknown as BalanceCache,
+      balances as unknown as BalanceCache,
       catalog as unknown as CatalogService,
       voids as unknown as AdmissionVoids,
       new Registry(),
@@ -128,6 +131,24 @@ describe(AdmissionsService.name, () => {
       await expect(sut.admit(create())).rejects.toThrow(
         'sandbox.create needs 1 sandbox hours reserved; 0.5 are available.',
       );
+    });
+  });
+
+  describe('a cache miss (no snapshot, or one past its valid_until)', () => {
+    it("loads the balance at Redis's time, applies it as of then, and decides again", async () => {
+      admissions.admit.mockResolvedValueOnce({ outcome: 'MISS' });
+      await expect(sut.admit(create())).resolves.toMatchObject({ admitted: true });
+      expect(snapshots.load).toHaveBeenCalledWith(ORG, REDIS_NOW);
+      expect(balances.apply).toHaveBeenCalledWith(ORG, { version: 1n }, [], REDIS_NOW);
+      expect(admissions.admit).toHaveBeenCalledTimes(2);
+    });
+
+    it('loads once more when the loaded snapshot is past a boundary already, then gives up (503)', async () => {
+      admissions.admit.mockResolvedValueOnce({ outcome: 'MISS' }).mockResolvedValueOnce({ outcome: 'MISS' });
+      await expect(sut.admit(create())).resolves.toMatchObject({ admitted: true });
+      expect(snapshots.load).toHaveBeenCalledTimes(2);
+      admissions.admit.mockResolvedValue({ outcome: 'MISS' });
+      expect(await codeOf(sut.admit(create('idem-2')))).toBe('DEPENDENCY_UNAVAILABLE');
     });
   });
 

@@ -296,7 +296,8 @@ export class AdmissionsService {
     if (!loading) {
       loading = (async () => {
         this.coldLoadCount.inc();
-        const at = new Date();
+        // At Redis's clock, which judges the snapshot's validity: a quota host behind it cannot load a stale one.
+        const at = await on('Redis', () => this.balances.now());
         const snapshot = await on('PostgreSQL', () => this.snapshots.load(orgId, at));
         if (!snapshot) throw new DependencyFailure('PostgreSQL', `returned no balance for ${orgId}`);
         await on('Redis', () => this.balances.apply(orgId, snapshot, [], at));
