@@ -43,6 +43,16 @@ export class AlertStateRepository {
     ]);
   }
 
+  /** Each org's own alert thresholds, for the orgs that set them (the others use ALERT_THRESHOLDS). */
+  async thresholds(orgIds: string[]): Promise<Map<string, number[]>> {
+    if (orgIds.length === 0) return new Map();
+    const rows: { id: string; alert_thresholds: number[] }[] = await this.tx.query(
+      'SELECT id, alert_thresholds FROM organizations WHERE id = ANY($1::varchar[]) AND alert_thresholds IS NOT NULL',
+      withArrayLiterals([orgIds]),
+    );
+    return new Map(rows.map((r) => [r.id, r.alert_thresholds.map(Number)]));
+  }
+
   /** Hourly consumption per org from the roll-ups, from `hours` before each `at`'s hour to `at`. */
   async recentBuckets(
     orgs: { orgId: string; at: Date }[],

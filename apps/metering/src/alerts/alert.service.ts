@@ -13,7 +13,8 @@ import { AlertStateRepository, StoredAlert } from './alert-state.repository';
  * evaluates the alert state machine for each organization and kind it touched, persists the new
  * state and writes the alerts to the outbox. The clock is the posting's own: the latest event time
  * of the org in the batch (so a replayed or simulated stream forecasts as it would have live),
- * or now for a grant.
+ * or now for a grant. Thresholds are the org's own (PUT /v1/orgs/:orgId/alert-thresholds) or, when
+ * it set none, ALERT_THRESHOLDS.
  */
 @Injectable()
 export class AlertService implements PostingObserver, OnModuleInit {
@@ -48,6 +49,7 @@ export class AlertService implements PostingObserver, OnModuleInit {
     const totals = await repo.activeTotals(orgs);
     const buckets = await repo.recentBuckets(orgs, 1);
     const states = await repo.load(orgIds);
+    const thresholds = await repo.thresholds(orgIds);
     const at = new Map(orgs.map((o) => [o.orgId, o.at]));
     // Grouped once: a batch touches up to every org, and each org reads only its own buckets.
     const bucketsByOrg = new Map<string, typeof buckets>();
@@ -68,7 +70,7 @@ export class AlertService implements PostingObserver, OnModuleInit {
       const { state, alerts } = evaluateAlerts(
         previous,
         { kind, total, remaining, burnPerHour: burnRatePerHour(mine, when, 1), at: when },
-        this.policy,
+        { ...this.policy, thresholds: thresholds.get(orgId) ?? this.policy.thresholds },
       );
       if (state !== previous) changed.push({ orgId, kind, state });
       raised.push(...alerts.map((alert) => this.toAlert(orgId, kind, alert, when)));

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, IsUrl, MaxLength, MinLength } from 'class-validator';
+import { IsIn, IsOptional, IsString, IsUrl, MaxLength, MinLength } from 'class-validator';
 
 export class RegisterWebhookDto {
   @ApiProperty({ description: 'Where alerts are POSTed (http or https)', example: 'https://example.com/hooks/tally' })
@@ -16,6 +16,35 @@ export class RegisterWebhookDto {
   @MinLength(16)
   @MaxLength(200)
   secret?: string;
+}
+
+export class UpdateWebhookDto {
+  @ApiPropertyOptional({ description: 'New target URL (http or https)' })
+  @IsOptional()
+  @IsUrl(
+    { protocols: ['http', 'https'], require_tld: false, require_protocol: true },
+    { message: 'url must be an http(s) URL' },
+  )
+  @MaxLength(2_000)
+  url?: string;
+
+  @ApiPropertyOptional({
+    description: 'New signing secret (min 16 characters), or "rotate" for a generated one (returned once)',
+    minLength: 16,
+  })
+  @IsOptional()
+  @IsString()
+  @MinLength(6)
+  @MaxLength(200)
+  secret?: string;
+
+  @ApiPropertyOptional({
+    enum: ['active'],
+    description: 'active: revive a dead endpoint (its failure count reset; abandoned deliveries stay abandoned)',
+  })
+  @IsOptional()
+  @IsIn(['active'], { message: "status may only be set to 'active'" })
+  status?: 'active';
 }
 
 export class WebhookEndpointView {

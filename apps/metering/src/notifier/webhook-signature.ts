@@ -3,6 +3,17 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 /** Header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (Stripe-like). */
 export const SIGNATURE_HEADER = 'x-tally-signature';
 
+/** How long a receiver should accept a signature's timestamp, either side of its own clock. */
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+/** The signature format, as OpenAPI and the README state it. */
+export const SIGNATURE_FORMAT =
+  'Every delivery is a POST of the alert (a CloudEvent, JSON) with the header ' +
+  "`x-tally-signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`: the HMAC, keyed with the endpoint's secret, " +
+  'of the string `<t>.<raw request body>` (the exact bytes received). Receivers recompute it, compare in ' +
+  `constant time, and refuse a t more than ${SIGNATURE_TOLERANCE_SECONDS} s from their clock (replays). ` +
+  '`x-tally-event-id` is the alert id (the same on every retry: deduplicate on it), `x-tally-delivery` the delivery id.';
+
 /**
  * Signs the exact bytes sent. The timestamp is inside the MAC so a captured delivery cannot be
  * replayed later with a fresh timestamp; receivers reject old timestamps (tolerance below).
@@ -18,7 +29,7 @@ export function verifySignature(
   body: string,
   header: string | undefined,
   nowSeconds: number,
-  toleranceSeconds = 300,
+  toleranceSeconds = SIGNATURE_TOLERANCE_SECONDS,
 ): boolean {
   if (!header) return false;
   const parts = new Map(

@@ -43,6 +43,49 @@ export class WebhookRepository {
     return row ? endpoint(row) : null;
   }
 
+  async orgExists(orgId: string): Promise<boolean> {
+    return (await this.db.query('SELECT 1 FROM organizations WHERE id = $1', [orgId])).length > 0;
+  }
+
+  /** An org's endpoints (null: the ops endpoints), oldest first. */
+  async list(orgId: string | null): Promise<EndpointRow[]> {
+    const rows: Parameters<typeof endpoint>[0][] = await this.db.query(
+      `SELECT id, org_id, url, status, consecutive_failures, created_at FROM webhook_endpoints
+        WHERE org_id IS NOT DISTINCT FROM $1 ORDER BY created_at, id`,
+      [orgId],
+    );
+    return rows.map(endpoint);
+  }
+
+  /**
+   * Changes an endpoint's url and/or secret; `revive` makes a dead endpoint active again with no
+   * failures counted (deliveries abandoned when it died stay abandoned). Null: no such endpoint.
+   */
+  async update(id: string, changes: { url?: string; secret?: string; revive?: boolean }): Promise<EndpointRow | null> {
+    const [row] = await this.db.query(
+      `WITH changed AS (
+         UPDATE webhook_endpoints SET url = COALESCE($2, url), secret = COALESCE($3, secret),
+           status = CASE WHEN $4::boolean THEN 'active' ELSE status END,
+           consecutive_failures = CASE WHEN $4::boolean THEN 0 ELSE consecutive_failures END
+         WHERE id = $1 RETURNING id, org_id, url, status, consecutive_failures, created_at)
+       SELECT * FROM changed`,
+      [id, changes.url ?? null, changes.secret ?? null, changes.revive === true],
+    );
+    return row ? endpoint(row) : null;
+  }
+
+  /** Deletes an endpoint with its queue and attempt log, in one transaction; false when there was none. */
+  async remove(id: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const [locked] = await tx.query('SELECT id FROM webhook_endpoints WHERE id = $1 FOR UPDATE', [id]);
+      if (!locked) return false;
+      await tx.query('DELETE FROM webhook_attempts WHERE endpoint_id = $1', [id]);
+      await tx.query('DELETE FROM webhook_deliveries WHERE endpoint_id = $1', [id]);
+      await tx.query('DELETE FROM webhook_endpoints WHERE id = $1', [id]);
+      return true;
+    });
+  }
+
   /** One delivery per active endpoint of the org and per ops endpoint; a repeated alert adds none. */
   async enqueue(orgId: string, alertId: string, payload: unknown): Promise<number> {
     const rows: unknown[] = await this.db.query(
@@ -110,6 +153,8 @@ export class WebhookRepository {
         'SELECT status FROM webhook_endpoints WHERE id = $1 FOR UPDATE',
         [delivery.endpointId],
       );
+      // Deleted while this attempt was in flight: nothing of it is kept.
+      if (!locked) return { endpointDied: false };
       await tx.query(
         `INSERT INTO webhook_attempts (endpoint_id, delivery_id, alert_id, attempt, http_status, ok, error, duration_ms)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

@@ -1,8 +1,15 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { assertOrgId, Errors } from '@tally/contracts';
 import { ServiceAuthGuard } from '@tally/platform';
-import { CreateOrgDto, OrgView, SuspendOrgDto, UpdateOrgDto } from './dto/org.dto';
+import {
+  AlertThresholdsDto,
+  AlertThresholdsView,
+  CreateOrgDto,
+  OrgView,
+  SuspendOrgDto,
+  UpdateOrgDto,
+} from './dto/org.dto';
 import { OrgRow } from './orgs.repository';
 import { OrgsService } from './orgs.service';
 
@@ -85,5 +92,31 @@ export class OrgsController {
   async resume(@Param('orgId') orgId: string): Promise<OrgView> {
     assertOrgId(orgId);
     return view(await this.orgs.apply({ orgId, operation: 'resume' }));
+  }
+
+  @Get(':orgId/alert-thresholds')
+  @ApiOperation({
+    summary: "The org's balance alert thresholds: its own, or metering's ALERT_THRESHOLDS (source default).",
+  })
+  @ApiResponse({ status: 200, type: AlertThresholdsView })
+  @ApiResponse({ status: 404, description: 'NOT_FOUND' })
+  alertThresholds(@Param('orgId') orgId: string): Promise<AlertThresholdsView> {
+    assertOrgId(orgId);
+    return this.orgs.alertThresholds(orgId);
+  }
+
+  @Put(':orgId/alert-thresholds')
+  @ApiOperation({
+    summary:
+      "Set the org's balance alert thresholds (percent consumed, 1..100, up to 10; 100 is depletion), or null for the default. " +
+      'They apply from its next posting; a threshold already fired does not fire again until a grant re-arms it.',
+  })
+  @ApiBody({ type: AlertThresholdsDto })
+  @ApiResponse({ status: 200, type: AlertThresholdsView })
+  @ApiResponse({ status: 400, description: 'INVALID_REQUEST (field thresholds)' })
+  @ApiResponse({ status: 404, description: 'NOT_FOUND' })
+  setAlertThresholds(@Param('orgId') orgId: string, @Body() body: AlertThresholdsDto): Promise<AlertThresholdsView> {
+    assertOrgId(orgId);
+    return this.orgs.setAlertThresholds(orgId, body.thresholds);
   }
 }

@@ -90,6 +90,25 @@ export class OrgsRepository {
     return toRow(row);
   }
 
+  /** The org's own alert thresholds (null: none set); undefined when there is no such org. */
+  async alertThresholds(orgId: string): Promise<number[] | null | undefined> {
+    const [row]: { alert_thresholds: number[] | null }[] = await this.db.query(
+      'SELECT alert_thresholds FROM organizations WHERE id = $1',
+      [orgId],
+    );
+    return row ? (row.alert_thresholds?.map(Number) ?? null) : undefined;
+  }
+
+  /** Sets (null: clears) the org's alert thresholds; false when there is no such org. */
+  async setAlertThresholds(orgId: string, thresholds: number[] | null): Promise<boolean> {
+    const rows: unknown[] = await this.db.query(
+      `WITH changed AS (UPDATE organizations SET alert_thresholds = $2::integer[], updated_at = now() WHERE id = $1 RETURNING id)
+       SELECT id FROM changed`,
+      [orgId, thresholds === null ? null : `{${thresholds.join(',')}}`],
+    );
+    return rows.length > 0;
+  }
+
   /** Records the event as applied; false when it already was (a redelivery). */
   async markProcessed(tx: EntityManager, event: EventRef): Promise<boolean> {
     const rows: unknown[] = await tx.query(

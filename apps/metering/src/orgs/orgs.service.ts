@@ -1,9 +1,16 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Errors, OrgRequest } from '@tally/contracts';
 import { OrgStateCache } from '@tally/redis';
 import { EntityManager } from 'typeorm';
 import { ulid } from 'ulid';
+import { METERING_CONFIG } from '../config/metering-config.token';
+import { MeteringConfig } from '../config/metering.config';
 import { EventRef, OrgChanges, OrgRow, OrgsRepository } from './orgs.repository';
+
+export interface AlertThresholds {
+  thresholds: number[];
+  source: 'organization' | 'default';
+}
 
 export const DEFAULT_PLAN = 'free';
 
@@ -21,7 +28,24 @@ export class OrgsService {
   constructor(
     private readonly repository: OrgsRepository,
     private readonly cache: OrgStateCache,
+    @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
   ) {}
+
+  /** The thresholds the alert engine uses for the org: its own, else ALERT_THRESHOLDS. */
+  async alertThresholds(orgId: string): Promise<AlertThresholds> {
+    const own = await this.repository.alertThresholds(orgId);
+    if (own === undefined) throw Errors.orgNotFound();
+    return own
+      ? { thresholds: own, source: 'organization' }
+      : { thresholds: this.config.ALERT_THRESHOLDS, source: 'default' };
+  }
+
+  /** Sets the org's thresholds (deduplicated, ascending), or with null returns it to ALERT_THRESHOLDS; from its next posting on. */
+  async setAlertThresholds(orgId: string, thresholds: number[] | null): Promise<AlertThresholds> {
+    const normalized = thresholds === null ? null : [...new Set(thresholds)].sort((a, b) => a - b);
+    if (!(await this.repository.setAlertThresholds(orgId, normalized))) throw Errors.orgNotFound();
+    return this.alertThresholds(orgId);
+  }
 
   async get(orgId: string): Promise<OrgRow> {
     const org = await this.repository.find(orgId);

@@ -25,6 +25,10 @@ export class OrganizationEntity {
   @Column({ type: 'integer', default: 1 })
   version: number;
 
+  /** Balance alert thresholds of this org (percent consumed, ascending); null: metering's ALERT_THRESHOLDS. */
+  @Column({ name: 'alert_thresholds', type: 'integer', array: true, nullable: true })
+  alertThresholds: number[] | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

@@ -10,6 +10,7 @@ import { SandboxReportSequences1795957000000 } from './1795957000000-SandboxRepo
 import { PendingRevocations1795964394590 } from './1795964394590-PendingRevocations';
 import { TimeAwareBalances1795964500000 } from './1795964500000-TimeAwareBalances';
 import { OrganizationLifecycle1795970000000 } from './1795970000000-OrganizationLifecycle';
+import { OrgAlertThresholds1795971000000 } from './1795971000000-OrgAlertThresholds';
 
 /** In order of application; registered explicitly (bundlers break TypeORM globs). */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   PendingRevocations1795964394590,
   TimeAwareBalances1795964500000,
   OrganizationLifecycle1795970000000,
+  OrgAlertThresholds1795971000000,
 ];

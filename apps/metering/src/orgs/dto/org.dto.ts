@@ -1,6 +1,19 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ORG_ID_PATTERN } from '@tally/contracts';
-import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateIf,
+} from 'class-validator';
 
 // eslint-disable-next-line no-control-regex
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
@@ -62,4 +75,29 @@ export class OrgView {
   @ApiProperty({ description: 'Bumped by every change' }) version: number;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
+}
+
+export class AlertThresholdsDto {
+  @ApiProperty({
+    description:
+      'Percent of the active package total consumed at which balance.threshold fires (100: balance.depleted); ' +
+      "null: back to metering's ALERT_THRESHOLDS",
+    type: [Number],
+    nullable: true,
+    example: [25, 50, 90, 100],
+  })
+  @ValidateIf((body: AlertThresholdsDto) => body.thresholds !== null)
+  @IsArray({ message: 'thresholds must be an array of integers in 1..100, or null' })
+  @ArrayMinSize(1)
+  @ArrayMaxSize(10)
+  @IsInt({ each: true, message: 'thresholds must be integers in 1..100' })
+  @Min(1, { each: true, message: 'thresholds must be integers in 1..100' })
+  @Max(100, { each: true, message: 'thresholds must be integers in 1..100' })
+  thresholds: number[] | null;
+}
+
+export class AlertThresholdsView {
+  @ApiProperty({ type: [Number], description: 'Ascending' }) thresholds: number[];
+  @ApiProperty({ enum: ['organization', 'default'], description: "default: metering's ALERT_THRESHOLDS" })
+  source: 'organization' | 'default';
 }
