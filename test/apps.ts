@@ -1,4 +1,5 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { KafkaStartup } from '@tally/kafka';
 import { listeningPort } from '@tally/platform';
 import { bootstrapAuth } from '../apps/auth/src/bootstrap';
 import { loadAuthConfig } from '../apps/auth/src/config/auth.config';
@@ -25,9 +26,20 @@ const starters: Record<AppName, (env: Env) => Promise<NestFastifyApplication>> =
   'upstream-example': (env) => bootstrapUpstreamExample(loadUpstreamConfig(env), { shutdownHooks: false }),
 };
 
-/** Boots `name` with `env` (usually `ctx.env({...})`), listening on a free port; close it with `app.close()`. */
-export function startApp(name: AppName, env: Env): Promise<NestFastifyApplication> {
-  return starters[name](env);
+/**
+ * Boots `name` with `env` (usually `ctx.env({...})`), listening on a free port; close it with
+ * `app.close()`. An app listens before Kafka is reached (its topics, producer and consumers start
+ * in the background: KafkaStartup); by default this waits for that too, so a test may produce to
+ * the app's topics at once. `waitForKafka: false`: return as soon as it listens.
+ */
+export async function startApp(
+  name: AppName,
+  env: Env,
+  options: { waitForKafka?: boolean } = {},
+): Promise<NestFastifyApplication> {
+  const app = await starters[name](env);
+  if (name !== 'upstream-example' && options.waitForKafka !== false) await app.get(KafkaStartup).whenDone();
+  return app;
 }
 
 /** Where a started app listens. */

@@ -1,6 +1,6 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { DATA_SOURCE, DatabaseModule, postgresHealth } from '@tally/database';
-import { KAFKA, KafkaModule, kafkaHealth } from '@tally/kafka';
+import { KAFKA, KafkaModule, kafkaHealth, KafkaStartup } from '@tally/kafka';
 import { PlatformModule } from '@tally/platform';
 import { AdmissionClient as QuotaAdmissionClient, admissionDecider } from '@tally/quota-client';
 import { REDIS, RedisModule, redisHealth, type RedisClient } from '@tally/redis';
@@ -86,11 +86,11 @@ export class AuthModule {
           logLevel: config.LOG_LEVEL,
           serviceTokens: config.SERVICE_TOKENS,
           healthIndicators: {
-            inject: [DATA_SOURCE, REDIS, KAFKA],
-            useFactory: (db: DataSource, redis: RedisClient, kafka: Kafka) => [
+            inject: [DATA_SOURCE, REDIS, KAFKA, KafkaStartup],
+            useFactory: (db: DataSource, redis: RedisClient, kafka: Kafka, startup: KafkaStartup) => [
               postgresHealth(db),
               redisHealth(redis),
-              kafkaHealth(kafka),
+              kafkaHealth(kafka, startup),
               quotaReport(config),
             ],
           },

@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { DATA_SOURCE, DatabaseModule, postgresHealth } from '@tally/database';
-import { KAFKA, KafkaModule, kafkaHealth } from '@tally/kafka';
+import { KAFKA, KafkaModule, kafkaHealth, KafkaStartup } from '@tally/kafka';
 import { PlatformModule } from '@tally/platform';
 import { REDIS, RedisModule, redisHealth, type RedisClient } from '@tally/redis';
 import { Kafka } from 'kafkajs';
@@ -32,11 +32,11 @@ export class MeteringModule {
           logLevel: config.LOG_LEVEL,
           serviceTokens: config.SERVICE_TOKENS,
           healthIndicators: {
-            inject: [DATA_SOURCE, REDIS, KAFKA],
-            useFactory: (db: DataSource, redis: RedisClient, kafka: Kafka) => [
+            inject: [DATA_SOURCE, REDIS, KAFKA, KafkaStartup],
+            useFactory: (db: DataSource, redis: RedisClient, kafka: Kafka, startup: KafkaStartup) => [
               postgresHealth(db),
               redisHealth(redis),
-              kafkaHealth(kafka),
+              kafkaHealth(kafka, startup),
             ],
           },
         }),

@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { DATA_SOURCE, DatabaseModule, postgresHealth } from '@tally/database';
-import { createKafka, EventPublisher } from '@tally/kafka';
+import { createKafka, EventPublisher, KafkaStartup } from '@tally/kafka';
 import { PlatformModule } from '@tally/platform';
 import { REDIS, RedisModule, redisHealth, type RedisClient } from '@tally/redis';
 import { DataSource } from 'typeorm';
@@ -59,6 +59,8 @@ export class QuotaModule {
           provide: VOID_PUBLISHER,
           useFactory: () => new EventPublisher(createKafka('tally-quota', config.KAFKA_BROKERS)),
         },
+        // Creates the voids' topic in the background once the broker answers (bootstrap).
+        { provide: KafkaStartup, useFactory: () => new KafkaStartup() },
         AdmissionVoids,
         BalanceSnapshotRepository,
         AdmissionsService,

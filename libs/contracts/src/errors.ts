@@ -2,6 +2,10 @@ import { Action, isAction } from './actions';
 import { ErrorCode, ErrorDetails, TallyError } from './error-codes';
 import { isOrgId, ORG_ID_RULE } from './org-id';
 
+/** The dependencies a Tally service can lose, as /health/ready names them. */
+export type Dependency = 'postgres' | 'redis' | 'kafka';
+export const DEPENDENCY_NAMES: Record<Dependency, string> = { postgres: 'PostgreSQL', redis: 'Redis', kafka: 'Kafka' };
+
 const invalidRequest = (field: string | undefined, message: string): TallyError =>
   new TallyError('INVALID_REQUEST', message, field === undefined ? {} : { field });
 
@@ -45,6 +49,17 @@ export const Errors = {
   /** A dependency failed and the request was refused rather than answered wrongly (fail closed). */
   dependencyUnavailable: (message: string, retryAfterSeconds?: number) =>
     new TallyError('DEPENDENCY_UNAVAILABLE', message, retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  /**
+   * A request refused because a dependency failed under it (connection refused, lost, timed out):
+   * nothing was decided, so it failed closed; the caller should retry shortly. Built by the one
+   * filter that classifies driver errors (libs/platform's dependency-failure.ts).
+   */
+  dependencyDown: (dependency: Dependency) =>
+    new TallyError(
+      'DEPENDENCY_UNAVAILABLE',
+      `${DEPENDENCY_NAMES[dependency]} (${dependency}) is unavailable; the request failed closed (refused, nothing was decided). Retry shortly.`,
+      { retryAfterSeconds: 1 },
+    ),
   /** A decision already made elsewhere (the permission matrix, quota, a remote service) with its code. */
   decided: (code: ErrorCode, message?: string, details?: ErrorDetails) => new TallyError(code, message, details),
 } as const;

@@ -1,3 +1,4 @@
+import { registerDependencyEndpoint } from '@tally/platform';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
@@ -20,8 +21,16 @@ export function dataSourceOptions(options: DatabaseOptions): DataSourceOptions {
     migrationsRun: false,
     logging: ['error'],
     applicationName: options.applicationName ?? 'tally',
-    extra: { max: options.poolSize ?? 10, connectionTimeoutMillis: 5_000 },
+    // A connection not obtained within this (PostgreSQL down or unreachable, the pool exhausted)
+    // fails the caller, which answers 503 naming PostgreSQL, rather than hanging it (issue 16).
+    extra: { max: options.poolSize ?? 10, connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
   };
 }
 
-export const createDataSource = (options: DatabaseOptions): DataSource => new DataSource(dataSourceOptions(options));
+export const CONNECT_TIMEOUT_MS = 1_500;
+
+export function createDataSource(options: DatabaseOptions): DataSource {
+  const { hostname, port } = new URL(options.url);
+  registerDependencyEndpoint('postgres', hostname || 'localhost', Number(port || 5432));
+  return new DataSource(dataSourceOptions(options));
+}

@@ -131,16 +131,28 @@ export class BatchConsumer<T> {
     });
   }
 
+  /**
+   * Joins the group and starts consuming. A start that fails (the broker unreachable) leaves the
+   * consumer disconnected and may be called again (KafkaStartup does, until the broker answers);
+   * one that ends after stop() was called stops again.
+   */
   async start(): Promise<void> {
-    await this.publisher.connect();
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: PARTITIONS_PER_FETCH,
-      eachBatch: (payload) => this.consumeBatch(payload),
-    });
+    if (this.stopping) return;
+    try {
+      await this.publisher.connect();
+      await this.consumer.connect();
+      await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: true });
+      await this.consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: PARTITIONS_PER_FETCH,
+        eachBatch: (payload) => this.consumeBatch(payload),
+      });
+    } catch (error) {
+      await this.consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
+    if (this.stopping) await this.stop();
   }
 
   /** Stops fetching, lets the batch in flight finish and commit, then leaves the group. */

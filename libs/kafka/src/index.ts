@@ -6,3 +6,4 @@ export * from './key-partitioner';
 export * from './kafka-client';
 export * from './topics';
 export * from './kafka.module';
+export * from './kafka-startup';

@@ -2,6 +2,7 @@ import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@n
 import { Kafka } from 'kafkajs';
 import { EventPublisher } from './event-publisher';
 import { createKafka } from './kafka-client';
+import { KafkaStartup } from './kafka-startup';
 
 export const KAFKA = Symbol('KAFKA');
 
@@ -31,32 +32,27 @@ export class KafkaModule {
       providers: [
         { provide: KAFKA_OPTIONS, useValue: options },
         { provide: KAFKA, useFactory: () => createKafka(options.clientId, options.brokers) },
-        {
-          provide: EventPublisher,
-          inject: [KAFKA],
-          useFactory: async (kafka: Kafka) => {
-            const publisher = new EventPublisher(kafka);
-            await publisher.connect();
-            return publisher;
-          },
-        },
+        // Connected by the app's KafkaStartup (in the background: a broker down at start must not
+        // hold the app's start), or on first use.
+        { provide: EventPublisher, inject: [KAFKA], useFactory: (kafka: Kafka) => new EventPublisher(kafka) },
+        { provide: KafkaStartup, useFactory: () => new KafkaStartup() },
         PublisherCloser,
       ],
-      exports: [KAFKA, KAFKA_OPTIONS, EventPublisher],
+      exports: [KAFKA, KAFKA_OPTIONS, EventPublisher, KafkaStartup],
     };
   }
 }
 
-/** Ready when the cluster answers a metadata request (a short-lived admin connection per probe). */
-export const kafkaHealth = (kafka: Kafka) => ({
-  name: 'kafka',
-  check: async () => {
-    const admin = kafka.admin();
-    try {
-      await admin.connect();
-      return await admin.describeCluster();
-    } finally {
-      await admin.disconnect();
-    }
-  },
-});
+/** Whether the cluster answers a metadata request (a short-lived admin connection per probe). */
+async function clusterAnswers(kafka: Kafka): Promise<unknown> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    return await admin.describeCluster();
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Ready once the app's Kafka start-up is done (down, saying what it waits for, until then) and while the cluster answers. */
+export const kafkaHealth = (kafka: Kafka, startup: KafkaStartup) => startup.health(kafka, clusterAnswers);

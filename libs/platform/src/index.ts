@@ -10,3 +10,4 @@ export * from './http/validation';
 export * from './logging/logging';
 export * from './metrics/metrics';
 export * from './platform.module';
+export * from './http/dependency-failure';

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { parseRedisUrl } from '@tally/platform';
+import { parseRedisUrl, registerDependencyEndpoint } from '@tally/platform';
 import Redis, { Cluster } from 'ioredis';
 
 /** Every Tally connection to Redis: one server, or a Redis Cluster (MOVED/ASK and failover followed). */
@@ -47,6 +47,10 @@ export function createRedis(options: RedisClientOptions): RedisClient {
 
 function newClient({ url, commandTimeoutMs = 1_000, failFast = false }: RedisClientOptions): RedisClient {
   const target = parseRedisUrl(url);
+  if (target.mode === 'single') {
+    const { hostname, port } = new URL(target.url);
+    registerDependencyEndpoint('redis', hostname || 'localhost', Number(port || 6379));
+  } else for (const node of target.nodes) registerDependencyEndpoint('redis', node.host, node.port);
   const common = { commandTimeout: commandTimeoutMs, maxRetriesPerRequest: failFast ? 0 : 2 };
   if (target.mode === 'single') {
     return new Redis(target.url, {

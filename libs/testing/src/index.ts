@@ -5,3 +5,4 @@ export * from './free-port';
 export * from './private-kafka';
 export * from './private-redis-cluster';
 export * from './private-redis';
+export * from './private-postgres';

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Errors, generateApiKey, hashKeySecret, TallyError } from '@tally/contracts';
+import { Errors, generateApiKey, hashKeySecret } from '@tally/contracts';
 import { ApiKeyAuditEntity, ApiKeyEntity, DATA_SOURCE } from '@tally/database';
 import { DataSource, IsNull, Repository } from 'typeorm';
 import { ulid } from 'ulid';
@@ -25,15 +25,6 @@ const summary = (key: ApiKeyEntity): ApiKeySummaryDto => ({
   createdAt: key.createdAt.toISOString(),
   lastUsedAt: key.lastUsedAt ? key.lastUsedAt.toISOString() : null,
 });
-
-/** PostgreSQL failures become 503 (logged with their cause); domain errors pass through. */
-function unavailable(logger: Logger, what: string) {
-  return (error: unknown): never => {
-    if (error instanceof TallyError) throw error;
-    logger.error({ err: error }, `${what} failed`);
-    throw Errors.dependencyUnavailable(`Could not ${what}: the database is unavailable.`);
-  };
-}
 
 /**
  * Key management for dashboard users. A user sees and revokes their own keys; owners and admins
@@ -72,29 +63,27 @@ export class ApiKeysService {
     const issued = generateApiKey(this.config.API_KEY_PREFIX);
     const createdAt = new Date();
     const secretHash = hashKeySecret(this.config.API_KEY_PEPPER, issued.secret);
-    await this.dataSource
-      .transaction(async (manager) => {
-        await manager.insert(ApiKeyEntity, {
-          id: issued.lookupId,
-          orgId,
-          createdBy: user.userId,
-          name,
-          displayPrefix: issued.displayPrefix,
-          secretHash,
-          createdAt,
-        });
-        await manager.insert(ApiKeyAuditEntity, {
-          id: ulid(),
-          orgId,
-          keyId: issued.lookupId,
-          action: 'create',
-          actorUserId: user.userId,
-          actorRole: role,
-          keyOwnerId: user.userId,
-          ...origin,
-        });
-      })
-      .catch(unavailable(this.logger, 'create the key'));
+    await this.dataSource.transaction(async (manager) => {
+      await manager.insert(ApiKeyEntity, {
+        id: issued.lookupId,
+        orgId,
+        createdBy: user.userId,
+        name,
+        displayPrefix: issued.displayPrefix,
+        secretHash,
+        createdAt,
+      });
+      await manager.insert(ApiKeyAuditEntity, {
+        id: ulid(),
+        orgId,
+        keyId: issued.lookupId,
+        action: 'create',
+        actorUserId: user.userId,
+        actorRole: role,
+        keyOwnerId: user.userId,
+        ...origin,
+      });
+    });
     await this.cache.remember({ id: issued.lookupId, orgId, createdBy: user.userId, secretHash, revoked: false });
     return {
       id: issued.lookupId,
@@ -112,13 +101,11 @@ export class ApiKeysService {
     const role = this.roleIn(user, orgId);
     // Everyone lists their own keys; the org's keys need api_key.list (owners and admins).
     if (scope === 'org') this.require(role, 'api_key.list');
-    const rows = await this.keys
-      .find({
-        where: { orgId, revokedAt: IsNull(), ...(scope === 'mine' ? { createdBy: user.userId } : {}) },
-        order: { createdAt: 'DESC' },
-        take: 1_000,
-      })
-      .catch(unavailable(this.logger, 'list the keys'));
+    const rows = await this.keys.find({
+      where: { orgId, revokedAt: IsNull(), ...(scope === 'mine' ? { createdBy: user.userId } : {}) },
+      order: { createdAt: 'DESC' },
+      take: 1_000,
+    });
     return { items: rows.map(summary) };
   }
 
@@ -131,33 +118,31 @@ export class ApiKeysService {
     const role = this.roleIn(user, orgId);
     // Everyone revokes their own keys; another user's needs api_key.delete, else it does not exist.
     const mayRevokeOthers = decide({ kind: 'user', role }, 'api_key.delete').allowed;
-    const revoked = await this.dataSource
-      .transaction(async (manager) => {
-        const key = await manager.findOne(ApiKeyEntity, {
-          where: { id: keyId, orgId },
-          lock: { mode: 'pessimistic_write' },
-        });
-        if (!key || (key.createdBy !== user.userId && !mayRevokeOthers)) {
-          throw Errors.apiKeyNotFound();
-        }
-        if (key.revokedAt) return key;
-        key.revokedAt = new Date();
-        key.revokedBy = user.userId;
-        await manager.update(ApiKeyEntity, { id: key.id }, { revokedAt: key.revokedAt, revokedBy: user.userId });
-        await this.pendingRevocations.add(manager, orgId, key.id);
-        await manager.insert(ApiKeyAuditEntity, {
-          id: ulid(),
-          orgId,
-          keyId: key.id,
-          action: 'revoke',
-          actorUserId: user.userId,
-          actorRole: role,
-          keyOwnerId: key.createdBy,
-          ...origin,
-        });
-        return key;
-      })
-      .catch(unavailable(this.logger, 'revoke the key'));
+    const revoked = await this.dataSource.transaction(async (manager) => {
+      const key = await manager.findOne(ApiKeyEntity, {
+        where: { id: keyId, orgId },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!key || (key.createdBy !== user.userId && !mayRevokeOthers)) {
+        throw Errors.apiKeyNotFound();
+      }
+      if (key.revokedAt) return key;
+      key.revokedAt = new Date();
+      key.revokedBy = user.userId;
+      await manager.update(ApiKeyEntity, { id: key.id }, { revokedAt: key.revokedAt, revokedBy: user.userId });
+      await this.pendingRevocations.add(manager, orgId, key.id);
+      await manager.insert(ApiKeyAuditEntity, {
+        id: ulid(),
+        orgId,
+        keyId: key.id,
+        action: 'revoke',
+        actorUserId: user.userId,
+        actorRole: role,
+        keyOwnerId: key.createdBy,
+        ...origin,
+      });
+      return key;
+    });
     const broadcast = await this.cache.broadcastRevoked({
       id: revoked.id,
       orgId: revoked.orgId,

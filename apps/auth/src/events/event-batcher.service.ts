@@ -134,7 +134,7 @@ export class EventBatcher implements OnModuleInit, OnModuleDestroy, OnApplicatio
     this.timer.unref();
     // Connected up front, so the first metered action does not pay for it; a broker that is
     // down now fails metered actions closed later rather than the start.
-    await this.urgent.publisher
+    void this.urgent.publisher
       .connect()
       .catch((error) => this.logger.warn({ err: error }, 'urgent producer not connected'));
   }

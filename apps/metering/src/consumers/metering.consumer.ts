@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { topicName } from '@tally/contracts';
 import {
   BatchConsumer,
@@ -25,9 +25,7 @@ import { classifyPostingFailure } from './failure-class';
  * CONSUMER_BATCH_EVENTS) to the ledger in one transaction.
  */
 @Injectable()
-export class MeteringConsumer
-  implements BatchHandler<MeteringEvent>, OnApplicationBootstrap, BeforeApplicationShutdown
-{
+export class MeteringConsumer implements BatchHandler<MeteringEvent>, BeforeApplicationShutdown {
   private readonly logger = new Logger(MeteringConsumer.name);
   private consumer?: BatchConsumer<MeteringEvent>;
 
@@ -72,9 +70,13 @@ export class MeteringConsumer
     };
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /**
+   * Joins the group and starts consuming (called by bootstrap's KafkaStartup once the topics exist;
+   * a failed start is cleaned up and called again until the broker answers).
+   */
+  async start(): Promise<void> {
     const prefix = this.kafkaOptions.topicPrefix;
-    this.consumer = new BatchConsumer(this.kafka, this.publisher, this, {
+    this.consumer ??= new BatchConsumer(this.kafka, this.publisher, this, {
       groupId: `${prefix}metering.ledger`,
       topics: CONSUMED_TOPICS.map((topic) => topicName(prefix, topic)),
       concurrency: this.config.CONSUMER_CONCURRENCY,

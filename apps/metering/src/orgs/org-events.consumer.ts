@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { describeIssues, OrgRequestedEvent, orgRequestedEvent, TallyError, Topics, topicName } from '@tally/contracts';
 import {
   BatchConsumer,
@@ -44,9 +44,7 @@ export function decodeOrgEvent(message: KafkaMessage): Decoded<OrgRequestedEvent
  * its reason.
  */
 @Injectable()
-export class OrgEventsConsumer
-  implements BatchHandler<OrgRequestedEvent>, OnApplicationBootstrap, BeforeApplicationShutdown
-{
+export class OrgEventsConsumer implements BatchHandler<OrgRequestedEvent>, BeforeApplicationShutdown {
   private readonly logger = new Logger(OrgEventsConsumer.name);
   private consumer?: BatchConsumer<OrgRequestedEvent>;
 
@@ -77,9 +75,10 @@ export class OrgEventsConsumer
     return { rejected };
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /** Joins its group once the topic exists (bootstrap's KafkaStartup; called again until the broker answers). */
+  async start(): Promise<void> {
     const prefix = this.kafkaOptions.topicPrefix;
-    this.consumer = new BatchConsumer(this.kafka, this.publisher, this, {
+    this.consumer ??= new BatchConsumer(this.kafka, this.publisher, this, {
       groupId: `${prefix}metering.orgs`,
       topics: [topicName(prefix, Topics.platformOrg)],
       maxBackoffMs: this.config.CONSUMER_MAX_BACKOFF_MS,

@@ -1,7 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import { ErrorBody, ErrorCode, ErrorStatus, TallyError } from '@tally/contracts';
+import { ErrorBody, ErrorCode, Errors, ErrorStatus, TallyError } from '@tally/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { bodyProblems } from './body';
+import { dependencyFailure } from './dependency-failure';
 
 const statusToCode: Record<number, ErrorCode> = {
   400: 'INVALID_REQUEST',
@@ -20,8 +21,14 @@ interface Mapped {
   retryAfterSeconds?: number;
 }
 
-/** Maps anything thrown to the one error body of docs/ARCHITECTURE.md §3; unknown failures are 500 and logged. */
+/**
+ * Maps anything thrown to the one error body of docs/ARCHITECTURE.md §3: a connection failure of
+ * PostgreSQL, Redis or Kafka is 503 DEPENDENCY_UNAVAILABLE naming it (dependency-failure.ts);
+ * unknown failures are 500 and logged.
+ */
 export function mapError(error: unknown): Mapped {
+  const dependency = error instanceof TallyError ? undefined : dependencyFailure(error);
+  if (dependency) error = Errors.dependencyDown(dependency);
   if (error instanceof TallyError) {
     return {
       status: error.status,
@@ -63,6 +70,8 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, error: u
   const mapped = mapError(error);
   if (mapped.status >= 500 && mapped.body.code === 'INTERNAL_ERROR') {
     logger?.error({ err: error, requestId: request.id }, 'unhandled error');
+  } else if (!(error instanceof TallyError) && mapped.body.code === 'DEPENDENCY_UNAVAILABLE') {
+    logger?.warn({ err: error, requestId: request.id, url: request.url }, mapped.body.message);
   }
   if (mapped.retryAfterSeconds !== undefined) reply.header('retry-after', String(mapped.retryAfterSeconds));
   void reply.status(mapped.status).send({ ...mapped.body, requestId: String(request.id) });
