@@ -123,6 +123,7 @@ start() {
   for app in "${APPS[@]}"; do wait_ready "$app" "$(port_of "$app")" || { stop_all; exit 1; }; done
   log "auth :$AUTH_PORT, metering :$METERING_PORT, quota :$QUOTA_PORT (logs in $RUN_DIR/logs, OpenAPI at /docs)"
   "$NODE" dist/scripts/seed-demo.js
+  log "ops console: http://127.0.0.1:$METERING_PORT/ops (sign in with the service credential: ${SERVICE_TOKENS%%,*})"
   if [[ "${TALLY_DETACH:-0}" == 1 ]]; then
     log "running in the background; stop with: npm stop"
     return 0
