@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { ulid } from 'ulid';
 import { processedCount, publishAll, seedOrg, SERVICE_HEADERS } from './metering-harness';
 import { appUrl, startApp } from './apps';
+import { metric } from './auth-harness';
 import { agentUsageAt } from './ops-harness';
 
 /**
@@ -170,8 +171,15 @@ describe('durable refreshes and the lateness bound', () => {
     redis.stop();
     await expectEventually(async () => expect(await reachable(redis.url)).toBe(false), 5_000);
     await grant(meteringUrl, orgId, { agentCredits: '100' });
+    // The refresh failed and is pending, for the refresher (and the metric) to see.
+    await expectEventually(
+      async () => expect(await metric(meteringUrl, 'tally_balance_refreshes_pending')).toBe(1),
+      10_000,
+      250,
+    );
     await redis.start(); // with the snapshot from before the grant (append-only file)
     await expectEventually(async () => expect(await admitAgentRun(quotaUrl, orgId)).toBe(200), 15_000, 250);
+    await expectEventually(async () => expect(await metric(meteringUrl, 'tally_balance_refreshes_pending')).toBe(0));
     expect(await db.query('SELECT org_id FROM balance_refreshes WHERE org_id = $1', [orgId])).toEqual([]);
   });
 

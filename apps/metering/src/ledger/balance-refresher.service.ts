@@ -1,4 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { METRICS_REGISTRY } from '@tally/platform';
+import { Gauge, Registry } from 'prom-client';
 import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
 import { LedgerDatabase } from './ledger.repository';
@@ -15,12 +17,20 @@ import { LedgerService } from './ledger.service';
 export class BalanceRefresher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private timer?: NodeJS.Timeout;
   private current?: Promise<unknown>;
+  private readonly pending: Gauge;
 
   constructor(
     @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
     private readonly database: LedgerDatabase,
     private readonly ledger: LedgerService,
-  ) {}
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    this.pending = new Gauge({
+      name: 'tally_balance_refreshes_pending',
+      help: 'Organizations whose Redis balance a grant or expiry could not write, found by the last refresher round (at most 500); sustained above 0: Redis is behind PostgreSQL',
+      registers: [registry],
+    });
+  }
 
   onApplicationBootstrap(): void {
     const period = this.config.BALANCE_REFRESH_INTERVAL_MS;
@@ -44,6 +54,8 @@ export class BalanceRefresher implements OnApplicationBootstrap, BeforeApplicati
   /** One round: the oldest pending requests (at most `limit`); how many were written to Redis. */
   async runOnce(limit = 500): Promise<number> {
     const pending = await this.database.pendingRefreshes(this.config.BALANCE_REFRESH_INTERVAL_MS, limit);
-    return (await this.ledger.refreshDurably(pending, 'refresher')) ? pending.length : 0;
+    const written = await this.ledger.refreshDurably(pending, 'refresher');
+    this.pending.set(written ? 0 : pending.length);
+    return written ? pending.length : 0;
   }
 }
