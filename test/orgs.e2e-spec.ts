@@ -220,6 +220,12 @@ describe('organizations: the platform creates, re-plans, suspends and resumes th
       expect.stringContaining('data.name: is required for rename'),
       expect.stringContaining('the Kafka key, subject and data.orgId must name the same organization'),
     ]);
+    // Counted for on-call: the dead letters in metering's gauge (polled every 5 s).
+    const dlq = deadLetterTopic(topic).replace(/\./g, '\\.');
+    await expectEventually(async () => {
+      const metrics = await (await fetch(`${meteringUrl}/metrics`)).text();
+      expect(metrics).toMatch(new RegExp(`^tally_dlq_messages\\{topic="${dlq}"[^}]*\\} 3$`, 'm'));
+    }, 15_000);
     // Over HTTP the same organization reads as the events left it.
     expect((await orgs('GET', `/${orgId}`)).body).toMatchObject({ name: 'Ghost', status: 'suspended' });
   });

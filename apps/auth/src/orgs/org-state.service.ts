@@ -12,7 +12,7 @@ interface LocalEntry {
 
 /**
  * Whether an organization is suspended, for every verify (docs/ORGANIZATIONS.md). In process for
- * at most KEY_CACHE_LOCAL_TTL_MS (≤ 1 s) and only while subscribed to org:changed (metering
+ * at most KEY_CACHE_LOCAL_TTL_MS (≤ 1 s), dropped at once when org:changed names the org (metering
  * announces every change there after writing it to Redis), then Redis (`{ORG}:org`), then
  * PostgreSQL (written back to Redis, the newer version winning). A suspension is therefore seen
  * by every instance within 1 s of metering's answer. With Redis and PostgreSQL both down, the
@@ -56,8 +56,9 @@ export class OrgStateService implements OnModuleInit, OnApplicationShutdown {
 
   async suspended(orgId: string): Promise<boolean> {
     const hit = this.local.get(orgId);
-    if (hit && this.subscription.listening && Date.now() - hit.loadedAt < this.config.KEY_CACHE_LOCAL_TTL_MS)
-      return hit.suspended;
+    // Served for at most the TTL even while unsubscribed: the bound holds, and a Redis outage does
+    // not turn every verify into a PostgreSQL query.
+    if (hit && Date.now() - hit.loadedAt < this.config.KEY_CACHE_LOCAL_TTL_MS) return hit.suspended;
     let loading = this.inflight.get(orgId);
     if (!loading) {
       loading = this.load(orgId, hit).finally(() => this.inflight.delete(orgId));

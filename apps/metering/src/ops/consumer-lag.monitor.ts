@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DEFAULT_PARTITIONS, deadLetterTopic, topicName } from '@tally/contracts';
+import { DEFAULT_PARTITIONS, deadLetterTopic, Topics, topicName } from '@tally/contracts';
 import { KAFKA, KAFKA_OPTIONS, KafkaModuleOptions } from '@tally/kafka';
 import { METRICS_REGISTRY } from '@tally/platform';
 import { Admin, Kafka, Partitioners } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import { CONSUMED_TOPICS } from '../consumers/event-decoder';
+import { orgEventsGroup } from '../orgs/org-events.consumer';
 
 const POLL_MS = 5_000;
 
@@ -17,8 +18,8 @@ export interface PipelineLag {
 }
 
 /**
- * Consumer lag of the metering group per topic and partition, and the number of messages in each
- * dead-letter topic, polled from the broker (the group's committed offsets against each
+ * Consumer lag of metering's groups (the ledger's, and platform.org.v1's) per topic and
+ * partition, and the number of messages in each dead-letter topic, polled from the broker (the group's committed offsets against each
  * partition's end) and exported as gauges. Also answers "how many of this org's events are not
  * posted yet" for the balances endpoint: the lag of the partitions its key maps to.
  */
@@ -60,6 +61,15 @@ export class ConsumerLagMonitor implements OnApplicationBootstrap, OnApplication
 
   private get topics(): string[] {
     return CONSUMED_TOPICS.map((topic) => topicName(this.options.topicPrefix, topic));
+  }
+
+  /** Every group metering consumes with, and its topics. */
+  private get groups(): { group: string; topics: string[] }[] {
+    const prefix = this.options.topicPrefix;
+    return [
+      { group: this.groupId, topics: this.topics },
+      { group: orgEventsGroup(prefix), topics: [topicName(prefix, Topics.platformOrg)] },
+    ];
   }
 
   onApplicationBootstrap(): void {
@@ -110,23 +120,25 @@ export class ConsumerLagMonitor implements OnApplicationBootstrap, OnApplication
         this.admin = this.kafka.admin();
         await this.admin.connect();
       }
-      const committed = await this.admin.fetchOffsets({ groupId: this.groupId, topics: this.topics });
       const lag = new Map<string, number>();
       const dlqCounts = new Map<string, number>();
-      for (const topic of this.topics) {
-        const ends = await this.admin.fetchTopicOffsets(topic);
-        const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
-        for (const end of ends) {
-          const offset = Number(mine.find((p) => p.partition === end.partition)?.offset ?? '-1');
-          const behind = Number(end.high) - (offset < 0 ? Number(end.low) : offset);
-          lag.set(`${topic}|${end.partition}`, Math.max(0, behind));
-          this.lagGauge.labels(this.groupId, topic, String(end.partition)).set(Math.max(0, behind));
+      for (const { group, topics } of this.groups) {
+        const committed = await this.admin.fetchOffsets({ groupId: group, topics });
+        for (const topic of topics) {
+          const ends = await this.admin.fetchTopicOffsets(topic);
+          const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
+          for (const end of ends) {
+            const offset = Number(mine.find((p) => p.partition === end.partition)?.offset ?? '-1');
+            const behind = Number(end.high) - (offset < 0 ? Number(end.low) : offset);
+            lag.set(`${topic}|${end.partition}`, Math.max(0, behind));
+            this.lagGauge.labels(group, topic, String(end.partition)).set(Math.max(0, behind));
+          }
+          const dlq = deadLetterTopic(topic);
+          const dlqEnds = await this.admin.fetchTopicOffsets(dlq).catch(() => []);
+          const dead = dlqEnds.reduce((sum, p) => sum + Math.max(0, Number(p.high) - Number(p.low)), 0);
+          dlqCounts.set(dlq, dead);
+          this.dlqGauge.labels(dlq).set(dead);
         }
-        const dlq = deadLetterTopic(topic);
-        const dlqEnds = await this.admin.fetchTopicOffsets(dlq).catch(() => []);
-        const dead = dlqEnds.reduce((sum, p) => sum + Math.max(0, Number(p.high) - Number(p.low)), 0);
-        dlqCounts.set(dlq, dead);
-        this.dlqGauge.labels(dlq).set(dead);
       }
       this.lag = lag;
       this.dlq = dlqCounts;

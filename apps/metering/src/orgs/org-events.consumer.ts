@@ -16,6 +16,9 @@ import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
 import { OrgsService } from './orgs.service';
 
+/** The consumer group applying platform.org.v1. */
+export const orgEventsGroup = (topicPrefix: string) => `${topicPrefix}metering.orgs`;
+
 /** A platform.org.v1 message as it names itself, or why it is poison. */
 export function decodeOrgEvent(message: KafkaMessage): Decoded<OrgRequestedEvent> {
   let json: unknown;
@@ -79,7 +82,7 @@ export class OrgEventsConsumer implements BatchHandler<OrgRequestedEvent>, Befor
   async start(): Promise<void> {
     const prefix = this.kafkaOptions.topicPrefix;
     this.consumer ??= new BatchConsumer(this.kafka, this.publisher, this, {
-      groupId: `${prefix}metering.orgs`,
+      groupId: orgEventsGroup(prefix),
       topics: [topicName(prefix, Topics.platformOrg)],
       maxBackoffMs: this.config.CONSUMER_MAX_BACKOFF_MS,
       sessionTimeoutMs: this.config.CONSUMER_SESSION_TIMEOUT_MS,
