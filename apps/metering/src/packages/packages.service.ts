@@ -1,33 +1,15 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { assertOrgId, creditsToMilli, Errors, hoursToMs, milliToCredits, msToHours } from '@tally/contracts';
-import { DATA_SOURCE } from '@tally/database';
-import { DataSource } from 'typeorm';
 import { LedgerService, METERING_SOURCE } from '../ledger/ledger.service';
+import { LedgerLine } from '../ledger/posting';
 import { GRANT_CEILINGS, GrantPackageDto, PackageView } from './dto/grant-package.dto';
-
-interface PackageRow {
-  id: string;
-  org_id: string;
-  sandbox_ms_granted: string;
-  sandbox_ms_remaining: string;
-  agent_mc_granted: string;
-  agent_mc_remaining: string;
-  priority: number;
-  not_before: Date | null;
-  not_after: Date | null;
-  granted_at: Date;
-  source: string;
-  external_id: string;
-}
-
-const COLUMNS = `id, org_id, sandbox_ms_granted, sandbox_ms_remaining, agent_mc_granted, agent_mc_remaining, priority,
-                 not_before, not_after, granted_at, source, external_id`;
+import { NewPackage, PackageRow, PackagesRepository } from './packages.repository';
 
 /** Packages (credit grants): granted idempotently by externalId, with their grant ledger entries. */
 @Injectable()
 export class PackagesService {
   constructor(
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    private readonly packages: PackagesRepository,
     private readonly ledger: LedgerService,
   ) {}
 
@@ -40,55 +22,27 @@ export class PackagesService {
     if (notBefore && notAfter && notAfter <= notBefore) {
       throw Errors.invalidRequest('notAfter', 'notAfter must be later than notBefore.');
     }
+    const pkg: NewPackage = {
+      orgId,
+      sandboxMs,
+      agentMc,
+      priority: dto.priority ?? 0,
+      notBefore,
+      notAfter,
+      source: dto.source,
+      externalId: dto.externalId,
+    };
     const { row, created } = await this.ledger.postUnderLock('grant', [orgId], [], async (repo, { known }) => {
-      const manager = repo.tx;
       // The org lock orders this grant's ledger position with the consumer's batches for the org.
       if (!known.has(orgId)) throw Errors.orgNotFound();
-      const inserted: PackageRow[] = await manager.query(
-        `INSERT INTO packages (org_id, sandbox_ms_granted, sandbox_ms_remaining, agent_mc_granted, agent_mc_remaining,
-                               priority, not_before, not_after, source, external_id)
-         VALUES ($1, $2, $2, $3, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (org_id, external_id) DO NOTHING RETURNING ${COLUMNS}`,
-        [
-          orgId,
-          sandboxMs.toString(),
-          agentMc.toString(),
-          dto.priority ?? 0,
-          notBefore,
-          notAfter,
-          dto.source,
-          dto.externalId,
-        ],
-      );
-      if (inserted.length === 0) {
-        const [existing]: PackageRow[] = await manager.query(
-          `SELECT ${COLUMNS} FROM packages WHERE org_id = $1 AND external_id = $2`,
-          [orgId, dto.externalId],
-        );
+      const writes = this.packages.in(repo.tx);
+      const inserted = await writes.insert(pkg);
+      if (!inserted) {
+        const existing = await writes.byExternalId(orgId, dto.externalId);
         return { value: { row: existing, created: false }, change: null, refresh: [], outbox: false };
       }
-      const pkg = inserted[0];
-      await repo.append(
-        (
-          [
-            ['sandbox', sandboxMs],
-            ['agent', agentMc],
-          ] as const
-        ).map(([kind, amount]) => ({
-          orgId,
-          packageId: pkg.id,
-          kind,
-          entryType: 'grant' as const,
-          amount,
-          eventSource: `grant:${dto.source}`,
-          eventId: dto.externalId,
-          action: null,
-          keyId: null,
-        })),
-        this.ledger.ledgerTopic,
-        METERING_SOURCE,
-      );
-      const value = { row: pkg, created: true };
+      await repo.append(grantLines(inserted.id, pkg), this.ledger.ledgerTopic, METERING_SOURCE);
+      const value = { row: inserted, created: true };
       return { value, change: { orgIds: [orgId], events: [] }, refresh: [orgId], outbox: true };
     });
     return { ...view(row, new Date()), created };
@@ -96,16 +50,31 @@ export class PackagesService {
 
   async list(orgId: string): Promise<PackageView[]> {
     assertOrgId(orgId);
-    const [org]: unknown[] = await this.dataSource.query('SELECT 1 FROM organizations WHERE id = $1', [orgId]);
-    if (!org) throw Errors.orgNotFound();
-    const rows: PackageRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM packages WHERE org_id = $1
-        ORDER BY priority DESC, not_after ASC NULLS LAST, granted_at ASC, id ASC`,
-      [orgId],
-    );
+    if (!(await this.packages.orgExists(orgId))) throw Errors.orgNotFound();
+    const rows = await this.packages.list(orgId);
     const now = new Date();
     return rows.map((row) => view(row, now));
   }
+}
+
+/** A grant's ledger entries: one per kind, naming the granting system's id. */
+function grantLines(packageId: string, pkg: NewPackage): LedgerLine[] {
+  return (
+    [
+      ['sandbox', pkg.sandboxMs],
+      ['agent', pkg.agentMc],
+    ] as const
+  ).map(([kind, amount]) => ({
+    orgId: pkg.orgId,
+    packageId,
+    kind,
+    entryType: 'grant' as const,
+    amount,
+    eventSource: `grant:${pkg.source}`,
+    eventId: pkg.externalId,
+    action: null,
+    keyId: null,
+  }));
 }
 
 const CEILING_UNITS = {
