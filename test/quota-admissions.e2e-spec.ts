@@ -171,7 +171,7 @@ describe('quota admissions', () => {
       });
     const released = await release();
     expect(released.status).toBe(200);
-    expect(await released.json()).toEqual({ admissionId, orgId, releasedMs: '3600000' });
+    expect(await released.json()).toEqual({ admissionId, orgId, releasedMs: '3600000', releasedAgentMc: '0' });
     expect(await (await release()).json()).toMatchObject({ releasedMs: '0' });
 
     expect((await create(orgId, { admissionId })).status).toBe(409);
@@ -215,7 +215,7 @@ describe('quota admissions', () => {
 
   it('reserves an extension without counting it as a new sandbox', async () => {
     const orgId = await org('free', 3n * HOUR_MS);
-    expect((await create(orgId)).status).toBe(200);
+    expect((await create(orgId, { resource: { type: 'sandbox', id: 'sbx-a' } })).status).toBe(200);
     expect((await create(orgId)).status).toBe(200);
     const third = await create(orgId);
     expect(third.status).toBe(429);
@@ -225,25 +225,30 @@ describe('quota admissions', () => {
       orgId,
       action: 'sandbox.extend',
       keyId: 'key2',
-      params: { shape: 'small', extendSeconds: 1800 },
+      // Priced by the create quota admitted for sbx-a (metering has no hold for it yet).
+      resource: { type: 'sandbox', id: 'sbx-a' },
+      params: { extendSeconds: 1800 },
     });
     expect(await extend.json()).toMatchObject({ admitted: true, reservedMs: '1800000' });
   });
 
-  it('needs the configured minimum of agent credits for agent.run', async () => {
+  it('reserves the configured fixed cost of agent.run', async () => {
     const empty = await org('enterprise', HOUR_MS, 999n);
     const denied = await admit({ orgId: empty, action: 'agent.run' });
     expect(denied.status).toBe(402);
     expect(await denied.json()).toMatchObject({
       code: 'INSUFFICIENT_AGENT_CREDITS',
-      message: 'agent.run needs at least 1 agent credits; 0.999 are available.',
+      message: 'agent.run reserves 1 agent credits; 0.999 are available.',
     });
     const funded = await org('enterprise', 0n, 1_000n);
     expect(await (await admit({ orgId: funded, action: 'agent.run' })).json()).toMatchObject({
       admitted: true,
       reservedMs: '0',
-      holdExpiresAt: null,
+      reservedAgentMc: '1000',
+      holdExpiresAt: expect.any(String),
     });
+    // The credit is reserved: a second run finds none left (issue 10 item 6).
+    expect((await admit({ orgId: funded, action: 'agent.run' })).status).toBe(402);
   });
 
   it('rate-limits per API key and per organization with Retry-After', async () => {
@@ -315,7 +320,12 @@ describe('quota admissions', () => {
       code: 'CONCURRENT_SANDBOX_LIMIT',
       message: 'Plan free allows 2 concurrent sandboxes; 2 are running and 0 starting.',
     });
-    const extend = await admit({ orgId, action: 'sandbox.extend', params: { shape: 'small', extendSeconds: 3600 } });
+    const extend = await admit({
+      orgId,
+      action: 'sandbox.extend',
+      resource: { type: 'sandbox', id: 'sbx-1' },
+      params: { extendSeconds: 3600 },
+    });
     expect(extend.status).toBe(402);
     // 2 h - (1 h - 0.25 h) - 0.5 h held = 0.75 h.
     expect(await extend.json()).toMatchObject({

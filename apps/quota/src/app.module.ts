@@ -9,6 +9,7 @@ import { AdmissionVoids, VOID_PUBLISHER } from './admissions/admission-voids';
 import { AdmissionsController } from './admissions/admissions.controller';
 import { AdmissionsService } from './admissions/admissions.service';
 import { BalanceSnapshotRepository } from './admissions/balance-snapshot.repository';
+import { SandboxPricesRepository } from './admissions/sandbox-prices.repository';
 import { BalancesController } from './balances/balances.controller';
 import { BalancesService } from './balances/balances.service';
 import { DEFAULT_CATALOG, parseCatalogJson } from './catalog/catalog-config';
@@ -63,6 +64,7 @@ export class QuotaModule {
         { provide: KafkaStartup, useFactory: () => new KafkaStartup() },
         AdmissionVoids,
         BalanceSnapshotRepository,
+        SandboxPricesRepository,
         AdmissionsService,
         AdmissionWarmup,
         BalancesService,

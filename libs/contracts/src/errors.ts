@@ -29,6 +29,13 @@ export const Errors = {
   orgNotFound: () => notFound('organization'),
   apiKeyNotFound: () => notFound('API key'),
   webhookEndpointNotFound: () => notFound('webhook endpoint'),
+  /** sandbox.extend names a sandbox with no live hold (never created, stopped, deleted, expired, or another org's). */
+  sandboxNotFound: () =>
+    new TallyError(
+      'NOT_FOUND',
+      "No running sandbox with this resource.id in the organization; sandbox.extend is priced at the sandbox's own shape.",
+      { field: 'resource.id' },
+    ),
 
   missingCredentials: (message?: string) => new TallyError('MISSING_CREDENTIALS', message),
   roleForbidden: (message: string) => new TallyError('ROLE_FORBIDDEN', message),

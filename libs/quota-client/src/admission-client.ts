@@ -17,6 +17,8 @@ export interface AdmissionRequest {
   orgId: string;
   keyId: string;
   action: Action;
+  /** The resource the action addresses: sandbox.extend must name its sandbox (priced at the sandbox's shape). */
+  resource?: { type: string; id: string } | null;
   params?: Record<string, unknown>;
   /** Idempotency key and hold id; generated when absent. Retrying with the same id is safe. */
   admissionId?: string;
@@ -32,6 +34,8 @@ export interface AdmissionGranted {
   action: string;
   reservedMs: string;
   reservedHours: string;
+  /** Milli-credits held for agent.run (its fixed cost). */
+  reservedAgentMc?: string;
   holdExpiresAt: string | null;
   replay: boolean;
   degraded?: string;
@@ -76,6 +80,7 @@ export class AdmissionClient {
       orgId: request.orgId,
       keyId: request.keyId,
       action: request.action,
+      ...(request.resource ? { resource: request.resource } : {}),
       params: request.params ?? {},
       admissionId,
     };
@@ -179,11 +184,12 @@ export class AdmissionClient {
  * throwing a denial): `bootstrapAuth(config, { admissionClient: admissionDecider(client) })`.
  */
 export const admissionDecider = (client: AdmissionClient) => ({
-  admit: (request: AdmissionRequest & { resource?: unknown }): Promise<AdmissionDecision> =>
+  admit: (request: AdmissionRequest): Promise<AdmissionDecision> =>
     client.decide({
       orgId: request.orgId,
       keyId: request.keyId,
       action: request.action,
+      resource: request.resource,
       params: request.params,
       admissionId: request.admissionId,
       deadline: request.deadline,

@@ -51,7 +51,7 @@ describe('AdmissionCache (Lua on a real Redis)', () => {
     planTier: 0,
     requiredTier: 0,
     concurrentLimit: -1,
-    agentMinimumMc: 0n,
+    agentReserveMc: 0n,
     orgRatePerSecond: 0,
     keyRatePerSecond: 0,
     ...extra,
@@ -122,10 +122,22 @@ describe('AdmissionCache (Lua on a real Redis)', () => {
     const orgId = await orgWith(HOUR);
     const request = input(orgId);
     await admissions.admit(request);
-    expect(await admissions.release(orgId, request.admissionId, 60_000)).toEqual({ releasedMs: HOUR, known: true });
-    expect(await admissions.release(orgId, request.admissionId, 60_000)).toEqual({ releasedMs: 0n, known: true });
+    expect(await admissions.release(orgId, request.admissionId, 60_000)).toEqual({
+      releasedMs: HOUR,
+      releasedMc: 0n,
+      known: true,
+    });
+    expect(await admissions.release(orgId, request.admissionId, 60_000)).toEqual({
+      releasedMs: 0n,
+      releasedMc: 0n,
+      known: true,
+    });
     expect(await admissions.admit(request)).toEqual({ outcome: 'RELEASED' });
-    expect(await admissions.release(orgId, 'never-admitted', 60_000)).toEqual({ releasedMs: 0n, known: false });
+    expect(await admissions.release(orgId, 'never-admitted', 60_000)).toEqual({
+      releasedMs: 0n,
+      releasedMc: 0n,
+      known: false,
+    });
     expect(await admissions.admit(input(orgId, { admissionId: 'never-admitted' }))).toEqual({ outcome: 'RELEASED' });
   });
 
@@ -173,7 +185,7 @@ describe('AdmissionCache (Lua on a real Redis)', () => {
 
   it('checks the agent minimum and the plan tier', async () => {
     const orgId = await orgWith(HOUR, { agentMc: 999n });
-    expect(await admissions.admit(input(orgId, { kind: 'agent', reserveMs: 0n, agentMinimumMc: 1000n }))).toEqual({
+    expect(await admissions.admit(input(orgId, { kind: 'agent', reserveMs: 0n, agentReserveMc: 1000n }))).toEqual({
       outcome: 'INSUFFICIENT_AGENT_CREDITS',
       availableMc: 999n,
     });
@@ -222,5 +234,36 @@ describe('AdmissionCache (Lua on a real Redis)', () => {
       new Date(now),
     );
     expect(await admissions.admit(input(orgId))).toMatchObject({ outcome: 'ADMIT', reservedMs: HOUR });
+  });
+
+  it("reserves an agent run's fixed cost: one credit left admits one run until metering debits or a release frees it", async () => {
+    const orgId = await orgWith(0n, { agentMc: 1000n });
+    const run = (admissionId: string) =>
+      admissions.admit(input(orgId, { admissionId, kind: 'agent', reserveMs: 0n, agentReserveMc: 1000n }));
+    expect(await run('run-1')).toMatchObject({ outcome: 'ADMIT', reservedMs: 1000n });
+    expect(await run('run-2')).toEqual({ outcome: 'INSUFFICIENT_AGENT_CREDITS', availableMc: 0n });
+    expect(await admissions.provisionalAgent(orgId)).toEqual({ totalMc: 1000n, holds: 1 });
+    // Released: the credit is free again.
+    expect(await admissions.release(orgId, 'run-1', 60_000)).toMatchObject({ releasedMs: 0n, releasedMc: 1000n });
+    expect(await run('run-3')).toMatchObject({ outcome: 'ADMIT' });
+    // Settled: metering's snapshot carries the debit and drops the provisional hold at once.
+    const settled = { sandboxMs: 0n, agentMc: 0n, heldMs: 0n, runningSandboxes: 0, version: 2n };
+    expect(await balances.apply(orgId, settled, ['run-3'])).toBe(true);
+    expect(await admissions.provisionalAgent(orgId)).toEqual({ totalMc: 0n, holds: 0 });
+    expect(await run('run-4')).toEqual({ outcome: 'INSUFFICIENT_AGENT_CREDITS', availableMc: 0n });
+    // An overdraft lets runs go below zero, less the overage already run up.
+    await balances.apply(orgId, { ...settled, agentOverdraftMc: 3000n, agentDebtMc: 1000n, version: 3n });
+    expect(await run('run-5')).toMatchObject({ outcome: 'ADMIT' });
+    expect(await run('run-6')).toMatchObject({ outcome: 'ADMIT' });
+    expect(await run('run-7')).toEqual({ outcome: 'INSUFFICIENT_AGENT_CREDITS', availableMc: 0n });
+  });
+
+  it("lets an agent run's provisional hold expire", async () => {
+    const orgId = await orgWith(0n, { agentMc: 1000n });
+    const run = (admissionId: string, holdTtlMs = 60_000) =>
+      admissions.admit(input(orgId, { admissionId, kind: 'agent', reserveMs: 0n, agentReserveMc: 1000n, holdTtlMs }));
+    expect(await run('short', 50)).toMatchObject({ outcome: 'ADMIT' });
+    await expectEventually(async () => expect(await run(`later-${sequence++}`)).toMatchObject({ outcome: 'ADMIT' }));
+    expect(await admissions.provisionalAgent(orgId)).toEqual({ totalMc: 1000n, holds: 1 });
   });
 });

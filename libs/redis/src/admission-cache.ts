@@ -21,14 +21,25 @@ export interface AdmissionInput {
   requiredTier: number;
   /** Concurrent sandboxes allowed by the plan; -1 for no limit. */
   concurrentLimit: number;
-  agentMinimumMc: bigint;
+  /** Milli-credits agent.run holds provisionally (its fixed cost) until metering debits it. */
+  agentReserveMc: bigint;
   /** Requests per second (0: unlimited); the burst allowed is one second's worth. */
   orgRatePerSecond: number;
   keyRatePerSecond: number;
   purgeBatch?: number;
+  /** sandbox.create: the sandbox it makes and its price, recorded so an extend finds them before metering's hold does. */
+  sandbox?: ProvisionalSandbox;
+}
+
+/** A sandbox quota admitted the create of, as its extensions are priced. */
+export interface ProvisionalSandbox {
+  id: string;
+  shape: string;
+  pricePerHour: string;
 }
 
 export type AdmissionOutcome =
+  /** `reservedMs`: sandbox-ms for a create or an extend; for an agent run, the milli-credits it holds. */
   | { outcome: 'ADMIT'; reservedMs: bigint; expiresAtMs: number; replay: boolean }
   | { outcome: 'MISS' }
   | { outcome: 'CONFLICT' }
@@ -62,14 +73,14 @@ export function gcraParameters(perSecond: number): { intervalUs: number; toleran
  */
 export class AdmissionCache {
   private readonly admitScript: ScriptCall<Reply>;
-  private readonly releaseScript: ScriptCall<[string, number]>;
+  private readonly releaseScript: ScriptCall<[string, number, string]>;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
-    this.admitScript = defineScript(redis, { name: 'tallyAdmit', numberOfKeys: 8, lua: ADMIT_LUA });
-    this.releaseScript = defineScript(redis, { name: 'tallyRelease', numberOfKeys: 5, lua: RELEASE_LUA });
+    this.admitScript = defineScript(redis, { name: 'tallyAdmit', numberOfKeys: 11, lua: ADMIT_LUA });
+    this.releaseScript = defineScript(redis, { name: 'tallyRelease', numberOfKeys: 7, lua: RELEASE_LUA });
   }
 
   async admit(input: AdmissionInput): Promise<AdmissionOutcome> {
@@ -86,6 +97,9 @@ export class AdmissionCache {
         keys.admission(input.admissionId),
         keys.orgRate,
         keys.keyRate(input.keyId),
+        keys.provisionalAgent,
+        keys.provisionalAgentTotal,
+        keys.sandbox(input.sandbox?.id ?? ''),
       ],
       input.admissionId,
       input.kind,
@@ -96,35 +110,45 @@ export class AdmissionCache {
       String(input.planTier),
       String(input.requiredTier),
       String(input.concurrentLimit),
-      input.agentMinimumMc.toString(),
+      input.agentReserveMc.toString(),
       String(org.intervalUs),
       String(org.toleranceUs),
       String(key.intervalUs),
       String(key.toleranceUs),
       String(input.purgeBatch ?? 100),
+      input.sandbox ? `${input.sandbox.shape}|${input.sandbox.pricePerHour}` : '',
     );
     return parseReply(reply);
   }
 
-  /** Drops the provisional hold of an admission, if any is left, and tombstones the id. */
+  /** Drops the provisional hold of an admission (sandbox-ms or an agent run's credits), if any is left, and tombstones the id. */
   async release(
     orgId: string,
     admissionId: string,
     recordTtlMs: number,
-  ): Promise<{ releasedMs: bigint; known: boolean }> {
+  ): Promise<{ releasedMs: bigint; releasedMc: bigint; known: boolean }> {
     const keys = balanceKeys(this.prefix, orgId);
-    const [amount, known] = await this.releaseScript(
+    const [amount, known, credits] = await this.releaseScript(
       [
         keys.provisional,
         keys.provisionalExpiry,
         keys.provisionalCreates,
         keys.provisionalTotal,
         keys.admission(admissionId),
+        keys.provisionalAgent,
+        keys.provisionalAgentTotal,
       ],
       admissionId,
       String(recordTtlMs),
     );
-    return { releasedMs: BigInt(amount), known: Number(known) === 1 };
+    return { releasedMs: BigInt(amount), releasedMc: BigInt(credits), known: Number(known) === 1 };
+  }
+
+  /** A sandbox whose create quota admitted within the hold TTL (its shape and price), or null. */
+  async provisionalSandbox(orgId: string, sandboxId: string): Promise<ProvisionalSandbox | null> {
+    const record = await this.redis.get(balanceKeys(this.prefix, orgId).sandbox(sandboxId));
+    const match = record ? /^(.*)\|([^|]+)$/.exec(record) : null;
+    return match ? { id: sandboxId, shape: match[1], pricePerHour: match[2] } : null;
   }
 
   /** The answer recorded for an admission id (what a retry replays), or null when none is. */
@@ -144,6 +168,16 @@ export class AdmissionCache {
       this.redis.scard(keys.provisionalCreates),
     ]);
     return { totalMs: BigInt(total ?? '0'), holds, creates };
+  }
+
+  /** Provisional agent-run holds of an org: their sum in milli-credits and how many there are. */
+  async provisionalAgent(orgId: string): Promise<{ totalMc: bigint; holds: number }> {
+    const keys = balanceKeys(this.prefix, orgId);
+    const [total, holds] = await Promise.all([
+      this.redis.get(keys.provisionalAgentTotal),
+      this.redis.hlen(keys.provisionalAgent),
+    ]);
+    return { totalMc: BigInt(total ?? '0'), holds };
   }
 }
 

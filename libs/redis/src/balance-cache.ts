@@ -16,6 +16,10 @@ export interface CachedBalance {
   heldMs: bigint;
   /** Sandboxes running now (for the concurrency limit). */
   runningSandboxes: number;
+  /** Agent overage not covered (milli-credits): admission counts it against the org's credits. 0 when absent. */
+  agentDebtMc?: bigint;
+  /** How far the org's agent credits may go below zero at admission (its overdraft limit). 0 when absent. */
+  agentOverdraftMc?: bigint;
   /** The ledger `seq` this snapshot reflects. */
   version: bigint;
   /**
@@ -34,17 +38,22 @@ export const validAt = (balance: Pick<CachedBalance, 'validUntil'>, at: Date): b
  * Redis layout per organization; every key carries the org in a hash tag so each Lua script
  * touches one Redis Cluster slot:
  *   <prefix>{ORG}:balance              hash    version, sandbox_ms, agent_mc, held_ms, running,
- *                                              valid_until (epoch ms, 0: never), as_of (epoch ms)
+ *                                              valid_until (epoch ms, 0: never), as_of (epoch ms),
+ *                                              agent_debt_mc, overdraft_mc
  *   <prefix>{ORG}:provisional          hash    admissionId -> reserved sandbox-ms (quota's holds)
  *   <prefix>{ORG}:provisional:exp      zset    admissionId scored by expiry (epoch ms)
  *   <prefix>{ORG}:provisional:creates  set     admissionIds of provisional holds of sandbox.create
  *                                              (they count against the concurrency limit)
  *   <prefix>{ORG}:provisional:total    string  sum of the provisional hash, kept in step by the
  *                                              scripts so a decision never sums the hash
+ *   <prefix>{ORG}:provisional:agent    hash    admissionId -> milli-credits held for an agent.run
+ *   <prefix>{ORG}:provisional:agent:total string sum of that hash (expiry shares provisional:exp)
+ *   <prefix>{ORG}:sandbox:<sandboxId>  string  shape|pricePerHour of a sandbox whose create quota admitted,
+ *                                              for the hold TTL (an extend before metering's durable hold)
  *   <prefix>{ORG}:admission:<id>       string  an admission's answer, for idempotent retries
  *   <prefix>{ORG}:rate                 string  the org's GCRA theoretical arrival time (µs)
  *   <prefix>{ORG}:rate:key:<keyId>     string  one API key's GCRA theoretical arrival time (µs)
- * A provisional hold lives until metering makes it durable (the verified event with the same
+ * A provisional hold lives until metering makes it durable or debits it (the verified event with the same
  * admission id), the upstream releases it, or it expires.
  */
 export const balanceKeys = (prefix: string, orgId: string) => ({
@@ -53,7 +62,10 @@ export const balanceKeys = (prefix: string, orgId: string) => ({
   provisionalExpiry: `${prefix}{${orgId}}:provisional:exp`,
   provisionalCreates: `${prefix}{${orgId}}:provisional:creates`,
   provisionalTotal: `${prefix}{${orgId}}:provisional:total`,
+  provisionalAgent: `${prefix}{${orgId}}:provisional:agent`,
+  provisionalAgentTotal: `${prefix}{${orgId}}:provisional:agent:total`,
   admission: (admissionId: string) => `${prefix}{${orgId}}:admission:${admissionId}`,
+  sandbox: (sandboxId: string) => `${prefix}{${orgId}}:sandbox:${sandboxId}`,
   orgRate: `${prefix}{${orgId}}:rate`,
   keyRate: (keyId: string) => `${prefix}{${orgId}}:rate:key:${keyId}`,
 });
@@ -74,7 +86,7 @@ export class BalanceCache {
     private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
-    this.applySnapshot = defineScript(redis, { name: 'tallyApplySnapshot', numberOfKeys: 5, lua: APPLY_SNAPSHOT_LUA });
+    this.applySnapshot = defineScript(redis, { name: 'tallyApplySnapshot', numberOfKeys: 7, lua: APPLY_SNAPSHOT_LUA });
   }
 
   keys(orgId: string) {
@@ -94,7 +106,15 @@ export class BalanceCache {
   ): Promise<boolean> {
     const keys = this.keys(orgId);
     const written = await this.applySnapshot(
-      [keys.balance, keys.provisional, keys.provisionalExpiry, keys.provisionalCreates, keys.provisionalTotal],
+      [
+        keys.balance,
+        keys.provisional,
+        keys.provisionalExpiry,
+        keys.provisionalCreates,
+        keys.provisionalTotal,
+        keys.provisionalAgent,
+        keys.provisionalAgentTotal,
+      ],
       balance.version.toString(),
       balance.sandboxMs.toString(),
       balance.agentMc.toString(),
@@ -102,6 +122,8 @@ export class BalanceCache {
       String(balance.runningSandboxes),
       String(balance.validUntil?.getTime() ?? 0),
       String(asOf.getTime()),
+      (balance.agentDebtMc ?? 0n).toString(),
+      (balance.agentOverdraftMc ?? 0n).toString(),
       ...settledAdmissions,
     );
     return written === 1;
@@ -114,15 +136,18 @@ export class BalanceCache {
   }
 
   async get(orgId: string): Promise<CachedBalance | null> {
-    const [version, sandboxMs, agentMc, heldMs, running, validUntil] = await this.redis.hmget(
-      this.keys(orgId).balance,
-      'version',
-      'sandbox_ms',
-      'agent_mc',
-      'held_ms',
-      'running',
-      'valid_until',
-    );
+    const [version, sandboxMs, agentMc, heldMs, running, validUntil, agentDebtMc, agentOverdraftMc] =
+      await this.redis.hmget(
+        this.keys(orgId).balance,
+        'version',
+        'sandbox_ms',
+        'agent_mc',
+        'held_ms',
+        'running',
+        'valid_until',
+        'agent_debt_mc',
+        'overdraft_mc',
+      );
     if (version === null || sandboxMs === null || agentMc === null) return null;
     return {
       version: BigInt(version),
@@ -131,6 +156,8 @@ export class BalanceCache {
       heldMs: BigInt(heldMs ?? '0'),
       runningSandboxes: Number(running ?? '0'),
       validUntil: Number(validUntil ?? '0') > 0 ? new Date(Number(validUntil)) : null,
+      agentDebtMc: BigInt(agentDebtMc ?? '0'),
+      agentOverdraftMc: BigInt(agentOverdraftMc ?? '0'),
     };
   }
 }

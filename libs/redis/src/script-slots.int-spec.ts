@@ -59,7 +59,7 @@ const exercises: Record<string, (redis: RedisClient, prefix: string, orgId: stri
       planTier: 1,
       requiredTier: 0,
       concurrentLimit: 5,
-      agentMinimumMc: 0n,
+      agentReserveMc: 0n,
       orgRatePerSecond: 100,
       keyRatePerSecond: 100,
     }),

@@ -27,8 +27,8 @@ export interface PostResult {
   rejected: Rejection[];
 }
 
-/** The writers of the ledger: a consumer batch of events, a package grant, an expiry round. */
-export type PostingPath = 'events' | 'grant' | 'expiry';
+/** The writers of the ledger: a consumer batch of events, a package grant, an expiry round, an overdraft limit. */
+export type PostingPath = 'events' | 'grant' | 'expiry' | 'overdraft';
 
 interface PostingSteps {
   /** Skip an org another writer holds (left for the next round) instead of waiting for it. */
@@ -49,6 +49,7 @@ export const POSTING_STEPS: Record<PostingPath, PostingSteps> = {
   events: { skipLocked: false, observers: true, refresh: 'required' },
   grant: { skipLocked: false, observers: true, refresh: 'durable' },
   expiry: { skipLocked: true, observers: false, refresh: 'durable' },
+  overdraft: { skipLocked: false, observers: false, refresh: 'durable' },
 };
 
 /** What a posting did under the lock, for the steps that follow it. */

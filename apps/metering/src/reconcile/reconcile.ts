@@ -30,6 +30,8 @@ const same = (a: CachedBalance, b: OrgBalance) =>
   a.agentMc === b.agentMc &&
   a.heldMs === b.heldMs &&
   a.runningSandboxes === b.runningSandboxes &&
+  (a.agentDebtMc ?? 0n) === b.agentDebtMc &&
+  (a.agentOverdraftMc ?? 0n) === b.agentOverdraftMc &&
   a.version === b.version;
 
 /**

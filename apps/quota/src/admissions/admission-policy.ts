@@ -38,7 +38,8 @@ export function reservedSeconds(kind: 'create' | 'extend', params: Record<string
 export const reserveFor = (seconds: number, shape: ShapeSpec): bigint =>
   sandboxCost(BigInt(seconds) * 1000n, shape.pricePerHour);
 
-export const agentMinimum = (credits: string): bigint => creditsToMilli(credits, 'ADMISSION_AGENT_MINIMUM_CREDITS');
+/** What an agent.run reserves until metering debits it: its fixed cost (metering's ACTION_FIXED_COSTS for agent.run). */
+export const agentReserve = (credits: string): bigint => creditsToMilli(credits, 'ADMISSION_AGENT_MINIMUM_CREDITS');
 
 /**
  * What identifies a request under one admission id: a retry with the same id must ask for the

@@ -37,7 +37,10 @@ export class AdmissionsController {
   @ApiResponse({ status: 401, description: 'MISSING_CREDENTIALS' })
   @ApiResponse({ status: 402, description: 'INSUFFICIENT_SANDBOX_HOURS, INSUFFICIENT_AGENT_CREDITS' })
   @ApiResponse({ status: 403, description: 'PLAN_TIER_TOO_LOW' })
-  @ApiResponse({ status: 404, description: 'NOT_FOUND (no such organization)' })
+  @ApiResponse({
+    status: 404,
+    description: 'NOT_FOUND (no such organization; for sandbox.extend, no running sandbox with that resource.id)',
+  })
   @ApiResponse({ status: 409, description: 'CONFLICT (admission id reused for another request, or released)' })
   @ApiResponse({ status: 429, description: 'RATE_LIMITED, CONCURRENT_SANDBOX_LIMIT (with Retry-After)' })
   @ApiResponse({ status: 503, description: 'DEPENDENCY_UNAVAILABLE (failed closed; says which dependency)' })

@@ -8,6 +8,7 @@ import { loadConfig } from '@tally/platform';
 import type { AdmissionVoids } from './admission-voids';
 import { AdmissionsService } from './admissions.service';
 import type { BalanceSnapshotRepository } from './balance-snapshot.repository';
+import type { SandboxPricesRepository } from './sandbox-prices.repository';
 import { AdmissionRequest } from './dto/admission.dto';
 
 const ORG = 'ORG-01JC0000000000000000000000';
@@ -34,7 +35,7 @@ const newAdmissionCache = () => ({
     replay: false,
   })),
   recorded: jest.fn<Promise<AdmissionRecord | null>, []>(async () => null),
-  release: jest.fn(async () => ({ releasedMs: 3_600_000n, known: true })),
+  release: jest.fn(async () => ({ releasedMs: 3_600_000n, releasedMc: 0n, known: true })),
 });
 
 const create = (admissionId = 'idem-1'): AdmissionRequest => ({
@@ -63,6 +64,7 @@ describe(AdmissionsService.name, () => {
   let snapshots: { load: jest.Mock };
   let balances: { apply: jest.Mock; now: jest.Mock };
   const REDIS_NOW = new Date('2026-06-01T00:00:00.000Z');
+  let sandboxes: { running: jest.Mock };
 
   beforeEach(() => {
     admissions = newAdmissionCache();
@@ -70,6 +72,7 @@ describe(AdmissionsService.name, () => {
     voids = { publish: jest.fn(async () => undefined) };
     snapshots = { load: jest.fn(async () => ({ version: 1n })) };
     balances = { apply: jest.fn(), now: jest.fn(async () => REDIS_NOW) };
+    sandboxes = { running: jest.fn(async () => null) };
     sut = new AdmissionsService(
       config,
       snapshots as unknown as BalanceSnapshotRepository,
@@ -77,6 +80,7 @@ describe(AdmissionsService.name, () => {
       balances as unknown as BalanceCache,
       catalog as unknown as CatalogService,
       voids as unknown as AdmissionVoids,
+      sandboxes as unknown as SandboxPricesRepository,
       new Registry(),
     );
   });
@@ -152,12 +156,39 @@ describe(AdmissionsService.name, () => {
     });
   });
 
+  describe('admit sandbox.extend', () => {
+    const extend = (shape = 'micro'): AdmissionRequest => ({
+      orgId: ORG,
+      keyId: 'key-1',
+      action: 'sandbox.extend',
+      resource: { type: 'sandbox', id: 'SBX-1' },
+      params: { shape, extendSeconds: 3600 },
+      admissionId: 'idem-2',
+    });
+
+    it("reserves at the running sandbox's price, whatever shape the caller states", async () => {
+      sandboxes.running.mockResolvedValue({ id: 'SBX-1', shape: 'gpu', pricePerHour: '12.5' });
+      await sut.admit(extend('micro'));
+      expect(sandboxes.running).toHaveBeenCalledWith(ORG, 'SBX-1');
+      expect(admissions.admit).toHaveBeenCalledWith(
+        expect.objectContaining({ kind: 'extend', reserveMs: 45_000_000n }),
+      );
+    });
+
+    it('refuses a sandbox that is not running (404) and one not named (400), holding nothing', async () => {
+      expect(await codeOf(sut.admit(extend()))).toBe('NOT_FOUND');
+      expect(await codeOf(sut.admit({ ...extend(), resource: null }))).toBe('INVALID_REQUEST');
+      expect(admissions.admit).not.toHaveBeenCalled();
+    });
+  });
+
   describe('release', () => {
     it('drops the hold, then voids the admission for metering', async () => {
       await expect(sut.release(ORG, 'idem-1')).resolves.toEqual({
         admissionId: 'idem-1',
         orgId: ORG,
         releasedMs: '3600000',
+        releasedAgentMc: '0',
       });
       expect(voids.publish).toHaveBeenCalledWith(ORG, 'idem-1', 'released');
     });

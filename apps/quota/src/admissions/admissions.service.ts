@@ -1,14 +1,23 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Action, assertAction, Errors, milliToCredits, msToHours, TallyError, VoidReasons } from '@tally/contracts';
+import {
+  Action,
+  assertAction,
+  Errors,
+  milliToCredits,
+  msToHours,
+  sandboxCost,
+  TallyError,
+  VoidReasons,
+} from '@tally/contracts';
 import { DECISION_ALLOWED, DECISION_FAILED_OPEN, decisionCounter, METRICS_REGISTRY } from '@tally/platform';
-import { AdmissionCache, AdmissionInput, AdmissionOutcome, BalanceCache } from '@tally/redis';
+import { AdmissionCache, AdmissionInput, AdmissionOutcome, BalanceCache, ProvisionalSandbox } from '@tally/redis';
 import { Counter, Registry } from 'prom-client';
 import { PlanSpec } from '../catalog/catalog.repository';
 import { CatalogService } from '../catalog/catalog.service';
 import { QUOTA_CONFIG, QuotaConfig } from '../config/quota.config';
 import {
   admissionKind,
-  agentMinimum,
+  agentReserve,
   failsOpen,
   fingerprint,
   reservedSeconds,
@@ -17,6 +26,7 @@ import {
 } from './admission-policy';
 import { AdmissionVoids } from './admission-voids';
 import { BalanceSnapshotRepository } from './balance-snapshot.repository';
+import { SandboxPricesRepository } from './sandbox-prices.repository';
 import { AdmissionGrantedDto, AdmissionReleasedDto, AdmissionRequest, isAdmissionId } from './dto/admission.dto';
 
 type Dependency = 'Redis' | 'PostgreSQL';
@@ -59,6 +69,17 @@ interface Priced {
   input: AdmissionInput;
 }
 
+/** What a sandbox action reserves, the tier its shape needs, and the sandbox it names. */
+interface SandboxReserve {
+  reserveMs: bigint;
+  requiredTier: number;
+  sandbox: ProvisionalSandbox | undefined;
+}
+
+/** The sandbox a request names (`resource: {type: "sandbox", id}`), as metering keys its hold. */
+const namedSandbox = (request: AdmissionRequest): string | undefined =>
+  request.resource?.type === 'sandbox' ? request.resource.id : undefined;
+
 /** Everything one answer is built from (named: the mapping reads no positional arguments). */
 interface AnswerInput {
   request: AdmissionRequest;
@@ -88,7 +109,8 @@ const deadlinePassed = (action: Action) =>
 @Injectable()
 export class AdmissionsService {
   private readonly logger = new Logger(AdmissionsService.name);
-  private readonly agentMinimumMc: bigint;
+  /** Milli-credits an agent.run holds provisionally: its fixed cost. */
+  private readonly agentReserveMc: bigint;
   private readonly coldLoads = new Map<string, Promise<void>>();
   /** Decisions by action and outcome (ADMIT, REPLAY, a denial code, DEADLINE, FAILED_OPEN, DEPENDENCY_UNAVAILABLE). */
   private readonly decisions: Counter<'action' | 'outcome'>;
@@ -103,9 +125,10 @@ export class AdmissionsService {
     private readonly balances: BalanceCache,
     private readonly catalog: CatalogService,
     private readonly voids: AdmissionVoids,
+    private readonly sandboxes: SandboxPricesRepository,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
-    this.agentMinimumMc = agentMinimum(config.ADMISSION_AGENT_MINIMUM_CREDITS);
+    this.agentReserveMc = agentReserve(config.ADMISSION_AGENT_MINIMUM_CREDITS);
     this.decisions = new Counter({
       name: 'quota_admissions_total',
       help: 'Admission decisions by action and outcome',
@@ -139,7 +162,7 @@ export class AdmissionsService {
   /** Drops the provisional hold and tells metering the admission is void; idempotent, retry on 503. */
   async release(orgId: string, admissionId: string): Promise<AdmissionReleasedDto> {
     if (!isAdmissionId(admissionId)) throw Errors.invalidAdmissionId();
-    const { releasedMs } = await this.withinDeadline(
+    const { releasedMs, releasedMc } = await this.withinDeadline(
       on('Redis', () => this.admissions.release(orgId, admissionId, this.config.ADMISSION_RECORD_TTL_SECONDS * 1000)),
     ).catch((error) => {
       if (error instanceof DependencyFailure) {
@@ -153,7 +176,7 @@ export class AdmissionsService {
         1,
       );
     });
-    return { admissionId, orgId, releasedMs: releasedMs.toString() };
+    return { admissionId, orgId, releasedMs: releasedMs.toString(), releasedAgentMc: releasedMc.toString() };
   }
 
   /** The decision, bounded by ADMISSION_TIMEOUT_MS and the caller's deadline, whichever comes first. */
@@ -200,25 +223,28 @@ export class AdmissionsService {
   private async price(request: AdmissionRequest, action: Action): Promise<Priced> {
     const kind = admissionKind(action);
     const plan = await this.planOf(request.orgId);
-    const { reserveMs, requiredTier } =
-      kind === 'create' || kind === 'extend'
-        ? await this.sandboxReserve(kind, action, request.params ?? {})
-        : { reserveMs: 0n, requiredTier: 0 };
+    const { reserveMs, requiredTier, sandbox } =
+      kind === 'create'
+        ? await this.createReserve(action, request)
+        : kind === 'extend'
+          ? await this.extendReserve(request)
+          : { reserveMs: 0n, requiredTier: 0, sandbox: undefined };
     const input: AdmissionInput = {
       orgId: request.orgId,
       keyId: request.keyId,
       admissionId: request.admissionId,
       kind,
-      fingerprint: fingerprint(request.keyId, action, reserveMs),
+      fingerprint: fingerprint(request.keyId, action, kind === 'agent' ? this.agentReserveMc : reserveMs),
       reserveMs,
       holdTtlMs: this.config.ADMISSION_HOLD_TTL_SECONDS * 1000,
       recordTtlMs: this.config.ADMISSION_RECORD_TTL_SECONDS * 1000,
       planTier: plan.tier,
       requiredTier,
       concurrentLimit: plan.concurrentSandboxes,
-      agentMinimumMc: this.agentMinimumMc,
+      agentReserveMc: this.agentReserveMc,
       orgRatePerSecond: plan.orgRequestsPerSecond,
       keyRatePerSecond: plan.keyRequestsPerSecond,
+      sandbox: kind === 'create' ? sandbox : undefined,
     };
     return { plan, requiredTier, reserveMs, input };
   }
@@ -233,15 +259,12 @@ export class AdmissionsService {
   }
 
   /**
-   * sandbox.create must name its shape (metering prices the durable hold with it); an extension
-   * is priced by the sandbox's shape, which the caller may not repeat.
+   * sandbox.create must name its shape (metering prices the durable hold with it); the sandbox it
+   * makes is recorded with its price, for an extend that comes before metering's hold.
    */
-  private async sandboxReserve(
-    kind: 'create' | 'extend',
-    action: Action,
-    params: Record<string, unknown>,
-  ): Promise<{ reserveMs: bigint; requiredTier: number }> {
-    const shapeName = kind === 'extend' ? (params.shape ?? this.config.ADMISSION_DEFAULT_SHAPE) : params.shape;
+  private async createReserve(action: Action, request: AdmissionRequest): Promise<SandboxReserve> {
+    const params = request.params ?? {};
+    const shapeName = params.shape;
     const shape =
       typeof shapeName === 'string' ? await on('PostgreSQL', () => this.catalog.shape(shapeName)) : undefined;
     if (!shape) {
@@ -251,7 +274,35 @@ export class AdmissionsService {
           : `Unknown sandbox shape ${JSON.stringify(shapeName)}.`;
       throw Errors.invalidRequest('params.shape', problem);
     }
-    return { reserveMs: reserveFor(reservedSeconds(kind, params), shape), requiredTier: shape.requiredPlanTier };
+    const sandboxId = namedSandbox(request);
+    return {
+      reserveMs: reserveFor(reservedSeconds('create', params), shape),
+      requiredTier: shape.requiredPlanTier,
+      sandbox: sandboxId ? { id: sandboxId, shape: shape.name, pricePerHour: shape.pricePerHour } : undefined,
+    };
+  }
+
+  /**
+   * sandbox.extend is reserved at the price of the sandbox it names (metering's durable hold, or
+   * the create quota just admitted), never at a shape the caller states; an unknown or stopped
+   * sandbox is refused (404).
+   */
+  private async extendReserve(request: AdmissionRequest): Promise<SandboxReserve> {
+    const seconds = reservedSeconds('extend', request.params ?? {});
+    const sandboxId = namedSandbox(request);
+    if (!sandboxId)
+      throw Errors.invalidRequest(
+        'resource.id',
+        'sandbox.extend must name its sandbox: resource {type: "sandbox", id}.',
+      );
+    const sandbox = await on('PostgreSQL', () => this.sandboxes.running(request.orgId, sandboxId));
+    if (!sandbox) throw Errors.sandboxNotFound();
+    const shape = await on('PostgreSQL', () => this.catalog.shape(sandbox.shape));
+    return {
+      reserveMs: sandboxCost(BigInt(seconds) * 1000n, sandbox.pricePerHour),
+      requiredTier: shape?.requiredPlanTier ?? 0,
+      sandbox,
+    };
   }
 
   /** A denial is rethrown (and counted); a dependency failure fails open or closed per action. */
@@ -281,6 +332,7 @@ export class AdmissionsService {
       action,
       reservedMs: '0',
       reservedHours: '0',
+      reservedAgentMc: '0',
       holdExpiresAt: null,
       replay: false,
       degraded: `${error.message}; ${action} failed open (admitted without a quota check).`,
@@ -309,13 +361,16 @@ export class AdmissionsService {
 
   private answer({ request, action, outcome, priced }: AnswerInput): AdmissionGrantedDto {
     if (outcome.outcome === 'ADMIT') {
+      const agent = priced.input.kind === 'agent';
+      const reservedMs = agent ? 0n : outcome.reservedMs;
       return {
         admitted: true,
         admissionId: request.admissionId,
         orgId: request.orgId,
         action,
-        reservedMs: outcome.reservedMs.toString(),
-        reservedHours: msToHours(outcome.reservedMs),
+        reservedMs: reservedMs.toString(),
+        reservedHours: msToHours(reservedMs),
+        reservedAgentMc: agent ? outcome.reservedMs.toString() : '0',
         holdExpiresAt: outcome.expiresAtMs > 0 ? new Date(outcome.expiresAtMs).toISOString() : null,
         replay: outcome.replay,
       };
@@ -354,7 +409,7 @@ export class AdmissionsService {
         );
       case 'INSUFFICIENT_AGENT_CREDITS':
         return Errors.insufficientAgentCredits(
-          `${action} needs at least ${milliToCredits(this.agentMinimumMc)} agent credits; ${milliToCredits(outcome.availableMc)} are available.`,
+          `${action} reserves ${milliToCredits(this.agentReserveMc)} agent credits; ${milliToCredits(outcome.availableMc)} are available.`,
         );
       case 'MISS':
       case 'ADMIT':

@@ -17,6 +17,13 @@ export interface BalanceView {
   availableSandboxMs: string;
   availableSandboxHours: string;
   runningSandboxes: number;
+  /** Milli-credits held by admitted agent runs not yet debited by metering. */
+  provisionalAgentMc: string;
+  /** Agent overage not reversed, and the org's overdraft limit (milli-credits). */
+  agentDebtMc: string;
+  agentOverdraftMc: string;
+  /** What agent runs can still reserve: agentMilliCredits - agentDebtMc + agentOverdraftMc - provisionalAgentMc. */
+  availableAgentMc: string;
   /** Ledger position the answer reflects. */
   version: string;
   source: 'cache' | 'database';
@@ -36,22 +43,30 @@ export class BalancesService {
 
   async read(orgId: string): Promise<BalanceView> {
     assertOrgId(orgId);
-    const [cached, provisional] = await Promise.all([this.cache.get(orgId), this.admissions.provisional(orgId)]);
+    const [cached, provisional, agent] = await Promise.all([
+      this.cache.get(orgId),
+      this.admissions.provisional(orgId),
+      this.admissions.provisionalAgent(orgId),
+    ]);
+    const held = { ms: provisional.totalMs, mc: agent.totalMc };
     const at = new Date();
-    if (cached && validAt(cached, at)) return view(orgId, cached, provisional.totalMs, 'cache');
+    if (cached && validAt(cached, at)) return view(orgId, cached, held, 'cache');
     const loaded = await loadOrgBalance(this.dataSource, orgId, at);
     await this.cache.apply(orgId, loaded, [], at);
-    return view(orgId, loaded, provisional.totalMs, 'database');
+    return view(orgId, loaded, held, 'database');
   }
 }
 
 function view(
   orgId: string,
   balance: CachedBalance,
-  provisionalMs: bigint,
+  provisional: { ms: bigint; mc: bigint },
   source: BalanceView['source'],
 ): BalanceView {
+  const provisionalMs = provisional.ms;
   const available = balance.sandboxMs - balance.heldMs - provisionalMs;
+  const debt = balance.agentDebtMc ?? 0n;
+  const overdraft = balance.agentOverdraftMc ?? 0n;
   return {
     orgId,
     sandboxHours: msToHours(balance.sandboxMs),
@@ -63,6 +78,10 @@ function view(
     availableSandboxMs: available.toString(),
     availableSandboxHours: msToHours(available),
     runningSandboxes: balance.runningSandboxes,
+    provisionalAgentMc: provisional.mc.toString(),
+    agentDebtMc: debt.toString(),
+    agentOverdraftMc: overdraft.toString(),
+    availableAgentMc: (balance.agentMc - debt + overdraft - provisional.mc).toString(),
     version: balance.version.toString(),
     source,
   };

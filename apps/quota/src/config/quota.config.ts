@@ -15,10 +15,9 @@ export const quotaEnv = {
     1,
     7 * 86_400,
   ),
-  ADMISSION_AGENT_MINIMUM_CREDITS: env.string('agent credits an org needs left to start agent.run (decimal)', '1'),
-  ADMISSION_DEFAULT_SHAPE: env.string(
-    'shape assumed when sandbox.extend does not say (sandbox.create must name its shape)',
-    'small',
+  ADMISSION_AGENT_MINIMUM_CREDITS: env.string(
+    "agent credits agent.run reserves until metering debits it: its fixed cost (metering's ACTION_FIXED_COSTS for agent.run; decimal)",
+    '1',
   ),
   ADMISSION_CONCURRENT_RETRY_AFTER_SECONDS: env.int('Retry-After of CONCURRENT_SANDBOX_LIMIT', 5, 1, 3_600),
   ADMISSION_FAIL_OPEN_ACTIONS: env.list(

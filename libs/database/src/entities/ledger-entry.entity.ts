@@ -12,6 +12,8 @@ export type LedgerEntryType = 'grant' | 'debit' | 'forfeit' | 'overage' | 'rever
 @Entity({ name: 'ledger_entries' })
 @Index('uq_ledger_entries_event', { synchronize: false })
 @Index('ix_ledger_entries_org_seq', ['orgId', 'seq'])
+// Agent overage and its reversals (no package): summed for every balance snapshot (agent debt).
+@Index('ix_ledger_entries_org_agent_overage', ['orgId'], { where: "kind = 'agent' AND package_id IS NULL" })
 export class LedgerEntryEntity {
   /** bigint as a decimal string (`pg` returns bigint that way). */
   @PrimaryGeneratedColumn({ type: 'bigint' })

@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { bigintTransformer } from './bigint.transformer';
 
 export type OrgStatus = 'active' | 'suspended';
 
@@ -28,6 +29,18 @@ export class OrganizationEntity {
   /** Balance alert thresholds of this org (percent consumed, ascending); null: metering's ALERT_THRESHOLDS. */
   @Column({ name: 'alert_thresholds', type: 'integer', array: true, nullable: true })
   alertThresholds: number[] | null;
+
+  /**
+   * How far below zero the org's agent credits may go at admission (milli-credits, default 0): an
+   * agent.run is admitted while remaining credits - uncovered overage + this limit covers its fixed
+   * cost. Set by ops (`PUT /v1/orgs/:orgId/overdraft`), carried in the Redis balance.
+   */
+  @Column({ name: 'agent_overdraft_mc', type: 'bigint', transformer: bigintTransformer, default: 0 })
+  agentOverdraftMc: bigint;
+
+  /** A ledger sequence value drawn when the overdraft changed: the balance snapshot's version moves with it. */
+  @Column({ name: 'overdraft_version', type: 'bigint', default: 0 })
+  overdraftVersion: string;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -11,6 +11,7 @@ import { PendingRevocations1795964394590 } from './1795964394590-PendingRevocati
 import { TimeAwareBalances1795964500000 } from './1795964500000-TimeAwareBalances';
 import { OrganizationLifecycle1795970000000 } from './1795970000000-OrganizationLifecycle';
 import { OrgAlertThresholds1795971000000 } from './1795971000000-OrgAlertThresholds';
+import { AgentOverdraft1795972000000 } from './1795972000000-AgentOverdraft';
 
 /** In order of application; registered explicitly (bundlers break TypeORM globs). */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   TimeAwareBalances1795964500000,
   OrganizationLifecycle1795970000000,
   OrgAlertThresholds1795971000000,
+  AgentOverdraft1795972000000,
 ];

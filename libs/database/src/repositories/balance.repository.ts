@@ -8,9 +8,14 @@ export interface OrgBalance {
   heldMs: bigint;
   /** Sandboxes with an active hold (created, not yet stopped, deleted or expired). */
   runningSandboxes: number;
+  /** Agent overage not reversed (milli-credits, >= 0): admission counts it against the org's credits. */
+  agentDebtMc: bigint;
+  /** The org's agent overdraft limit (milli-credits, default 0). */
+  agentOverdraftMc: bigint;
   /**
    * Ledger position the balance reflects: the org's highest ledger `seq`, or the highest
-   * `holds.version` (drawn from the same sequence) when a hold changed after it; 0 when none.
+   * `holds.version` or the org's `overdraft_version` (drawn from the same sequence) when a hold or
+   * the overdraft changed after it; 0 when none.
    */
   version: bigint;
   /**
@@ -26,8 +31,8 @@ type Queryable = Pick<EntityManager, 'query'> | Pick<DataSource, 'query'>;
 /**
  * The PostgreSQL truth of an organization's available balance: the remainders of its active
  * packages at `at`, its outstanding durable holds and running sandboxes (a hold past its
- * `expires_at` no longer counts, even before the expiry job releases it), and until when all
- * that stays true. Metering writes Redis
+ * `expires_at` no longer counts, even before the expiry job releases it), its uncovered agent
+ * overage and its overdraft limit, and until when all that stays true. Metering writes Redis
  * from it after each batch, quota loads it on a cache miss: one loader, so both agree by
  * construction.
  */
@@ -38,6 +43,8 @@ export async function loadOrgBalances(db: Queryable, orgIds: string[], at: Date)
     agent_mc: string;
     held_ms: string;
     running: number;
+    agent_debt_mc: string;
+    overdraft_mc: string;
     version: string;
     valid_until: string | null;
   }[] = await db.query(
@@ -46,10 +53,18 @@ export async function loadOrgBalances(db: Queryable, orgIds: string[], at: Date)
             COALESCE(p.agent_mc, 0)::text AS agent_mc,
             COALESCE(h.held_ms, 0)::text AS held_ms,
             COALESCE(h.running, 0)::int AS running,
+            GREATEST(COALESCE(d.debt, 0), 0)::text AS agent_debt_mc,
+            COALESCE(g.agent_overdraft_mc, 0)::text AS overdraft_mc,
             GREATEST(COALESCE((SELECT MAX(l.seq) FROM ledger_entries l WHERE l.org_id = o.org_id), 0),
-                     COALESCE(h.version, 0))::text AS version,
+                     COALESCE(h.version, 0), COALESCE(g.overdraft_version, 0))::text AS version,
             ceil(extract(epoch FROM LEAST(p.next_change, h.next_expiry)) * 1000)::bigint::text AS valid_until
        FROM unnest($1::varchar[]) AS o(org_id)
+       LEFT JOIN organizations g ON g.id = o.org_id
+       LEFT JOIN LATERAL (
+         -- Overage (negative) and its reversals (positive) carry no package (ix_ledger_entries_org_agent_overage).
+         SELECT -SUM(amount) AS debt FROM ledger_entries
+          WHERE org_id = o.org_id AND kind = 'agent' AND package_id IS NULL
+       ) d ON true
        LEFT JOIN LATERAL (
          SELECT SUM(sandbox_ms_remaining) FILTER (WHERE not_before IS NULL OR not_before <= $2) AS sandbox_ms,
                 SUM(agent_mc_remaining) FILTER (WHERE not_before IS NULL OR not_before <= $2) AS agent_mc,
@@ -75,6 +90,8 @@ export async function loadOrgBalances(db: Queryable, orgIds: string[], at: Date)
         agentMc: BigInt(row.agent_mc),
         heldMs: BigInt(row.held_ms),
         runningSandboxes: Number(row.running),
+        agentDebtMc: BigInt(row.agent_debt_mc),
+        agentOverdraftMc: BigInt(row.overdraft_mc),
         version: BigInt(row.version),
         validUntil: row.valid_until === null ? null : new Date(Number(row.valid_until)),
       },

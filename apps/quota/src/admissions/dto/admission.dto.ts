@@ -13,6 +13,13 @@ export const admissionRequestSchema = z.object({
   orgId: z.string().regex(ORG_ID_PATTERN, `orgId ${ORG_ID_RULE}`),
   keyId: z.string().regex(/^[\w.-]{1,64}$/, 'keyId must be 1-64 letters, digits, _ . or -'),
   action: z.string().min(1, 'action is required').max(64, 'action is too long'),
+  resource: z
+    .object({
+      type: z.string().max(64, 'resource.type is too long'),
+      id: z.string().min(1, 'resource.id is required').max(200, 'resource.id is too long'),
+    })
+    .nullable()
+    .optional(),
   params: z.record(z.string(), z.unknown()).optional(),
   admissionId: z.string().regex(ADMISSION_ID, 'admissionId must be 1-128 letters, digits, _ . or -'),
 });
@@ -42,7 +49,15 @@ export class AdmissionRequestDto {
 
   @ApiPropertyOptional({
     description:
-      'sandbox.create: {shape, maxLifeSeconds}; sandbox.extend: {shape, extendSeconds}. Missing shape: the default shape.',
+      'The resource addressed: {type: "sandbox", id}. sandbox.extend must name a running sandbox (404 otherwise): ' +
+      "it is reserved at that sandbox's own price, whatever params.shape says. sandbox.create names the sandbox it makes.",
+    example: { type: 'sandbox', id: 'SBX-01J...' },
+    nullable: true,
+  })
+  resource?: { type: string; id: string } | null;
+
+  @ApiPropertyOptional({
+    description: 'sandbox.create: {shape, maxLifeSeconds}; sandbox.extend: {extendSeconds} (a shape is ignored).',
     type: 'object',
     additionalProperties: true,
     example: { shape: 'small', maxLifeSeconds: 3600 },
@@ -75,6 +90,12 @@ export class AdmissionGrantedDto {
   @ApiProperty({ description: 'The same, in decimal sandbox hours', example: '1' })
   reservedHours: string;
 
+  @ApiProperty({
+    description:
+      'Milli-credits held provisionally for agent.run (its fixed cost, until metering debits it; 0 for other actions)',
+  })
+  reservedAgentMc: string;
+
   @ApiProperty({ description: 'When the provisional hold releases itself unless made durable', nullable: true })
   holdExpiresAt: string | null;
 
@@ -96,6 +117,9 @@ export class AdmissionReleasedDto {
 
   @ApiProperty({ description: 'Sandbox-ms released (0 when the hold had already expired, settled or been released)' })
   releasedMs: string;
+
+  @ApiProperty({ description: "Milli-credits released (an agent run's provisional hold; 0 otherwise)" })
+  releasedAgentMc: string;
 }
 
 export class ReleaseQueryDto {
