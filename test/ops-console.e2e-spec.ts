@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
 import { appUrl, startApp } from './apps';
-import { agentUsageAt } from './ops-harness';
+import { agentUsageAt, startReceiver } from './ops-harness';
 import { publishAll, RawEvent, sandboxUsage, seedOrg, seedOrgs, verified } from './metering-harness';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -48,20 +48,34 @@ describe('ops console in headless Chromium', () => {
   let browser: Browser;
   let page: Page;
   let url: string;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
   const orgs: Record<'acme' | 'globex' | 'initech' | 'umbrella', string> = {} as never;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
     ctx = await createTestContext();
     db = await createDataSource({ url: ctx.databaseUrl, poolSize: 2 }).initialize();
-    app = await startApp('metering', ctx.env({ EXPIRY_INTERVAL_MS: '0', NOTIFIER: 'false' }));
+    app = await startApp('metering', ctx.env({ EXPIRY_INTERVAL_MS: '0' }));
     url = appUrl(app);
+    receiver = await startReceiver(() => 200);
     await seedOrgs(db, 1_000, 100n * BigInt(HOUR), 50_000n);
     await db.query(`UPDATE organizations SET name = 'Tenant ' || right(id, 6) WHERE name = 'load org'`);
     orgs.acme = await named(db, 'Acme Robotics', { sandboxMs: 10n * BigInt(HOUR), agentMc: 20_000n });
     orgs.globex = await named(db, 'Globex Agents', { sandboxMs: 0n, agentMc: 1_000n });
     orgs.initech = await named(db, 'Initech', { sandboxMs: 200n * BigInt(HOUR), agentMc: 500_000n });
     orgs.umbrella = await named(db, 'Umbrella Labs', { sandboxMs: 50n * BigInt(HOUR), agentMc: 0n });
+    // Set through the organizations' API (docs/ORGANIZATIONS.md): Acme's own thresholds and webhook, Initech suspended.
+    const call = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: { 'x-service-token': 'test-service-token', 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      expect(response.status).toBeLessThan(300);
+    };
+    await call('PUT', `/v1/orgs/${orgs.acme}/alert-thresholds`, { thresholds: [50, 80] });
+    await call('POST', `/v1/orgs/${orgs.acme}/webhooks`, { url: `${receiver.url}/acme` });
+    await call('POST', `/v1/orgs/${orgs.initech}/suspend`, { reason: 'unpaid invoice' });
     const p = ctx.topicPrefix;
     const events: RawEvent[] = [
       ranAt(p, orgs.acme, 'sbx-build', 9, 0),
@@ -86,6 +100,7 @@ describe('ops console in headless Chromium', () => {
     await expectEventually(async () => {
       const [row]: { n: number }[] = await db.query('SELECT COUNT(*)::int AS n FROM processed_events');
       expect(row.n).toBe(events.length);
+      expect(receiver.received.length).toBeGreaterThanOrEqual(1); // Acme's 80 % alert, delivered
     }, 30_000);
     mkdirSync(SHOTS, { recursive: true });
     browser = await chromium.launch({
@@ -100,6 +115,7 @@ describe('ops console in headless Chromium', () => {
 
   afterAll(async () => {
     await browser?.close();
+    await receiver?.close();
     await app?.close();
     await db?.destroy();
     await ctx?.dispose();
@@ -159,6 +175,7 @@ describe('ops console in headless Chromium', () => {
 
     await page.getByLabel('Filter by name or id').fill('initech');
     await expectEventually(async () => expect((await rows()).map((r) => r.org)).toEqual([orgs.initech]));
+    expect(await page.textContent('#fleet tbody')).toContain('Suspended');
     await page.getByLabel('Filter by name or id').fill('');
     await expectEventually(async () => expect(await rows()).toHaveLength(1_000));
   });
@@ -186,6 +203,13 @@ describe('ops console in headless Chromium', () => {
     await page.waitForSelector('#usage rect.bar');
     expect(await page.locator('#ledger tbody tr').count()).toBeGreaterThanOrEqual(3); // two grants, a debit, ...
     expect(await page.textContent('#alerts tbody')).toContain('balance.threshold');
+    expect(await page.textContent('#thresholds')).toContain("50 %, 80 % (this organization's own)");
+    const webhook = page.locator('#webhooks [data-webhook]');
+    expect(await webhook.textContent()).toContain(`${receiver.url}/acme`);
+    await webhook.getByText('Recent deliveries').click();
+    await expectEventually(async () =>
+      expect(await webhook.locator('.deliveries').textContent()).toContain('delivered (200)'),
+    );
   });
 
   it('explains the balance: the ledger adds up to the packages, less the hold, to what is available', async () => {

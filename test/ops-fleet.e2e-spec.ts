@@ -78,7 +78,7 @@ describe('ops fleet API', () => {
     expect(body.total).toBe(1_002);
     const orgs = body.organizations as FleetOrg[];
     expect(orgs).toHaveLength(1_000);
-    expect(orgs[0]).toMatchObject({ orgId: empty, attention: 'empty', emptyAt: null });
+    expect(orgs[0]).toMatchObject({ orgId: empty, status: 'active', attention: 'empty', emptyAt: null });
     expect(orgs[0].balances.agent).toMatchObject({ available: '0', firing: ['depleted'] });
     expect(orgs[1]).toMatchObject({ orgId: dry, attention: 'dry-within-24h', runningSandboxes: 1 });
     // 9 h over the 24 h window and the current hour's part; 1 h left, of which the hold takes 0.5.

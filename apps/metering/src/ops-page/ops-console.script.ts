@@ -108,6 +108,9 @@ export const OPS_CONSOLE_JS = String.raw`
     var a = ATTENTION[value] || ['ok', value];
     return '<span class="badge ' + a[0] + '">' + esc(a[1]) + '</span>';
   }
+  function suspendedBadge(status) {
+    return status === 'suspended' ? ' <span class="badge down" title="every verify answers 403 ORG_SUSPENDED">Suspended</span>' : '';
+  }
   function alertBadges(balances) {
     var out = [];
     ['sandbox', 'agent'].forEach(function (kind) {
@@ -162,7 +165,7 @@ export const OPS_CONSOLE_JS = String.raw`
     enter('fleet', 'Fleet',
       '<h1>Fleet</h1>' +
       '<section class="panel" aria-labelledby="pipeline-h"><h2 id="pipeline-h">Pipeline health ' +
-      '<button type="button" id="pipeline-refresh" class="link">refresh</button></h2><div id="pipeline"><p class="muted">Loading…</p></div>' +
+      '<button type="button" id="pipeline-refresh" class="link">refresh</button> <span class="muted">(every 15 s)</span></h2><div id="pipeline"><p class="muted">Loading…</p></div>' +
       '<p id="pipeline-error" class="error" role="alert"></p></section>' +
       '<section aria-labelledby="orgs-h"><h2 id="orgs-h">Organizations</h2>' +
       '<form class="controls" id="fleet-controls" role="search">' +
@@ -211,6 +214,11 @@ export const OPS_CONSOLE_JS = String.raw`
     document.getElementById('fleet-next').addEventListener('click', function () { update({ offset: state.offset + PAGE }); });
     document.getElementById('pipeline-refresh').addEventListener('click', loadPipeline);
     loadPipeline();
+    clearInterval(pipelineTimer);
+    pipelineTimer = setInterval(function () {
+      if (document.body.dataset.view !== 'fleet') return clearInterval(pipelineTimer);
+      loadPipeline();
+    }, 15000);
     loadFleet(state);
   }
 
@@ -220,6 +228,7 @@ export const OPS_CONSOLE_JS = String.raw`
   }
 
   var fleetRequest = 0;
+  var pipelineTimer = null;
   function loadFleet(state) {
     var mine = ++fleetRequest;
     var started = performance.now();
@@ -232,7 +241,7 @@ export const OPS_CONSOLE_JS = String.raw`
         var s = o.balances.sandbox, a = o.balances.agent;
         var cls = o.attention === 'empty' ? 'att-empty' : o.attention === 'dry-within-24h' ? 'att-dry' : '';
         return '<tr class="' + cls + '" data-org="' + esc(o.orgId) + '" data-attention="' + esc(o.attention) + '" data-empty-at="' + esc(o.emptyAt || '') + '">' +
-          '<th scope="row"><a href="#/org/' + encodeURIComponent(o.orgId) + '">' + esc(o.name) + '</a><div class="id">' + esc(o.orgId) + '</div></th>' +
+          '<th scope="row"><a href="#/org/' + encodeURIComponent(o.orgId) + '">' + esc(o.name) + '</a>' + suspendedBadge(o.status) + '<div class="id">' + esc(o.orgId) + '</div></th>' +
           '<td>' + attentionBadge(o.attention) + '</td>' +
           '<td class="num">' + esc(s.available) + '<div class="muted">of ' + esc(s.granted) + '</div></td><td class="num">' + esc(s.burnPerHour) + '</td>' +
           '<td class="num">' + esc(a.available) + '<div class="muted">of ' + esc(a.granted) + '</div></td><td class="num">' + esc(a.burnPerHour) + '</td>' +
@@ -315,7 +324,8 @@ export const OPS_CONSOLE_JS = String.raw`
       '<div id="usage-chart"></div><h3>Remaining balance over the window</h3><div id="burndown-chart"></div></section>' +
       '<section class="panel" aria-labelledby="sbx-h"><h2 id="sbx-h">Running sandboxes and their holds</h2><table id="sandboxes"><thead><tr><th scope="col">sandbox</th><th scope="col">shape</th>' +
       '<th class="num" scope="col">held (hours)</th><th class="num" scope="col">reserved</th><th class="num" scope="col">captured</th><th scope="col">started</th><th scope="col">hold expires</th></tr></thead><tbody></tbody></table></section>' +
-      '<section class="panel" aria-labelledby="alerts-h"><h2 id="alerts-h">Alerts</h2><p id="alerts-firing"></p><table id="alerts"><thead><tr><th scope="col">raised</th><th scope="col">type</th><th scope="col">balance</th><th scope="col">detail</th></tr></thead><tbody></tbody></table></section>' +
+      '<section class="panel" aria-labelledby="alerts-h"><h2 id="alerts-h">Alerts</h2><p id="alerts-firing"></p><table id="alerts"><thead><tr><th scope="col">raised</th><th scope="col">type</th><th scope="col">balance</th><th scope="col">detail</th></tr></thead><tbody></tbody></table>' +
+      '<h3>Thresholds</h3><p id="thresholds" class="muted">Loading…</p><h3>Webhook endpoints</h3><div id="webhooks"><p class="muted">Loading…</p></div></section>' +
       '<section class="panel" aria-labelledby="ledger-h"><h2 id="ledger-h">Ledger</h2><p class="muted">Newest first; each entry with the event that caused it.</p>' +
       '<div class="scroll"><table id="ledger"><thead><tr><th class="num" scope="col">seq</th><th scope="col">time</th><th scope="col">balance</th><th scope="col">entry</th><th class="num" scope="col">amount</th>' +
       '<th scope="col">package</th><th scope="col">event</th><th scope="col">action</th></tr></thead><tbody></tbody></table></div>' +
@@ -329,7 +339,7 @@ export const OPS_CONSOLE_JS = String.raw`
       var o = page.organizations.filter(function (x) { return x.orgId === orgId; })[0];
       if (!o) return;
       document.getElementById('org-title').textContent = o.name;
-      document.getElementById('org-sub').innerHTML = esc(o.orgId) + ' · plan ' + esc(o.plan) + ' · ' + attentionBadge(o.attention) +
+      document.getElementById('org-sub').innerHTML = esc(o.orgId) + ' · plan ' + esc(o.plan) + suspendedBadge(o.status) + ' · ' + attentionBadge(o.attention) +
         ' · time to empty (24 h burn): ' + timeCell(o.emptyAt);
       document.getElementById('alerts-firing').innerHTML = 'Firing now: ' + alertBadges(o.balances);
       document.title = o.name + ' · Tally ops console';
@@ -374,6 +384,12 @@ export const OPS_CONSOLE_JS = String.raw`
         return '<tr><td>' + esc(when(a.createdAt)) + '</td><td>' + esc(a.type) + '</td><td>' + esc(a.kind) + '</td><td>' + esc(detail) + '</td></tr>';
       }).join('') || '<tr><td colspan="4" class="muted">No alert raised.</td></tr>';
     }).then(done, fail);
+
+    api('/v1/orgs/' + encodeURIComponent(orgId) + '/alert-thresholds').then(function (t) {
+      document.getElementById('thresholds').textContent = t.thresholds.map(function (n) { return n + ' %'; }).join(', ') +
+        (t.source === 'organization' ? " (this organization's own)" : " (metering's default, ALERT_THRESHOLDS)") + '; depletion and the forecast always.';
+    }, function (error) { document.getElementById('thresholds').textContent = 'Unavailable: ' + error.message; });
+    loadWebhooks(orgId);
 
     var cursor = null;
     function loadLedger() {
@@ -421,6 +437,32 @@ export const OPS_CONSOLE_JS = String.raw`
   }
 
   function entries(n) { return n === 1 ? '1 entry' : n + ' entries'; }
+  function loadWebhooks(orgId) {
+    var target = document.getElementById('webhooks');
+    api('/v1/orgs/' + encodeURIComponent(orgId) + '/webhooks').then(function (list) {
+      if (list.length === 0) { target.innerHTML = '<p class="muted">No endpoint: alerts go to metering.alerts.v1 and the ops endpoints only.</p>'; return; }
+      target.innerHTML = list.map(function (w) {
+        return '<div class="card" data-webhook="' + esc(w.id) + '"><div><span class="mono">' + esc(w.url) + '</span> <span class="badge ' + (w.status === 'active' ? 'ok' : 'down') + '">' + esc(w.status) + '</span>' +
+          (w.consecutiveFailures ? ' <span class="muted">' + w.consecutiveFailures + ' failures in a row</span>' : '') + '</div>' +
+          '<details><summary>Recent deliveries</summary><div class="deliveries muted">Loading…</div></details></div>';
+      }).join('');
+      target.querySelectorAll('[data-webhook]').forEach(function (card) {
+        card.querySelector('details').addEventListener('toggle', function (event) {
+          if (!event.target.open || card.dataset.loaded) return;
+          card.dataset.loaded = 'true';
+          var box = card.querySelector('.deliveries');
+          api('/v1/webhooks/' + encodeURIComponent(card.dataset.webhook) + '/deliveries?limit=20').then(function (attempts) {
+            box.innerHTML = attempts.length === 0 ? 'No attempt yet.' : '<table><thead><tr><th scope="col">at</th><th scope="col">alert</th><th class="num" scope="col">attempt</th><th scope="col">result</th><th class="num" scope="col">ms</th></tr></thead><tbody>' +
+              attempts.map(function (a) {
+                return '<tr><td>' + esc(when(a.at)) + '</td><td class="mono">' + esc(a.alertId) + '</td><td class="num">' + a.attempt + '</td><td class="' + (a.ok ? 'ok-text' : 'bad-text') + '">' +
+                  esc(a.ok ? 'delivered (' + a.httpStatus + ')' : (a.httpStatus ? 'HTTP ' + a.httpStatus : '') + (a.error ? ' ' + a.error : '')) + '</td><td class="num">' + a.durationMs + '</td></tr>';
+              }).join('') + '</tbody></table>';
+          }, function (error) { box.textContent = error.message; });
+        });
+      });
+    }, function (error) { target.textContent = 'Unavailable: ' + error.message; });
+  }
+
   var ENTRY_LABELS = { grant: 'Granted', debit: 'Consumed (debits)', forfeit: 'Forfeited at expiry', reversal: 'Reversed (voided admissions)', overage: 'Overage' };
   function explainKind(kind, x) {
     var unit = kind === 'sandbox' ? 'h' : 'credits';

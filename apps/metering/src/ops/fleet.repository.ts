@@ -20,6 +20,8 @@ export interface FleetRow {
   orgId: string;
   name: string;
   plan: string;
+  /** active or suspended (docs/ORGANIZATIONS.md). */
+  status: string;
   /** 0 empty (nothing available, further usage is overage), 1 running dry within 24 h, 2 otherwise. */
   attention: number;
   emptyAt: Date | null;
@@ -63,7 +65,7 @@ export class FleetRepository {
   ): Promise<{ total: number; rows: FleetRow[] }> {
     const rows: Record<string, string | number | Date | null | string[] | boolean>[] = await this.db.query(
       `WITH o AS (
-         SELECT id, name, plan FROM organizations
+         SELECT id, name, plan, status FROM organizations
           WHERE $3::text IS NULL OR strpos(lower(id), lower($3)) > 0 OR strpos(lower(name), lower($3)) > 0
        ), p AS (
          SELECT org_id, SUM(sandbox_ms_granted) AS sg, SUM(sandbox_ms_remaining) AS sr,
@@ -86,7 +88,7 @@ export class FleetRepository {
            LEFT JOIN LATERAL (SELECT key AS k FROM jsonb_each(thresholds) WHERE (value->>'fired')::boolean) t ON true
           GROUP BY org_id
        ), k AS (
-         SELECT o.id, o.name, o.plan, COALESCE(h.running, 0) AS running,
+         SELECT o.id, o.name, o.plan, o.status, COALESCE(h.running, 0) AS running,
                 COALESCE(p.sg, 0) AS s_granted, COALESCE(p.ag, 0) AS a_granted,
                 ${kind('s', 'COALESCE(p.sr, 0)', 'COALESCE(h.held, 0)', 'COALESCE(b.s, 0)')},
                 ${kind('a', 'COALESCE(p.ar, 0)', '0', 'COALESCE(b.a, 0)')},
@@ -103,7 +105,7 @@ export class FleetRepository {
                      ELSE 2 END AS attention
            FROM e
        )
-       SELECT id, name, plan, running, attention, empty_at, s_empty_at, a_empty_at, firing, forecast,
+       SELECT id, name, plan, status, running, attention, empty_at, s_empty_at, a_empty_at, firing, forecast,
               s_granted::text, s_remaining::text, s_held::text, s_available::text, s_burn::text,
               a_granted::text, a_remaining::text, a_held::text, a_available::text, a_burn::text,
               COUNT(*) OVER ()::int AS total
@@ -130,6 +132,7 @@ export class FleetRepository {
           orgId: r.id as string,
           name: r.name as string,
           plan: r.plan as string,
+          status: r.status as string,
           attention: r.attention as number,
           emptyAt: r.empty_at as Date | null,
           runningSandboxes: r.running as number,

@@ -58,6 +58,7 @@ export class FleetService {
         orgId: r.orgId,
         name: r.name,
         plan: r.plan,
+        status: r.status,
         attention: ATTENTION[r.attention],
         emptyAt: r.emptyAt?.toISOString() ?? null,
         runningSandboxes: r.runningSandboxes,
