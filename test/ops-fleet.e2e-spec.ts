@@ -112,9 +112,10 @@ describe('ops fleet API', () => {
     await expectEventually(async () => {
       const { status, body } = await get('/v1/pipeline');
       expect(status).toBe(200);
-      const consumer = body.consumer as { polledAt: string | null; partitions: unknown[]; totalLag: number };
+      const consumer = body.consumer as { polledAt: string | null; partitions: object[]; totalLag: number };
       expect(consumer.polledAt).not.toBeNull();
       expect(consumer.partitions.length).toBeGreaterThan(0);
+      expect(consumer.partitions[0]).toMatchObject({ group: expect.stringContaining('metering'), lag: 0 });
       expect(consumer.totalLag).toBe(0);
       expect((body.deadLetters as unknown[]).length).toBeGreaterThan(0);
       expect(body.outbox).toMatchObject({ pending: expect.any(Number) });

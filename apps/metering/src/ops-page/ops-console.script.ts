@@ -288,8 +288,8 @@ export const OPS_CONSOLE_JS = String.raw`
         '<div class="card"><h3>Outbox backlog</h3><div class="big">' + p.outbox.pending + '</div><div class="muted">' +
         (outboxAge ? 'oldest ' + esc(outboxAge) + ' old' : 'nothing waiting') + '</div></div>' +
         '<div class="card"><h3>Drift (reconcile)</h3>' + drift + '</div></div>' +
-        '<details><summary>Lag per partition (' + p.consumer.partitions.length + ')</summary><table id="partitions"><thead><tr><th scope="col">topic</th><th class="num" scope="col">partition</th><th class="num" scope="col">lag</th></tr></thead><tbody>' +
-        p.consumer.partitions.map(function (x) { return '<tr><td>' + esc(x.topic) + '</td><td class="num">' + x.partition + '</td><td class="num">' + x.lag + '</td></tr>'; }).join('') +
+        '<details><summary>Lag per partition (' + p.consumer.partitions.length + ')</summary><table id="partitions"><thead><tr><th scope="col">group</th><th scope="col">topic</th><th class="num" scope="col">partition</th><th class="num" scope="col">lag</th></tr></thead><tbody>' +
+        p.consumer.partitions.map(function (x) { return '<tr><td>' + esc(x.group) + '</td><td>' + esc(x.topic) + '</td><td class="num">' + x.partition + '</td><td class="num">' + x.lag + '</td></tr>'; }).join('') +
         '</tbody></table></details>';
       document.getElementById('pipeline-error').textContent = '';
     }, failed('pipeline-error'));

@@ -13,7 +13,8 @@ export interface PipelineLag {
   group: string;
   /** When the broker last answered; null before the first successful poll. */
   polledAt: string | null;
-  partitions: { topic: string; partition: number; lag: number }[];
+  /** Every group metering consumes with (the ledger's first), per topic and partition. */
+  partitions: { group: string; topic: string; partition: number; lag: number }[];
   deadLetters: { topic: string; messages: number }[];
 }
 
@@ -103,12 +104,13 @@ export class ConsumerLagMonitor implements OnApplicationBootstrap, OnApplication
 
   /** The last poll, for the ops console's pipeline health (no broker call: the gauges' values). */
   snapshot(): PipelineLag {
+    const groupOf = new Map(this.groups.flatMap(({ group, topics }) => topics.map((topic) => [topic, group] as const)));
     return {
       group: this.groupId,
       polledAt: this.polledAt?.toISOString() ?? null,
       partitions: [...this.lag].map(([key, lag]) => {
         const [topic, partition] = key.split('|');
-        return { topic, partition: Number(partition), lag };
+        return { group: groupOf.get(topic) ?? '', topic, partition: Number(partition), lag };
       }),
       deadLetters: [...this.dlq].map(([topic, messages]) => ({ topic, messages })),
     };
