@@ -12,6 +12,10 @@ import { createKafka } from '@tally/kafka';
 import { createTestContext, expectEventually, TestContext } from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { ulid } from 'ulid';
 import { authEnv, call, newOrgId, openDatabase, quotaEnv, service, verify } from './auth-harness';
@@ -228,5 +232,31 @@ describe('organizations: the platform creates, re-plans, suspends and resumes th
     }, 15_000);
     // Over HTTP the same organization reads as the events left it.
     expect((await orgs('GET', `/${orgId}`)).body).toMatchObject({ name: 'Ghost', status: 'suspended' });
+  });
+
+  it("runs the README's organization, alert-threshold and webhook curl lines as written", async () => {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```bash\n([\s\S]*?)```/g)]
+      .map((m) => m[1])
+      .filter((block) => /\/v1\/orgs|\/v1\/webhooks/.test(block) && !/npm /.test(block));
+    expect(blocks).toHaveLength(3);
+    // Against this test's metering and credential; every curl must answer 2xx (--fail-with-body).
+    const script = [
+      'set -euo pipefail',
+      'curl() { command curl --fail-with-body "$@"; echo; }',
+      ...blocks,
+      'curl -s -H "$T" $M/v1/orgs/$ORG',
+      'curl -s -H "$T" $M/v1/orgs/$ORG/alert-thresholds',
+    ]
+      .join('\n')
+      .replaceAll('http://127.0.0.1:3002', meteringUrl)
+      .replaceAll('dev-service-token', service['x-service-token']);
+    // Asynchronously: the apps answering the curls run in this process.
+    const { stdout: out } = await promisify(execFile)('bash', ['-c', script], { encoding: 'utf8', timeout: 30_000 });
+    const lines = out.trim().split('\n');
+    expect(lines.at(-2)).toMatch(/"plan":"team","status":"active"/);
+    expect(lines.at(-1)).toBe('{"thresholds":[25,50,90,100],"source":"organization"}');
+    expect(out).toContain('"status":"suspended","suspendedReason":"unpaid"');
+    expect(out).toMatch(/"secret":"whsec_/);
   });
 });

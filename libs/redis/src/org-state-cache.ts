@@ -109,7 +109,8 @@ export class OrgChangeSubscriber {
     });
     subscriber.on('ready', () => void this.listen(subscriber));
     subscriber.on('message', (_channel: string, orgId: string) => this.handlers.onChange(orgId));
-    await this.listen(subscriber);
+    // A fail-fast client (no offline queue) refuses SUBSCRIBE before it connects: 'ready' subscribes then.
+    if (subscriber.status === 'ready') await this.listen(subscriber);
   }
 
   async stop(): Promise<void> {
