@@ -156,6 +156,12 @@ describe('quota admissions', () => {
     });
     expect(other.status).toBe(409);
     expect(await other.json()).toMatchObject({ code: 'CONFLICT', requestId: expect.any(String) });
+    // The same id naming another sandbox is another request too (a retry must name the sandbox it named).
+    const named = (id: string) =>
+      create(orgId, { admissionId: `${admissionId}-named`, resource: { type: 'sandbox', id } });
+    expect((await named('SBX-A')).status).toBe(200);
+    expect((await named('SBX-A')).status).toBe(200);
+    expect((await named('SBX-B')).status).toBe(409);
   });
 
   it('releases a provisional hold, idempotently, and a released admission cannot hold again', async () => {

@@ -57,6 +57,8 @@ describe('admission policy', () => {
     expect(fingerprint('k1', 'sandbox.create', 1n)).toBe(fingerprint('k1', 'sandbox.create', 1n));
     expect(fingerprint('k1', 'sandbox.create', 1n)).not.toBe(fingerprint('k1', 'sandbox.create', 2n));
     expect(fingerprint('k1', 'sandbox.create', 1n)).not.toBe(fingerprint('k2', 'sandbox.create', 1n));
+    expect(fingerprint('k1', 'sandbox.create', 1n, 'SBX-A')).not.toBe(fingerprint('k1', 'sandbox.create', 1n, 'SBX-B'));
+    expect(fingerprint('k1', 'sandbox.create', 1n, 'a:b')).not.toContain(':');
     expect(fingerprint('k1', 'agent.run', 0n)).not.toContain(':');
   });
 

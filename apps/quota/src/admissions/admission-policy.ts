@@ -43,11 +43,12 @@ export const agentReserve = (credits: string): bigint => creditsToMilli(credits,
 
 /**
  * What identifies a request under one admission id: a retry with the same id must ask for the
- * same thing, or it is a conflict rather than a replay. Plain text (no hash: this runs per
- * admission), free of ':' (the Lua record separator) because keyId and action cannot contain it.
+ * same thing, for the same resource, or it is a conflict rather than a replay. Plain text (no
+ * hash: this runs per admission), free of ':' (the Lua record separator): keyId and action cannot
+ * contain it and the resource id is URI-encoded.
  */
-export const fingerprint = (keyId: string, action: Action, reserveMs: bigint): string =>
-  `${keyId}|${action}|${reserveMs}`;
+export const fingerprint = (keyId: string, action: Action, reserveMs: bigint, resourceId = ''): string =>
+  `${keyId}|${action}|${reserveMs}|${encodeURIComponent(resourceId)}`;
 
 /**
  * When Redis or PostgreSQL cannot answer in time: metered actions fail closed (503), others fail

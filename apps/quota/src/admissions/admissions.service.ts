@@ -234,7 +234,12 @@ export class AdmissionsService {
       keyId: request.keyId,
       admissionId: request.admissionId,
       kind,
-      fingerprint: fingerprint(request.keyId, action, kind === 'agent' ? this.agentReserveMc : reserveMs),
+      fingerprint: fingerprint(
+        request.keyId,
+        action,
+        kind === 'agent' ? this.agentReserveMc : reserveMs,
+        request.resource?.id,
+      ),
       reserveMs,
       holdTtlMs: this.config.ADMISSION_HOLD_TTL_SECONDS * 1000,
       recordTtlMs: this.config.ADMISSION_RECORD_TTL_SECONDS * 1000,
