@@ -94,7 +94,7 @@ describe(AdmissionsService.name, () => {
 
     it('replays an admission already decided first, even after the caller gave up', async () => {
       admissions.recorded.mockResolvedValue({
-        fingerprint: 'key-1|sandbox.create|3600000',
+        fingerprint: 'key-1|sandbox.create|3600000|',
         state: 'held',
         reservedMs: 3_600_000n,
         expiresAtMs: Date.now() + 300_000,
@@ -111,7 +111,7 @@ describe(AdmissionsService.name, () => {
 
     it('does not replay a released admission past the deadline', async () => {
       admissions.recorded.mockResolvedValue({
-        fingerprint: 'key-1|sandbox.create|3600000',
+        fingerprint: 'key-1|sandbox.create|3600000|',
         state: 'released',
         reservedMs: 0n,
         expiresAtMs: 0,
