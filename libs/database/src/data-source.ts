@@ -2,6 +2,7 @@ import { registerDependencyEndpoint } from '@tally/platform';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
+import { TypeOrmJsonLogger } from './typeorm-logger';
 
 export interface DatabaseOptions {
   url: string;
@@ -19,7 +20,8 @@ export function dataSourceOptions(options: DatabaseOptions): DataSourceOptions {
     synchronize: false,
     uuidExtension: 'pgcrypto',
     migrationsRun: false,
-    logging: ['error'],
+    logging: ['error', 'warn'],
+    logger: new TypeOrmJsonLogger(),
     applicationName: options.applicationName ?? 'tally',
     // A connection not obtained within this (PostgreSQL down or unreachable, the pool exhausted)
     // fails the caller, which answers 503 naming PostgreSQL, rather than hanging it (issue 16).

@@ -8,6 +8,7 @@ export * from './http/hot-routes';
 export * from './http/service-auth.guard';
 export * from './http/validation';
 export * from './logging/logging';
+export * from './logging/process-logging';
 export * from './metrics/metrics';
 export * from './platform.module';
 export * from './http/dependency-failure';

@@ -10,6 +10,10 @@ const run = promisify(execFile);
 
 export interface PrivateKafka {
   brokers: string;
+  /** Stops the broker (SIGTERM, as scripts/kafka.sh stop), keeping its data: connections are refused. */
+  stop(): Promise<void>;
+  /** Starts it again on the same ports with the same data (what was acknowledged is still there). */
+  start(): Promise<void>;
   /** Freezes the broker (SIGSTOP): connections stay open, nothing is answered. */
   freeze(): void;
   thaw(): void;
@@ -21,8 +25,8 @@ export interface PrivateKafka {
  * A Kafka broker of the test's own, on spare ports, from the same cached jars as the shared one
  * (scripts/kafka.sh): for tests that make Kafka fail, which must never touch the shared broker.
  */
-export async function startPrivateKafka(): Promise<PrivateKafka> {
-  const [port, controllerPort] = [await freePort(), await freePort()];
+export async function startPrivateKafka(options: { port?: number } = {}): Promise<PrivateKafka> {
+  const [port, controllerPort] = [options.port ?? (await freePort()), await freePort()];
   const state = await mkdtemp(join(tmpdir(), 'tally-kafka-'));
   const env = {
     ...process.env,
@@ -32,8 +36,12 @@ export async function startPrivateKafka(): Promise<PrivateKafka> {
     KAFKA_HEAP_OPTS: '-Xms128m -Xmx384m',
   };
   const script = resolve(REPO_ROOT, 'scripts/kafka.sh');
-  await run('bash', [script, 'start'], { env, timeout: 120_000 });
-  const pid = Number((await readFile(join(state, `kafka-${port}`, 'kafka.pid'), 'utf8')).trim());
+  let pid = 0;
+  const start = async () => {
+    await run('bash', [script, 'start'], { env, timeout: 120_000 });
+    pid = Number((await readFile(join(state, `kafka-${port}`, 'kafka.pid'), 'utf8')).trim());
+  };
+  await start();
   const signal = (name: NodeJS.Signals) => {
     try {
       process.kill(pid, name);
@@ -43,6 +51,10 @@ export async function startPrivateKafka(): Promise<PrivateKafka> {
   };
   return {
     brokers: `127.0.0.1:${port}`,
+    stop: async () => {
+      await run('bash', [script, 'stop'], { env, timeout: 60_000 }).catch(() => signal('SIGKILL'));
+    },
+    start,
     freeze: () => signal('SIGSTOP'),
     thaw: () => signal('SIGCONT'),
     dispose: async () => {

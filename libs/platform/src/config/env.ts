@@ -1,4 +1,5 @@
 import { parseRedisUrl } from './redis-url';
+import { logFatal } from '../logging/process-logging';
 
 /**
  * Configuration validated once at boot. Each app declares the variables it reads; a missing or
@@ -175,7 +176,7 @@ export function loadConfigOrExit<T>(
     return config;
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
+      logFatal(error.message);
       process.exit(1);
     }
     throw error;
