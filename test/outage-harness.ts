@@ -20,6 +20,9 @@ export interface Stack {
   apps: NestFastifyApplication[];
   db: DataSource;
   demo: DemoOrganization;
+  /** Resources the probes read or change: a spare API key (revoked by a probe), a webhook endpoint. */
+  spareKeyId: string;
+  webhookId: string;
   close(): Promise<void>;
 }
 
@@ -62,7 +65,21 @@ export async function startStack(
       }),
     );
     apps.push(metering);
-    return { urls: { quota: appUrl(quota), auth: appUrl(auth), metering: appUrl(metering) }, apps, db, demo, close };
+    const urls = { quota: appUrl(quota), auth: appUrl(auth), metering: appUrl(metering) };
+    const created = async (url: string, headers: Record<string, string>, body: unknown) => {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+      if (response.status !== 201) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
+      return ((await response.json()) as { id: string }).id;
+    };
+    const spareKeyId = await created(`${urls.auth}/v1/orgs/${demo.orgId}/api-keys`, ownerOf(demo), { name: 'spare' });
+    const webhookId = await created(`${urls.metering}/v1/orgs/${demo.orgId}/webhooks`, service, {
+      url: 'http://127.0.0.1:9/hook',
+    });
+    return { urls, apps, db, demo, spareKeyId, webhookId, close };
   } catch (error) {
     await close();
     throw error;
@@ -78,11 +95,14 @@ export interface Endpoint {
 }
 
 const service = { 'x-service-token': SERVICE_TOKEN };
+const ownerOf = (demo: DemoOrganization) => ({
+  authorization: `Bearer ${userToken(demo.userId, [{ orgId: demo.orgId, role: 'owner' }])}`,
+});
 
 /** Every route of every app (docs and the metrics included), each with a request that reaches its dependencies. */
-export function everyEndpoint(demo: DemoOrganization): Endpoint[] {
+export function everyEndpoint({ demo, spareKeyId, webhookId }: Stack): Endpoint[] {
   const org = demo.orgId;
-  const owner = { authorization: `Bearer ${userToken(demo.userId, [{ orgId: org, role: 'owner' }])}` };
+  const owner = ownerOf(demo);
   const apiKey = { 'x-api-key': demo.apiKey };
   const common = (app: StackApp): Endpoint[] => [
     { app, method: 'GET', path: '/health/live' },
@@ -90,7 +110,7 @@ export function everyEndpoint(demo: DemoOrganization): Endpoint[] {
     { app, method: 'GET', path: '/metrics' },
     { app, method: 'GET', path: '/docs/openapi.json' },
   ];
-  const webhook = '00000000-0000-4000-8000-000000000000';
+  const webhook = webhookId;
   return [
     ...common('auth'),
     {
@@ -109,7 +129,7 @@ export function everyEndpoint(demo: DemoOrganization): Endpoint[] {
     },
     { app: 'auth', method: 'POST', path: `/v1/orgs/${org}/api-keys`, headers: owner, body: { name: 'outage' } },
     { app: 'auth', method: 'GET', path: `/v1/orgs/${org}/api-keys?scope=org`, headers: owner },
-    { app: 'auth', method: 'DELETE', path: `/v1/orgs/${org}/api-keys/lysk-nosuchkey00000`, headers: owner },
+    { app: 'auth', method: 'DELETE', path: `/v1/orgs/${org}/api-keys/${spareKeyId}`, headers: owner },
     {
       app: 'auth',
       method: 'POST',
@@ -229,7 +249,7 @@ export function brokenRules(probes: Probe[], dependency: Dependency): string[] {
 /** Every endpoint probed one after another (a down dependency must not need concurrency to be answered). */
 export async function probeAll(stack: Stack): Promise<Probe[]> {
   const probes: Probe[] = [];
-  for (const endpoint of everyEndpoint(stack.demo)) probes.push(await probe(stack.urls, endpoint));
+  for (const endpoint of everyEndpoint(stack)) probes.push(await probe(stack.urls, endpoint));
   return probes;
 }
 
@@ -254,3 +274,49 @@ export async function readyAgain(stack: Stack, withinMs: number): Promise<number
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+/** A metered agent.run verified through auth (1 agent credit); counts the ones auth acknowledged (200). */
+export function meteredActions(stack: Stack) {
+  let acknowledged = 0;
+  return {
+    get acknowledged() {
+      return acknowledged;
+    },
+    /** Adds what a probe of every endpoint acknowledged (its agent.run verify). */
+    count(probes: Probe[]) {
+      acknowledged += probes.filter(
+        (p) => p.status === 200 && (p.endpoint.body as { action?: string } | undefined)?.action === 'agent.run',
+      ).length;
+    },
+    async run() {
+      const answer = await probe(stack.urls, {
+        app: 'auth',
+        method: 'POST',
+        path: '/v1/verify',
+        headers: service,
+        body: { key: stack.demo.apiKey, action: 'agent.run', orgId: stack.demo.orgId },
+      });
+      if (answer.status === 200) acknowledged++;
+      return answer;
+    },
+    /** Agent credits debited to the demo org (milli-credits) and the entries that did it. */
+    async debited() {
+      const [row] = await stack.db.query(
+        `SELECT COALESCE(-SUM(amount), 0)::text AS mc, COUNT(*)::int AS entries FROM ledger_entries
+          WHERE org_id = $1 AND kind = 'agent' AND entry_type IN ('debit', 'overage')`,
+        [stack.demo.orgId],
+      );
+      return row as { mc: string; entries: number };
+    },
+  };
+}
+
+/** One line per probe, for the test's log. */
+export const describeProbes = (label: string, probes: Probe[]) =>
+  `${label}: ${probes.length} endpoints, slowest ${Math.max(...probes.map((p) => p.ms)).toFixed(0)} ms; ` +
+  probes
+    .map(
+      (p) =>
+        `${p.endpoint.app} ${p.endpoint.method} ${p.endpoint.path.split('?')[0].replace(/ORG-\w+/, ':org')} ${p.status}`,
+    )
+    .join('; ');

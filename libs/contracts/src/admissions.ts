@@ -48,7 +48,7 @@ export const deadlineHeader = (deadline: number, now = Date.now()): string =>
 /** Auth's defaults, shared with the guard so its timeout is derived from them, never chosen apart. */
 export const AuthTimeouts = {
   /** A metered action waits at most this long for Kafka's acknowledgement. */
-  eventAckMs: 3_000,
+  eventAckMs: 1_500,
   /** Auth waits at most this long for quota's admission. */
   quotaMs: 150,
   /** Network and scheduling between the guard and auth, both ways. */

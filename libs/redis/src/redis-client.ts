@@ -27,15 +27,22 @@ const reconnectDelay = (failFast: boolean) => (attempt: number) =>
  */
 function reportConnectionErrors(redis: RedisClient): RedisClient {
   const logger = new Logger('Redis');
+  // While Redis is known to be down, a command fails at once (the caller answers 503 naming
+  // Redis) instead of waiting in the offline queue for reconnection attempts: with a queue, a
+  // request that makes two Redis calls took over 2 s to be refused (issue 16, test/outage-redis).
+  const options = redis.options as { enableOfflineQueue?: boolean };
+  const queueWhenUp = options.enableOfflineQueue;
   let down = false;
   redis.on('error', (error: Error) => {
     if (down) return;
     down = true;
+    options.enableOfflineQueue = false;
     logger.warn({ err: error }, 'Redis connection failed; reconnecting in the background');
   });
   redis.on('ready', () => {
     if (down) logger.log('Redis connection ready again');
     down = false;
+    options.enableOfflineQueue = queueWhenUp;
   });
   return redis;
 }

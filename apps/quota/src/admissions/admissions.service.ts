@@ -166,13 +166,13 @@ export class AdmissionsService {
       on('Redis', () => this.admissions.release(orgId, admissionId, this.config.ADMISSION_RECORD_TTL_SECONDS * 1000)),
     ).catch((error) => {
       if (error instanceof DependencyFailure) {
-        throw Errors.dependencyUnavailable(`${error.message}; the hold was not released. Retry.`, 1);
+        throw Errors.dependencyUnavailable(`${error.message}; the hold was not released (failed closed). Retry.`, 1);
       }
       throw error;
     });
     await this.voids.publish(orgId, admissionId, VoidReasons.released).catch((error: Error) => {
       throw Errors.dependencyUnavailable(
-        `Kafka did not record the void (${error.message}); the hold was released, metering not yet told. Retry.`,
+        `Kafka did not record the void (${error.message}); the hold was released, metering not yet told (failed closed). Retry.`,
         1,
       );
     });

@@ -30,7 +30,7 @@ export const quotaEnv = {
   ),
   VOID_ACK_TIMEOUT_MS: env.int(
     'a release waits at most this long for Kafka to acknowledge its admission.voided event',
-    2_000,
+    1_500,
     100,
     60_000,
   ),

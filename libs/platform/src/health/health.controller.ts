@@ -15,7 +15,8 @@ const isReport = (value: unknown): value is { status: string; detail?: string } 
   typeof value === 'object' && value !== null && typeof (value as { status?: unknown }).status === 'string';
 
 export const HEALTH_INDICATORS = Symbol('HEALTH_INDICATORS');
-const CHECK_TIMEOUT_MS = 2_000;
+// Under the 2 s every endpoint answers within while a dependency is down (issue 16).
+const CHECK_TIMEOUT_MS = 1_500;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
