@@ -233,6 +233,23 @@ describe('ops console in headless Chromium', () => {
     expect(await page.textContent('#explain table[data-kind=agent]')).toContain('Overage recorded');
   });
 
+  it('shows a depletion resolved by a top-up: the fleet no longer lists the organization as empty', async () => {
+    const response = await fetch(`${url}/v1/orgs/${orgs.globex}/packages`, {
+      method: 'POST',
+      headers: { 'x-service-token': 'test-service-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ sandboxHours: '0', agentCredits: '5', source: 'ops', externalId: 'top-up-1' }),
+    });
+    expect(response.status).toBe(201);
+    await page.goto(`${url}/ops#/`);
+    await rendered('fleet');
+    const globex = (await rows()).find((r) => r.org === orgs.globex)!;
+    expect(globex.attention).not.toBe('empty');
+    await page.goto(`${url}/ops#/org/${orgs.globex}`);
+    await rendered('org');
+    expect(await page.textContent('#alerts tbody')).toContain('balance.replenished');
+    expect(await page.textContent('#alerts tbody')).toContain('balance.depleted');
+  });
+
   it('signs out: the credential is gone and no view is reachable', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForSelector('#signin-form');

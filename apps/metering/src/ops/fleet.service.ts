@@ -156,7 +156,8 @@ export class FleetService {
   }
 }
 
-function kindView(kind: BalanceKind, row: FleetKindRow) {
+/** A kind of a fleet row for display: decimal units, and the alerts firing (the highest threshold only). */
+export function kindView(kind: BalanceKind, row: FleetKindRow) {
   // Lower thresholds are marked passed when a higher one fires: show the highest.
   const thresholds = row.firing
     .filter((f) => f !== 'depleted')
