@@ -98,7 +98,7 @@ describe('ops: Prometheus rules reference real metrics', () => {
       body: JSON.stringify({ key: 'lysk-nope', action: 'sandbox.list', orgId: 'ORG-01ARZ3NDEKTSV4RRFFQ69G5FAV' }),
     });
     expect(verify.status).toBeGreaterThanOrEqual(400);
-    // One admission past its caller's deadline (quota fails it closed: DEPENDENCY_UNAVAILABLE).
+    // One admission past its caller's deadline: answered 503, counted as DEADLINE_PASSED (no dependency was down).
     const orgId = `ORG-${ulid()}`;
     const db = await createDataSource({ url: ctx.databaseUrl, poolSize: 1 }).initialize();
     await db.getRepository(OrganizationEntity).insert({ id: orgId, name: 'ops-metrics' });
@@ -144,8 +144,9 @@ describe('ops: Prometheus rules reference real metrics', () => {
       expect([name, types.get(name)]).toEqual([name, type]);
     // Decisions by action and code, from both decision services.
     expect(text).toMatch(/^tally_decisions_total\{action="sandbox.list",code="INVALID_API_KEY",service="auth"\} 1$/m);
+    expect(text).toMatch(/^tally_decisions_total\{action="agent.run",code="DEADLINE_PASSED",service="quota"\} 1$/m);
     expect(text).toMatch(
-      /^tally_decisions_total\{action="agent.run",code="DEPENDENCY_UNAVAILABLE",service="quota"\} 1$/m,
+      /^tally_decisions_total\{action="agent.run",code="DEPENDENCY_UNAVAILABLE",service="quota"\} 0$/m,
     );
     const registered = (name: string) => {
       if (types.has(name)) return true;

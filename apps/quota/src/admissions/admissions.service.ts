@@ -1,15 +1,23 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   Action,
+  ALL_ACTIONS,
   assertAction,
   Errors,
+  isMetered,
   milliToCredits,
   msToHours,
   sandboxCost,
   TallyError,
   VoidReasons,
 } from '@tally/contracts';
-import { DECISION_ALLOWED, DECISION_FAILED_OPEN, decisionCounter, METRICS_REGISTRY } from '@tally/platform';
+import {
+  DECISION_ALLOWED,
+  DECISION_DEADLINE_PASSED,
+  DECISION_FAILED_OPEN,
+  decisionCounter,
+  METRICS_REGISTRY,
+} from '@tally/platform';
 import { AdmissionCache, AdmissionInput, AdmissionOutcome, BalanceCache, ProvisionalSandbox } from '@tally/redis';
 import { Counter, Registry } from 'prom-client';
 import { PlanSpec } from '../catalog/catalog.repository';
@@ -98,6 +106,9 @@ const pastDeadline = (deadline: number | undefined): boolean => deadline !== und
 const deadlinePassed = (action: Action) =>
   Errors.dependencyUnavailable(`The caller's deadline passed before ${action} was decided; nothing was held.`, 1);
 
+/** The caller's deadline, not a dependency, ended the decision: answered like one, counted apart. */
+class CallerDeadlinePassed extends Error {}
+
 /**
  * Admission decisions. Everything that needs a consistent view (holds, balance, concurrency, rate)
  * is decided in ONE Lua call; TypeScript only prepares integer inputs from the in-memory catalog
@@ -136,6 +147,8 @@ export class AdmissionsService {
       registers: [registry],
     });
     this.byCode = decisionCounter(registry);
+    // The fail-closed series exists from the start: an alert on it reads zero, not "no data".
+    for (const action of ALL_ACTIONS.filter(isMetered)) this.byCode.inc({ action, code: 'DEPENDENCY_UNAVAILABLE' }, 0);
     this.coldLoadCount = new Counter({
       name: 'quota_cold_loads_total',
       help: 'Organizations loaded from PostgreSQL because Redis had no balance for them',
@@ -182,8 +195,9 @@ export class AdmissionsService {
   /** The decision, bounded by ADMISSION_TIMEOUT_MS and the caller's deadline, whichever comes first. */
   private decideWithin(request: AdmissionRequest, action: Action, deadline?: number): Promise<AdmissionGrantedDto> {
     const budget: Budget = { expired: false };
-    const timeoutMs = Math.min(this.config.ADMISSION_TIMEOUT_MS, (deadline ?? Infinity) - Date.now());
-    return this.withinDeadline(this.decide(request, action, budget), budget, timeoutMs);
+    const callerMs = (deadline ?? Infinity) - Date.now();
+    const timeoutMs = Math.min(this.config.ADMISSION_TIMEOUT_MS, callerMs);
+    return this.withinDeadline(this.decide(request, action, budget), budget, timeoutMs, callerMs <= timeoutMs);
   }
 
   private async decide(request: AdmissionRequest, action: Action, budget: Budget): Promise<AdmissionGrantedDto> {
@@ -207,8 +221,7 @@ export class AdmissionsService {
     const priced = await this.price(request, action);
     const record = await on('Redis', () => this.admissions.recorded(request.orgId, request.admissionId));
     if (!record || record.state === 'released' || record.fingerprint !== priced.input.fingerprint) {
-      this.decisions.inc({ action, outcome: 'DEADLINE' });
-      throw deadlinePassed(action);
+      throw new CallerDeadlinePassed();
     }
     const outcome: AdmissionOutcome = {
       outcome: 'ADMIT',
@@ -312,6 +325,11 @@ export class AdmissionsService {
 
   /** A denial is rethrown (and counted); a dependency failure fails open or closed per action. */
   private failed(request: AdmissionRequest, action: Action, error: unknown): AdmissionGrantedDto {
+    if (error instanceof CallerDeadlinePassed) {
+      this.decisions.inc({ action, outcome: 'DEADLINE' });
+      this.byCode.inc({ action, code: DECISION_DEADLINE_PASSED });
+      throw deadlinePassed(action);
+    }
     if (!(error instanceof DependencyFailure)) {
       if (error instanceof TallyError) this.decisions.inc({ action, outcome: error.code });
       this.byCode.inc({ action, code: error instanceof TallyError ? error.code : 'INTERNAL_ERROR' });
@@ -426,13 +444,16 @@ export class AdmissionsService {
     work: Promise<T>,
     budget: Budget = { expired: false },
     timeoutMs = this.config.ADMISSION_TIMEOUT_MS,
+    callerBound = false,
   ): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => {
           budget.expired = true;
-          reject(new DependencyFailure('Redis', `or PostgreSQL did not answer within ${Math.max(0, timeoutMs)} ms`));
+          if (callerBound) reject(new CallerDeadlinePassed());
+          else
+            reject(new DependencyFailure('Redis', `or PostgreSQL did not answer within ${Math.max(0, timeoutMs)} ms`));
         },
         Math.max(0, timeoutMs),
       );

@@ -26,17 +26,19 @@ export function httpRequestHistogram(registry: Registry): Histogram<'method' | '
 export const DECISION_ALLOWED = 'ALLOWED';
 /** quota: admitted without a check because a dependency was down and the action fails open. */
 export const DECISION_FAILED_OPEN = 'FAILED_OPEN';
+/** quota: refused because the caller's deadline passed first (answered 503, but no dependency was down). */
+export const DECISION_DEADLINE_PASSED = 'DEADLINE_PASSED';
 
 /**
  * Decisions by outcome, the same series on every decision service (auth's verify, quota's
  * admissions; the `service` label tells them apart): `action` is a catalog action (`unknown` for
- * anything else), `code` is ALLOWED, FAILED_OPEN or the error code answered. ops/prometheus/alerts.yml
- * reads it.
+ * anything else), `code` is ALLOWED, FAILED_OPEN, DEADLINE_PASSED or the error code answered.
+ * ops/prometheus/alerts.yml reads it.
  */
 export function decisionCounter(registry: Registry): Counter<'action' | 'code'> {
   return new Counter({
     name: 'tally_decisions_total',
-    help: 'Decisions by action and code (ALLOWED, FAILED_OPEN or the error code answered)',
+    help: 'Decisions by action and code (ALLOWED, FAILED_OPEN, DEADLINE_PASSED or the error code answered)',
     labelNames: ['action', 'code'],
     registers: [registry],
   });
