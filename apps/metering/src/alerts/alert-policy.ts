@@ -83,67 +83,93 @@ export function evaluateAlerts(
   snapshot: BalanceSnapshot,
   policy: AlertPolicy,
 ): { state: AlertState; alerts: AlertDecision[] } {
-  let state = previous;
-  /** The state to write to: a copy of `previous` (its entries included), made on the first write. */
-  const writable = (): AlertState => {
-    if (state === previous) {
-      state = {
+  const draft = new StateDraft(previous);
+  const alerts = evaluateThresholds(draft, snapshot, policy.thresholds);
+  const forecast = evaluateForecast(draft, snapshot, policy.forecastHorizonMs);
+  if (forecast) alerts.push(forecast);
+  return { state: draft.state, alerts };
+}
+
+/** Copy-on-write over `previous`: copied (its entries included) on the first write only. */
+class StateDraft {
+  state: AlertState;
+
+  constructor(private readonly previous: AlertState) {
+    this.state = previous;
+  }
+
+  writable(): AlertState {
+    if (this.state === this.previous) {
+      const previous = this.previous;
+      this.state = {
         thresholds: Object.fromEntries(Object.entries(previous.thresholds).map(([k, v]) => [k, { ...v }])),
         forecastFired: previous.forecastFired,
         forecastCount: previous.forecastCount,
         forecastRemaining: previous.forecastRemaining,
       };
     }
-    return state;
-  };
+    return this.state;
+  }
+
+  /** The threshold's entry, added (a change) the first time the policy names it. */
+  threshold(key: string): { fired: boolean; count: number } {
+    if (!this.state.thresholds[key]) this.writable().thresholds[key] = { fired: false, count: 0 };
+    return this.state.thresholds[key];
+  }
+}
+
+/** Thresholds and depletion, highest first: the first newly crossed is raised, those below it only marked passed. */
+function evaluateThresholds(draft: StateDraft, snapshot: BalanceSnapshot, thresholds: number[]): AlertDecision[] {
   const alerts: AlertDecision[] = [];
-  // Checked highest first: the first newly crossed is raised, the ones below it only marked passed.
   let raised = false;
-  for (const pct of [...policy.thresholds, DEPLETED].sort((a, b) => b - a)) {
-    const key = pct === DEPLETED ? DEPLETED_KEY : String(pct);
+  for (const pct of [...thresholds, DEPLETED].sort((a, b) => b - a)) {
     if (pct === 100) continue; // 100 % is depletion, raised as balance.depleted
-    if (!state.thresholds[key]) writable().thresholds[key] = { fired: false, count: 0 };
+    const key = pct === DEPLETED ? DEPLETED_KEY : String(pct);
+    const entry = draft.threshold(key);
     const crossed = thresholdCrossed(snapshot.total, snapshot.remaining, Math.min(pct, 100));
-    const entry = state.thresholds[key];
     // Depletion resolves only with a balance to use again (a package that expired is no top-up).
     if (pct === DEPLETED && !crossed && snapshot.remaining <= 0n) continue;
     if (crossed && !entry.fired) {
-      const next = writable().thresholds[key];
+      const next = draft.writable().thresholds[key];
       next.fired = true;
       if (raised) continue;
       raised = true;
       next.count += 1;
-      alerts.push(
-        pct === DEPLETED
-          ? { type: 'depleted', sequence: next.count, remaining: snapshot.remaining }
-          : { type: 'threshold', threshold: pct, sequence: next.count, remaining: snapshot.remaining },
-      );
+      alerts.push(crossedAlert(pct, next.count, snapshot.remaining));
     } else if (!crossed && entry.fired) {
-      writable().thresholds[key].fired = false; // lifted above it by a grant: it may fire again
+      draft.writable().thresholds[key].fired = false; // lifted above it by a grant: it may fire again
       if (pct === DEPLETED && entry.count > 0)
         alerts.push({ type: 'replenished', sequence: entry.count, remaining: snapshot.remaining });
     }
   }
+  return alerts;
+}
 
+function crossedAlert(pct: number, sequence: number, remaining: bigint): AlertDecision {
+  return pct === DEPLETED
+    ? { type: 'depleted', sequence, remaining }
+    : { type: 'threshold', threshold: pct, sequence, remaining };
+}
+
+/** Fires when the balance empties within the horizon; re-arms only when a grant lifts it above where it fired. */
+function evaluateForecast(draft: StateDraft, snapshot: BalanceSnapshot, horizonMs: number): AlertDecision | null {
   const depletionAt = depletionTime(snapshot.remaining, snapshot.burnPerHour, snapshot.at);
-  const soon = depletionAt !== null && depletionAt.getTime() - snapshot.at.getTime() <= policy.forecastHorizonMs;
+  const soon = depletionAt !== null && depletionAt.getTime() - snapshot.at.getTime() <= horizonMs;
+  const state = draft.state;
   if (soon && !state.forecastFired) {
-    const next = writable();
+    const next = draft.writable();
     next.forecastFired = true;
     next.forecastCount += 1;
     next.forecastRemaining = snapshot.remaining;
-    alerts.push({ type: 'forecast', sequence: next.forecastCount, remaining: snapshot.remaining, depletionAt });
-  } else if (
-    !soon &&
-    state.forecastFired &&
-    state.forecastRemaining !== null &&
-    snapshot.remaining > state.forecastRemaining
-  ) {
-    const next = writable();
+    return { type: 'forecast', sequence: next.forecastCount, remaining: snapshot.remaining, depletionAt };
+  }
+  const lifted = state.forecastRemaining !== null && snapshot.remaining > state.forecastRemaining;
+  if (!soon && state.forecastFired && lifted) {
+    const next = draft.writable();
     next.forecastFired = false;
     next.forecastRemaining = null;
   }
-  return { state, alerts };
+  return null;
 }
 
 /**

@@ -5,7 +5,14 @@ import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
 import { METERING_SOURCE } from '../ledger/ledger.service';
 import { PostedChange, PostingObserver, PostingObservers } from '../ledger/posting-observers';
-import { AlertDecision, AlertPolicy, burnRatePerHour, evaluateAlerts, initialAlertState } from './alert-policy';
+import {
+  AlertDecision,
+  AlertPolicy,
+  AlertState,
+  burnRatePerHour,
+  evaluateAlerts,
+  initialAlertState,
+} from './alert-policy';
 import { AlertStateRepository, StoredAlert } from './alert-state.repository';
 
 /**
@@ -37,43 +44,27 @@ export class AlertService implements PostingObserver, OnModuleInit {
 
   async afterPosting({ manager, orgIds, events }: PostedChange): Promise<void> {
     if (orgIds.length === 0) return;
-    const clock = new Map<string, Date>();
-    for (const event of events) {
-      const seen = clock.get(event.orgId);
-      if (!seen || event.at > seen) clock.set(event.orgId, event.at);
-    }
-    const now = new Date();
-    const orgs = orgIds.map((orgId) => ({ orgId, at: clock.get(orgId) ?? now }));
+    const clocks = postingClocks(orgIds, events);
     const repo = new AlertStateRepository(manager);
     // One transaction is one connection: queries run one after another (pg deprecates overlapping them).
+    const orgs = orgIds.map((orgId) => ({ orgId, at: clocks.get(orgId)! }));
     const totals = await repo.activeTotals(orgs);
-    const buckets = await repo.recentBuckets(orgs, 1);
+    const buckets = groupByOrg(await repo.recentBuckets(orgs, 1));
     const states = await repo.load(orgIds);
     const thresholds = await repo.thresholds(orgIds);
-    const at = new Map(orgs.map((o) => [o.orgId, o.at]));
-    // Grouped once: a batch touches up to every org, and each org reads only its own buckets.
-    const bucketsByOrg = new Map<string, typeof buckets>();
-    for (const bucket of buckets) {
-      const mine = bucketsByOrg.get(bucket.orgId);
-      if (mine) mine.push(bucket);
-      else bucketsByOrg.set(bucket.orgId, [bucket]);
-    }
-    const changed: { orgId: string; kind: BalanceKind; state: ReturnType<typeof initialAlertState> }[] = [];
+    const changed: { orgId: string; kind: BalanceKind; state: AlertState }[] = [];
     const raised: StoredAlert[] = [];
     for (const { orgId, kind, total, remaining } of totals) {
-      const when = at.get(orgId)!;
-      const mine = (bucketsByOrg.get(orgId) ?? []).map((b) => ({
-        hour: b.hour,
-        amount: kind === 'sandbox' ? b.sandbox : b.agent,
-      }));
+      const at = clocks.get(orgId)!;
+      const burnPerHour = burnRatePerHour(bucketsOf(buckets.get(orgId), kind), at, 1);
       const previous = states.get(`${orgId}|${kind}`) ?? initialAlertState();
       const { state, alerts } = evaluateAlerts(
         previous,
-        { kind, total, remaining, burnPerHour: burnRatePerHour(mine, when, 1), at: when },
+        { kind, total, remaining, burnPerHour, at },
         { ...this.policy, thresholds: thresholds.get(orgId) ?? this.policy.thresholds },
       );
       if (state !== previous) changed.push({ orgId, kind, state });
-      raised.push(...alerts.map((alert) => this.toAlert(orgId, kind, alert, when)));
+      raised.push(...alerts.map((alert) => this.toAlert(orgId, kind, alert, at)));
     }
     await repo.save(changed);
     await repo.raise(raised);
@@ -104,6 +95,32 @@ export class AlertService implements PostingObserver, OnModuleInit {
       }),
     };
   }
+}
+
+/** Each org's clock: its latest event time in the batch, or now when it has none (a grant). */
+function postingClocks(orgIds: string[], events: PostedChange['events']): Map<string, Date> {
+  const latest = new Map<string, Date>();
+  for (const event of events) {
+    const seen = latest.get(event.orgId);
+    if (!seen || event.at > seen) latest.set(event.orgId, event.at);
+  }
+  const now = new Date();
+  return new Map(orgIds.map((orgId) => [orgId, latest.get(orgId) ?? now]));
+}
+
+// Grouped once: a batch touches up to every org, and each org reads only its own buckets.
+function groupByOrg<T extends { orgId: string }>(rows: T[]): Map<string, T[]> {
+  const byOrg = new Map<string, T[]>();
+  for (const row of rows) {
+    const mine = byOrg.get(row.orgId);
+    if (mine) mine.push(row);
+    else byOrg.set(row.orgId, [row]);
+  }
+  return byOrg;
+}
+
+function bucketsOf(buckets: { hour: Date; sandbox: bigint; agent: bigint }[] = [], kind: BalanceKind) {
+  return buckets.map((b) => ({ hour: b.hour, amount: kind === 'sandbox' ? b.sandbox : b.agent }));
 }
 
 /** An alert's id (one per firing: the sequence counts firings), event type and threshold. */
