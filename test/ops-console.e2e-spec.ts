@@ -49,6 +49,8 @@ describe('ops console in headless Chromium', () => {
   let page: Page;
   let url: string;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  /** Script errors and console errors (a Content-Security-Policy violation is one). */
+  const problems: string[] = [];
   const orgs: Record<'acme' | 'globex' | 'initech' | 'umbrella', string> = {} as never;
 
   beforeAll(async () => {
@@ -109,6 +111,11 @@ describe('ops console in headless Chromium', () => {
       args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
     });
     page = await browser.newPage({ viewport: { width: 1360, height: 900 }, deviceScaleFactor: 1 });
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (message) => {
+      // The refused sign-in's 401 is expected; anything else is a defect of the console.
+      if (message.type() === 'error' && !message.text().includes('401')) problems.push(message.text());
+    });
     // No external network: every request the console makes stays on metering's origin.
     await page.route('**/*', (r) => (r.request().url().startsWith(url) ? r.continue() : r.abort()));
   });
@@ -130,6 +137,15 @@ describe('ops console in headless Chromium', () => {
       })),
     );
   const rendered = (view: string) => page.waitForSelector(`body[data-rendered="${view}"]`);
+  /** Form controls without an accessible name (a label, or aria-label). */
+  const unlabelled = () =>
+    page.$$eval('input, select, textarea', (controls) =>
+      controls
+        .filter(
+          (c) => !(c as unknown as { labels?: { length: number } }).labels?.length && !c.getAttribute('aria-label'),
+        )
+        .map((c) => c.id),
+    );
 
   it('shows nothing but the sign-in until a valid credential is given; then the fleet, attention first', async () => {
     await page.goto(`${url}/ops#/org/${orgs.acme}`);
@@ -159,6 +175,7 @@ describe('ops console in headless Chromium', () => {
     );
     expect(renderMs).toBeLessThan(3_000);
     await expectEventually(async () => expect(await page.textContent('#pipeline')).toContain('postgres up'));
+    expect(await unlabelled()).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'console-fleet.png') });
   });
 
@@ -202,6 +219,7 @@ describe('ops console in headless Chromium', () => {
     await page.getByLabel('Group by').selectOption('action');
     await page.waitForSelector('#usage rect.bar');
     expect(await page.locator('#ledger tbody tr').count()).toBeGreaterThanOrEqual(3); // two grants, a debit, ...
+    expect(await unlabelled()).toEqual([]);
     expect(await page.textContent('#alerts tbody')).toContain('balance.threshold');
     expect(await page.textContent('#thresholds')).toContain("50 %, 80 % (this organization's own)");
     const webhook = page.locator('#webhooks [data-webhook]');
@@ -258,5 +276,6 @@ describe('ops console in headless Chromium', () => {
     await page.goto(`${url}/ops#/org/${orgs.acme}`);
     await page.waitForSelector('#signin-form');
     expect(await page.$('#balances')).toBeNull();
+    expect(problems).toEqual([]);
   });
 });
