@@ -12,8 +12,8 @@ import { resolve } from 'node:path';
 /**
  * Issue 16: metering and auth started before their broker (the built apps as processes) listen at
  * once, answer /health/ready 503 naming kafka for as long as it is missing, never exit, and become
- * ready by themselves once it answers; every line they write meanwhile, from the first, is one
- * JSON object. The broker stays away TALLY_LATE_BROKER_MS (20 s by default; the issue's 2 minutes
+ * ready by themselves once it answers; quota (whose readiness does not depend on Kafka) serves
+ * meanwhile. Every line the three write, from the first, is one JSON object. The broker stays away TALLY_LATE_BROKER_MS (20 s by default; the issue's 2 minutes
  * with TALLY_LATE_BROKER_MS=120000).
  */
 const ROOT = resolve(__dirname, '..');
@@ -51,10 +51,11 @@ describe('metering and auth started before their broker', () => {
   let ctx: TestContext;
   let kafka: PrivateKafka | undefined;
   const started: Started[] = [];
+  const everyProcess: Started[] = [];
 
   beforeAll(async () => (ctx = await createTestContext()));
   afterAll(async () => {
-    for (const { child, exit } of started) {
+    for (const { child, exit } of everyProcess) {
       if (child.exitCode === null) {
         child.kill('SIGKILL');
         await exit;
@@ -75,6 +76,8 @@ describe('metering and auth started before their broker', () => {
     });
     const since = Date.now();
     for (const app of APPS) started.push(run(app, await freePort(), env));
+    const quota = run('quota', await freePort(), env);
+    everyProcess.push(...started, quota);
 
     for (const { port } of started) {
       await expectEventually(
@@ -94,6 +97,7 @@ describe('metering and auth started before their broker', () => {
         250,
       );
     }
+    await expectEventually(async () => expect((await ready(quota.port)).status).toBe(200), 60_000, 250);
     // The broker stays away: the processes keep waiting, answering, never exiting.
     while (Date.now() - since < LATE_MS) {
       for (const { app, port, child } of started) {
@@ -116,6 +120,7 @@ describe('metering and auth started before their broker', () => {
     );
     for (const { app, child } of started) expect({ app, exitCode: child.exitCode }).toEqual({ app, exitCode: null });
 
+    started.push(quota);
     for (const { child, exit } of started) {
       child.kill('SIGTERM');
       expect(await exit).toBe(0);
@@ -133,8 +138,8 @@ describe('metering and auth started before their broker', () => {
         .map((line) => `${app}: ${line.slice(0, 200)}`),
     );
     const total = started.reduce((sum, { lines }) => sum + lines().length, 0);
-    console.log(`${total} lines written, ${notJson.length} not JSON`);
-    expect(total).toBeGreaterThan(0);
+    console.log(`${total} lines written by metering, auth and quota, ${notJson.length} not JSON`);
+    for (const { app, lines } of started) expect({ app, wrote: lines().length > 0 }).toEqual({ app, wrote: true });
     expect(notJson).toEqual([]);
   });
 });
