@@ -248,7 +248,10 @@ describe('ops console in headless Chromium', () => {
     await rendered('org');
     await page.getByRole('button', { name: 'Explain this balance' }).click();
     await page.waitForSelector('#explain[data-rendered]');
-    expect(await page.textContent('#explain table[data-kind=agent]')).toContain('Overage recorded');
+    const agent = await page.textContent('#explain table[data-kind=agent]');
+    expect(agent).toContain('Overage recorded');
+    expect(agent).toMatch(/overage owed.*1 credits/);
+    expect(agent).toMatch(/Available-1 credits/);
   });
 
   it('shows a depletion resolved by a top-up: the fleet no longer lists the organization as empty', async () => {

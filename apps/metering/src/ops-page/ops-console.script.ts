@@ -311,7 +311,7 @@ export const OPS_CONSOLE_JS = String.raw`
     enter('org', orgId,
       '<p><a href="#/">← Fleet</a></p><h1 id="org-title">' + esc(orgId) + '</h1><p id="org-sub" class="muted"></p><p id="org-error" class="error" role="alert"></p>' +
       '<section class="panel" aria-labelledby="bal-h"><h2 id="bal-h">Balances</h2><table id="balances"><thead><tr><th scope="col">balance</th>' +
-      '<th class="num" scope="col">granted</th><th class="num" scope="col">consumed</th><th class="num" scope="col">held</th><th class="num" scope="col">available</th>' +
+      '<th class="num" scope="col">granted</th><th class="num" scope="col">consumed</th><th class="num" scope="col">held</th><th class="num" scope="col">overage owed</th><th class="num" scope="col">available</th>' +
       '<th class="num" scope="col">burn / h (last hour)</th><th class="num" scope="col">burn / h (24 h)</th><th class="num" scope="col">empty at (now, last-hour burn)</th></tr></thead><tbody></tbody></table>' +
       '<p><button type="button" id="explain-button" aria-expanded="false" aria-controls="explain">Explain this balance</button></p><div id="explain" hidden></div></section>' +
       '<section class="panel" aria-labelledby="pkg-h"><h2 id="pkg-h">Packages</h2><table id="packages"><thead><tr><th scope="col">package</th><th class="num" scope="col">priority</th>' +
@@ -351,7 +351,7 @@ export const OPS_CONSOLE_JS = String.raw`
       body.innerHTML = ['sandbox', 'agent'].map(function (k) {
         var x = b.balances[k];
         return '<tr data-kind="' + k + '"><th scope="row">' + (k === 'sandbox' ? 'Sandbox hours' : 'Agent credits') + '</th><td class="num">' + esc(x.granted) + '</td><td class="num">' + esc(x.consumed) +
-          '</td><td class="num">' + esc(x.held) + '</td><td class="num">' + esc(x.available) + '</td><td class="num">' + esc(x.burnRatePerHour.lastHour) + '</td><td class="num">' +
+          '</td><td class="num">' + esc(x.held) + '</td><td class="num">' + esc(x.overageOwed) + '</td><td class="num">' + esc(x.available) + '</td><td class="num">' + esc(x.burnRatePerHour.lastHour) + '</td><td class="num">' +
           esc(x.burnRatePerHour.lastDay) + '</td><td class="num">' + (x.forecastDepletionAt ? '<time datetime="' + esc(x.forecastDepletionAt) + '">' + esc(when(x.forecastDepletionAt)) + '</time>' : '—') + '</td></tr>';
       }).join('');
       var sub = document.getElementById('org-sub');
@@ -478,6 +478,7 @@ export const OPS_CONSOLE_JS = String.raw`
       (x.balanced ? '= what the packages hold (' + esc(x.packagesRemaining) + '): balanced' : '≠ what the packages hold (' + esc(x.packagesRemaining) + '): drift, run npm run reconcile') + '</td></tr>' +
       '<tr><td>− not active now (not started, or expired and not yet forfeited)</td><td class="num">' + esc(x.inactive) + ' ' + unit + '</td><td></td></tr>' +
       '<tr><td>− held by running sandboxes</td><td class="num">' + esc(x.held) + ' ' + unit + '</td><td></td></tr>' +
+      (num(x.overageOwed) ? '<tr><td>− overage owed (used beyond the balance; admission counts it)</td><td class="num">' + esc(x.overageOwed) + ' ' + unit + '</td><td></td></tr>' : '') +
       '<tr class="total"><td>Available</td><td class="num">' + esc(x.available) + ' ' + unit + '</td><td></td></tr>' +
       overage.map(function (e) {
         return '<tr><td>Overage recorded (used with nothing left; on no package)</td><td class="num">' + esc(e.amountDisplay) + ' ' + unit + '</td><td class="muted">' + entries(e.count) + '</td></tr>';

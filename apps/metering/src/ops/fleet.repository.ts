@@ -8,6 +8,8 @@ export interface FleetKindRow {
   granted: string;
   remaining: string;
   held: string;
+  /** Overage not reversed, counted against the balance (agent credits; 0 for sandbox hours). */
+  owed: string;
   available: string;
   burnPerHour: string;
   emptyAt: Date | null;
@@ -38,10 +40,13 @@ const ORDER: Record<FleetSort, string> = {
   id: 'id',
 };
 
-/** A kind's columns: burn per hour over the last 24 h (like `burnRatePerHour`), time to empty. */
-const kind = (k: 's' | 'a', remaining: string, held: string, burned: string) => `
-  ${remaining} AS ${k}_remaining, ${held} AS ${k}_held, ${remaining} - ${held} AS ${k}_available,
-  div(${burned} * 3600000, $2::bigint) AS ${k}_burn`;
+/**
+ * A kind's columns: what is left less holds and owed overage (as admission counts them), burn
+ * per hour over the last 24 h (like `burnRatePerHour`).
+ */
+const kind = (k: 's' | 'a', remaining: string, held: string, owed: string, burned: string) => `
+  ${remaining} AS ${k}_remaining, ${held} AS ${k}_held, ${owed} AS ${k}_owed,
+  ${remaining} - ${held} - ${owed} AS ${k}_available, div(${burned} * 3600000, $2::bigint) AS ${k}_burn`;
 
 const emptyAt = (k: 's' | 'a') => `CASE WHEN ${k}_burn > 0 AND ${k}_available > 0
     AND div(${k}_available * 3600000, ${k}_burn) < 8000000000000000
@@ -88,6 +93,13 @@ export class FleetRepository {
            SELECT SUM(sandbox_ms) AS s, SUM(agent_mc) AS a FROM usage_rollups
             WHERE org_id = o.id AND hour >= date_trunc('hour', $1::timestamptz) - interval '24 hours' AND hour <= $1
          ) x
+       ), d AS (
+         -- Agent overage not reversed: a debt admission counts against the credits (the same
+         -- partial index as loadOrgBalances, ix_ledger_entries_org_agent_overage).
+         SELECT o.id AS org_id, x.debt FROM o CROSS JOIN LATERAL (
+           SELECT GREATEST(-SUM(amount), 0) AS debt FROM ledger_entries
+            WHERE org_id = o.id AND kind = 'agent' AND package_id IS NULL
+         ) x
        ), al AS (
          SELECT org_id,
                 array_agg(kind || ':' || k) FILTER (WHERE k IS NOT NULL) AS firing,
@@ -98,11 +110,11 @@ export class FleetRepository {
        ), k AS (
          SELECT o.id, o.name, o.plan, o.status, COALESCE(h.running, 0) AS running,
                 COALESCE(p.sg, 0) AS s_granted, COALESCE(p.ag, 0) AS a_granted,
-                ${kind('s', 'COALESCE(p.sr, 0)', 'COALESCE(h.held, 0)', 'COALESCE(b.s, 0)')},
-                ${kind('a', 'COALESCE(p.ar, 0)', '0', 'COALESCE(b.a, 0)')},
+                ${kind('s', 'COALESCE(p.sr, 0)', 'COALESCE(h.held, 0)', '0', 'COALESCE(b.s, 0)')},
+                ${kind('a', 'COALESCE(p.ar, 0)', '0', 'COALESCE(d.debt, 0)', 'COALESCE(b.a, 0)')},
                 COALESCE(al.firing, '{}') AS firing, COALESCE(al.forecast, '{}') AS forecast
            FROM o LEFT JOIN p ON p.org_id = o.id LEFT JOIN h ON h.org_id = o.id
-           LEFT JOIN b ON b.org_id = o.id LEFT JOIN al ON al.org_id = o.id
+           LEFT JOIN b ON b.org_id = o.id LEFT JOIN d ON d.org_id = o.id LEFT JOIN al ON al.org_id = o.id
        ), e AS (
          SELECT k.*, ${emptyAt('s')} AS s_empty_at, ${emptyAt('a')} AS a_empty_at FROM k
        ), r AS (
@@ -114,8 +126,8 @@ export class FleetRepository {
            FROM e
        )
        SELECT id, name, plan, status, running, attention, empty_at, s_empty_at, a_empty_at, firing, forecast,
-              s_granted::text, s_remaining::text, s_held::text, s_available::text, s_burn::text,
-              a_granted::text, a_remaining::text, a_held::text, a_available::text, a_burn::text,
+              s_granted::text, s_remaining::text, s_held::text, s_owed::text, s_available::text, s_burn::text,
+              a_granted::text, a_remaining::text, a_held::text, a_owed::text, a_available::text, a_burn::text,
               COUNT(*) OVER ()::int AS total
          FROM r ORDER BY ${ORDER[sort]} LIMIT $4 OFFSET $5`,
         [at, spanMs, filter, limit, offset],
@@ -131,6 +143,7 @@ export class FleetRepository {
           granted: r[`${k}_granted`] as string,
           remaining: r[`${k}_remaining`] as string,
           held: r[`${k}_held`] as string,
+          owed: r[`${k}_owed`] as string,
           available: r[`${k}_available`] as string,
           burnPerHour: r[`${k}_burn`] as string,
           emptyAt: r[`${k}_empty_at`] as Date | null,

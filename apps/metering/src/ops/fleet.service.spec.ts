@@ -7,6 +7,7 @@ const row = (over: Partial<FleetKindRow>): FleetKindRow => ({
   held: '1800000',
   available: '1800000',
   burnPerHour: '1234',
+  owed: '0',
   emptyAt: null,
   firing: [],
   forecast: false,

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { assertOrgId, BalanceKind, Errors, msToHours } from '@tally/contracts';
-import { DATA_SOURCE } from '@tally/database';
+import { DATA_SOURCE, loadOrgBalance } from '@tally/database';
 import { HEALTH_INDICATORS, HealthIndicator, runHealthChecks } from '@tally/platform';
 import { DataSource } from 'typeorm';
 import { ConsumerLagMonitor } from './consumer-lag.monitor';
@@ -26,7 +26,7 @@ export class FleetService {
   private readonly ops: OpsRepository;
 
   constructor(
-    @Inject(DATA_SOURCE) db: DataSource,
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(HEALTH_INDICATORS) private readonly indicators: HealthIndicator[],
     private readonly lag: ConsumerLagMonitor,
     private readonly drift: DriftMonitor,
@@ -109,16 +109,18 @@ export class FleetService {
   /**
    * The balance as the ledger adds it up, per kind: the package entries (grants, debits, forfeits,
    * reversals) sum to what is left on every package; less what is not active now (not started
-   * or expired, not yet forfeited) and what holds reserve, that is what is available. Overage
-   * (usage with no balance left) is in the ledger but never on a package.
+   * or expired, not yet forfeited), what holds reserve and the agent overage still owed (admission
+   * counts it), that is what is available. Overage (usage with no balance left) is in the ledger
+   * but never on a package.
    */
   async explain(orgId: string) {
     await this.requireOrg(orgId);
     const now = new Date();
-    const [sums, remainders, held] = await Promise.all([
+    const [sums, remainders, held, balance] = await Promise.all([
       this.repo.ledgerSums(orgId),
       this.repo.packageRemainders(orgId, now),
       this.repo.runningSandboxes(orgId, now),
+      loadOrgBalance(this.db, orgId, now),
     ]);
     const heldMs = held.reduce((sum, h) => {
       const outstanding = BigInt(h.reserved_ms) - BigInt(h.captured_ms);
@@ -131,6 +133,7 @@ export class FleetService {
       const all = BigInt(kind === 'sandbox' ? remainders.s_all : remainders.a_all);
       const active = BigInt(kind === 'sandbox' ? remainders.s_active : remainders.a_active);
       const holds = kind === 'sandbox' ? heldMs : 0n;
+      const owed = kind === 'agent' ? balance.agentDebtMc : 0n;
       kinds[kind] = {
         entries: mine.map((s) => ({
           entryType: s.entry_type,
@@ -144,7 +147,8 @@ export class FleetService {
         balanced: onPackages === all,
         inactive: signed(kind, all - active),
         held: display(kind, holds),
-        available: signed(kind, active - holds),
+        overageOwed: display(kind, owed),
+        available: signed(kind, active - holds - owed),
       };
     }
     return { orgId, at: now.toISOString(), balances: kinds };
@@ -171,6 +175,7 @@ export function kindView(kind: BalanceKind, row: FleetKindRow) {
     granted: display(kind, BigInt(row.granted)),
     remaining: display(kind, BigInt(row.remaining)),
     held: display(kind, BigInt(row.held)),
+    overageOwed: display(kind, BigInt(row.owed)),
     available: signed(kind, BigInt(row.available)),
     burnPerHour: display(kind, BigInt(row.burnPerHour)),
     emptyAt: row.emptyAt?.toISOString() ?? null,

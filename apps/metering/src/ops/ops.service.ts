@@ -58,15 +58,18 @@ export class OpsService {
       const granted = packages.reduce((sum, p) => sum + p.granted[kind], 0n);
       const remaining = packages.reduce((sum, p) => sum + p.remaining[kind], 0n);
       const heldUnits = kind === 'sandbox' ? held.heldMs : 0n;
+      // Agent overage not reversed is owed: admission counts it against the credits.
+      const owed = kind === 'agent' ? held.agentDebtMc : 0n;
       const series = buckets.map((b) => ({ hour: b.hour, amount: b[kind] }));
       const lastHour = burnRatePerHour(series, now, 1);
       const lastDay = burnRatePerHour(series, now, 24);
-      const available = remaining - heldUnits;
+      const available = remaining - heldUnits - owed;
       kinds[kind] = {
         unit: kind === 'sandbox' ? 'hours' : 'credits',
         granted: display(kind, granted),
         consumed: display(kind, granted - remaining),
         held: display(kind, heldUnits),
+        overageOwed: display(kind, owed),
         available: signed(kind, available),
         burnRatePerHour: { lastHour: display(kind, lastHour), lastDay: display(kind, lastDay) },
         forecastDepletionAt: depletionTime(available, lastHour, now)?.toISOString() ?? null,
