@@ -7,7 +7,7 @@ import { Counter, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
-import { ClaimedDelivery, WebhookRepository } from './webhook.repository';
+import { AttemptOutcome, ClaimedDelivery, WebhookRepository } from './webhook.repository';
 import { retryDelayMs, SIGNATURE_HEADER, signPayload } from './webhook-signature';
 
 const MAX_IN_FLIGHT = 64;
@@ -118,9 +118,29 @@ export class NotifierService implements OnApplicationBootstrap, BeforeApplicatio
 
   /** One HTTP attempt, then its outcome recorded. Never throws. */
   private async send(delivery: ClaimedDelivery): Promise<void> {
-    const body = JSON.stringify(delivery.payload);
     const started = Date.now();
-    let outcome: { ok: boolean; httpStatus: number | null; error: string | null };
+    const outcome = await this.post(delivery);
+    const retryInMs = this.retryDelay(outcome.ok, delivery.attempts + 1);
+    try {
+      const { endpointDied } = await this.repo.record(
+        delivery,
+        { ...outcome, durationMs: Date.now() - started },
+        { retryInMs, deadAfter: this.config.NOTIFIER_DEAD_AFTER },
+      );
+      this.outcomes.labels(outcome.ok ? 'delivered' : retryInMs === null ? 'failed' : 'retry').inc();
+      if (endpointDied) {
+        this.outcomes.labels('endpoint_dead').inc();
+        this.logger.warn({ endpointId: delivery.endpointId }, 'webhook endpoint kept failing: marked dead');
+      }
+    } catch (error) {
+      // The lease expires and the delivery is tried again: at least once, receivers dedupe by event id.
+      this.logger.warn({ err: error, deliveryId: delivery.id }, 'recording a delivery attempt failed');
+    }
+  }
+
+  /** POSTs the signed alert; any 2xx is delivered, anything else (or no answer) a failure. */
+  private async post(delivery: ClaimedDelivery): Promise<Omit<AttemptOutcome, 'durationMs'>> {
+    const body = JSON.stringify(delivery.payload);
     try {
       const response = await fetch(delivery.url, {
         method: 'POST',
@@ -137,29 +157,15 @@ export class NotifierService implements OnApplicationBootstrap, BeforeApplicatio
       });
       await response.body?.cancel().catch(() => undefined);
       const ok = response.status >= 200 && response.status < 300;
-      outcome = { ok, httpStatus: response.status, error: ok ? null : `HTTP ${response.status}` };
+      return { ok, httpStatus: response.status, error: ok ? null : `HTTP ${response.status}` };
     } catch (error) {
-      outcome = { ok: false, httpStatus: null, error: ((error as Error).message ?? String(error)).slice(0, 500) };
+      return { ok: false, httpStatus: null, error: ((error as Error).message ?? String(error)).slice(0, 500) };
     }
-    const attempt = delivery.attempts + 1;
-    const retryInMs =
-      outcome.ok || attempt >= this.config.NOTIFIER_MAX_ATTEMPTS
-        ? null
-        : retryDelayMs(attempt, this.config.NOTIFIER_BACKOFF_MS, this.config.NOTIFIER_MAX_BACKOFF_MS, Math.random());
-    try {
-      const { endpointDied } = await this.repo.record(
-        delivery,
-        { ...outcome, durationMs: Date.now() - started },
-        { retryInMs, deadAfter: this.config.NOTIFIER_DEAD_AFTER },
-      );
-      this.outcomes.labels(outcome.ok ? 'delivered' : retryInMs === null ? 'failed' : 'retry').inc();
-      if (endpointDied) {
-        this.outcomes.labels('endpoint_dead').inc();
-        this.logger.warn({ endpointId: delivery.endpointId }, 'webhook endpoint kept failing: marked dead');
-      }
-    } catch (error) {
-      // The lease expires and the delivery is tried again: at least once, receivers dedupe by event id.
-      this.logger.warn({ err: error, deliveryId: delivery.id }, 'recording a delivery attempt failed');
-    }
+  }
+
+  /** When to try again after this attempt; null when it succeeded or was the last allowed. */
+  private retryDelay(ok: boolean, attempt: number): number | null {
+    if (ok || attempt >= this.config.NOTIFIER_MAX_ATTEMPTS) return null;
+    return retryDelayMs(attempt, this.config.NOTIFIER_BACKOFF_MS, this.config.NOTIFIER_MAX_BACKOFF_MS, Math.random());
   }
 }

@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 
 export interface ClaimedDelivery {
   id: string;
@@ -8,6 +8,13 @@ export interface ClaimedDelivery {
   attempts: number;
   url: string;
   secret: string;
+}
+
+export interface AttemptOutcome {
+  ok: boolean;
+  httpStatus: number | null;
+  error: string | null;
+  durationMs: number;
 }
 
 export interface EndpointRow {
@@ -144,60 +151,29 @@ export class WebhookRepository {
    */
   async record(
     delivery: ClaimedDelivery,
-    outcome: { ok: boolean; httpStatus: number | null; error: string | null; durationMs: number },
+    outcome: AttemptOutcome,
     next: { retryInMs: number | null; deadAfter: number },
   ): Promise<{ endpointDied: boolean }> {
     return this.db.transaction(async (tx) => {
       const attempt = delivery.attempts + 1;
-      const [locked]: { status: string }[] = await tx.query(
-        'SELECT status FROM webhook_endpoints WHERE id = $1 FOR UPDATE',
-        [delivery.endpointId],
-      );
+      const locked = await lockEndpoint(tx, delivery.endpointId);
       // Deleted while this attempt was in flight: nothing of it is kept.
       if (!locked) return { endpointDied: false };
-      await tx.query(
-        `INSERT INTO webhook_attempts (endpoint_id, delivery_id, alert_id, attempt, http_status, ok, error, duration_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          delivery.endpointId,
-          delivery.id,
-          delivery.alertId,
-          attempt,
-          outcome.httpStatus,
-          outcome.ok,
-          outcome.error,
-          outcome.durationMs,
-        ],
-      );
+      await logAttempt(tx, delivery, attempt, outcome);
       if (outcome.ok) {
-        await tx.query(
-          `UPDATE webhook_deliveries SET status = 'delivered', attempts = $2, delivered_at = now() WHERE id = $1`,
-          [delivery.id, attempt],
-        );
-        await tx.query('UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1', [delivery.endpointId]);
+        await markDelivered(tx, delivery, attempt);
         return { endpointDied: false };
       }
       if (next.retryInMs !== null) {
-        await tx.query(
-          `UPDATE webhook_deliveries SET attempts = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000)
-            WHERE id = $1`,
-          [delivery.id, attempt, next.retryInMs],
-        );
+        await scheduleRetry(tx, delivery.id, attempt, next.retryInMs);
         return { endpointDied: false };
       }
       await tx.query(`UPDATE webhook_deliveries SET attempts = $2, status = 'failed' WHERE id = $1`, [
         delivery.id,
         attempt,
       ]);
-      const [endpoint]: { status: string }[] = await tx.query(
-        `WITH changed AS (
-           UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1,
-             status = CASE WHEN consecutive_failures + 1 >= $2 THEN 'dead' ELSE status END
-           WHERE id = $1 RETURNING status)
-         SELECT * FROM changed`,
-        [delivery.endpointId, next.deadAfter],
-      );
-      if (endpoint?.status !== 'dead' || locked?.status === 'dead') return { endpointDied: false };
+      const status = await countGivenUp(tx, delivery.endpointId, next.deadAfter);
+      if (status !== 'dead' || locked.status === 'dead') return { endpointDied: false };
       await tx.query(
         `UPDATE webhook_deliveries SET status = 'abandoned' WHERE endpoint_id = $1 AND status = 'pending'`,
         [delivery.endpointId],
@@ -260,4 +236,61 @@ function endpoint(row: {
     consecutiveFailures: row.consecutive_failures,
     createdAt: row.created_at,
   };
+}
+
+// The steps of WebhookRepository.record, each one statement inside its transaction.
+
+async function lockEndpoint(tx: EntityManager, endpointId: string): Promise<{ status: string } | undefined> {
+  const [locked]: { status: string }[] = await tx.query(
+    'SELECT status FROM webhook_endpoints WHERE id = $1 FOR UPDATE',
+    [endpointId],
+  );
+  return locked;
+}
+
+async function logAttempt(tx: EntityManager, delivery: ClaimedDelivery, attempt: number, outcome: AttemptOutcome) {
+  await tx.query(
+    `INSERT INTO webhook_attempts (endpoint_id, delivery_id, alert_id, attempt, http_status, ok, error, duration_ms)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      delivery.endpointId,
+      delivery.id,
+      delivery.alertId,
+      attempt,
+      outcome.httpStatus,
+      outcome.ok,
+      outcome.error,
+      outcome.durationMs,
+    ],
+  );
+}
+
+/** Delivered: a success resets the endpoint's count of deliveries given up on in a row. */
+async function markDelivered(tx: EntityManager, delivery: ClaimedDelivery, attempt: number) {
+  await tx.query(
+    `UPDATE webhook_deliveries SET status = 'delivered', attempts = $2, delivered_at = now() WHERE id = $1`,
+    [delivery.id, attempt],
+  );
+  await tx.query('UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1', [delivery.endpointId]);
+}
+
+async function scheduleRetry(tx: EntityManager, deliveryId: string, attempt: number, retryInMs: number) {
+  await tx.query(
+    `UPDATE webhook_deliveries SET attempts = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000)
+      WHERE id = $1`,
+    [deliveryId, attempt, retryInMs],
+  );
+}
+
+/** One more delivery given up on; the endpoint dies at `deadAfter` in a row. Its status after. */
+async function countGivenUp(tx: EntityManager, endpointId: string, deadAfter: number): Promise<string | undefined> {
+  const [endpoint]: { status: string }[] = await tx.query(
+    `WITH changed AS (
+       UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1,
+         status = CASE WHEN consecutive_failures + 1 >= $2 THEN 'dead' ELSE status END
+       WHERE id = $1 RETURNING status)
+     SELECT * FROM changed`,
+    [endpointId, deadAfter],
+  );
+  return endpoint?.status;
 }
