@@ -93,11 +93,16 @@ export class WebhookRepository {
     });
   }
 
-  /** One delivery per active endpoint of the org and per ops endpoint; a repeated alert adds none. */
+  /**
+   * One delivery per active endpoint of the org and per ops endpoint; a repeated alert adds none.
+   * FOR SHARE waits for an endpoint dying in record(), then sees it dead: nothing pending outlives
+   * the abandoning of its queue.
+   */
   async enqueue(orgId: string, alertId: string, payload: unknown): Promise<number> {
     const rows: unknown[] = await this.db.query(
       `INSERT INTO webhook_deliveries (endpoint_id, alert_id, payload)
        SELECT id, $2, $3::jsonb FROM webhook_endpoints WHERE status = 'active' AND (org_id = $1 OR org_id IS NULL)
+       FOR SHARE
        ON CONFLICT (endpoint_id, alert_id) DO NOTHING RETURNING id`,
       [orgId, alertId, JSON.stringify(payload)],
     );
