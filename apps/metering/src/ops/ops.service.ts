@@ -53,42 +53,16 @@ export class OpsService {
       loadOrgBalance(this.db, orgId, now),
       this.repo.asOf(orgId),
     ]);
-    const kinds = {} as Record<BalanceKind, unknown>;
-    for (const kind of ['sandbox', 'agent'] as const) {
-      const granted = packages.reduce((sum, p) => sum + p.granted[kind], 0n);
-      const remaining = packages.reduce((sum, p) => sum + p.remaining[kind], 0n);
-      const heldUnits = kind === 'sandbox' ? held.heldMs : 0n;
-      // Agent overage not reversed is owed: admission counts it against the credits.
-      const owed = kind === 'agent' ? held.agentDebtMc : 0n;
-      const series = buckets.map((b) => ({ hour: b.hour, amount: b[kind] }));
-      const lastHour = burnRatePerHour(series, now, 1);
-      const lastDay = burnRatePerHour(series, now, 24);
-      const available = remaining - heldUnits - owed;
-      kinds[kind] = {
-        unit: kind === 'sandbox' ? 'hours' : 'credits',
-        granted: display(kind, granted),
-        consumed: display(kind, granted - remaining),
-        held: display(kind, heldUnits),
-        overageOwed: display(kind, owed),
-        available: signed(kind, available),
-        burnRatePerHour: { lastHour: display(kind, lastHour), lastDay: display(kind, lastDay) },
-        forecastDepletionAt: depletionTime(available, lastHour, now)?.toISOString() ?? null,
-      };
-    }
     return {
       orgId,
       asOf,
       pendingEvents: this.lag.pendingFor(orgId),
       at: now.toISOString(),
-      balances: kinds,
-      packages: packages.map((p) => ({
-        id: p.id,
-        priority: p.priority,
-        sandboxHoursRemaining: msToHours(p.remaining.sandbox),
-        agentCreditsRemaining: milliToCredits(p.remaining.agent),
-        notBefore: p.notBefore?.toISOString() ?? null,
-        expiresAt: p.notAfter?.toISOString() ?? null,
-      })),
+      balances: {
+        sandbox: kindBalance('sandbox', packages, buckets, held, now),
+        agent: kindBalance('agent', packages, buckets, held, now),
+      },
+      packages: packages.map(packageView),
     };
   }
 
@@ -201,6 +175,49 @@ export class OpsService {
 }
 
 /** `[from, to)` on whole hours (roll-ups are hourly): `from` floored, `to` rounded up. */
+type ActivePackage = Awaited<ReturnType<OpsRepository['packages']>>[number];
+type HourBucket = Awaited<ReturnType<OpsRepository['recentBuckets']>>[number];
+
+/** One kind's balance: granted, consumed, held, owed, available, burn rates and forecast. */
+function kindBalance(
+  kind: BalanceKind,
+  packages: ActivePackage[],
+  buckets: HourBucket[],
+  held: { heldMs: bigint; agentDebtMc: bigint },
+  now: Date,
+) {
+  const granted = packages.reduce((sum, p) => sum + p.granted[kind], 0n);
+  const remaining = packages.reduce((sum, p) => sum + p.remaining[kind], 0n);
+  const heldUnits = kind === 'sandbox' ? held.heldMs : 0n;
+  // Agent overage not reversed is owed: admission counts it against the credits.
+  const owed = kind === 'agent' ? held.agentDebtMc : 0n;
+  const series = buckets.map((b) => ({ hour: b.hour, amount: b[kind] }));
+  const lastHour = burnRatePerHour(series, now, 1);
+  const lastDay = burnRatePerHour(series, now, 24);
+  const available = remaining - heldUnits - owed;
+  return {
+    unit: kind === 'sandbox' ? 'hours' : 'credits',
+    granted: display(kind, granted),
+    consumed: display(kind, granted - remaining),
+    held: display(kind, heldUnits),
+    overageOwed: display(kind, owed),
+    available: signed(kind, available),
+    burnRatePerHour: { lastHour: display(kind, lastHour), lastDay: display(kind, lastDay) },
+    forecastDepletionAt: depletionTime(available, lastHour, now)?.toISOString() ?? null,
+  };
+}
+
+function packageView(p: ActivePackage) {
+  return {
+    id: p.id,
+    priority: p.priority,
+    sandboxHoursRemaining: msToHours(p.remaining.sandbox),
+    agentCreditsRemaining: milliToCredits(p.remaining.agent),
+    notBefore: p.notBefore?.toISOString() ?? null,
+    expiresAt: p.notAfter?.toISOString() ?? null,
+  };
+}
+
 function window(fromRaw: string | undefined, toRaw: string | undefined, defaultSpan: number) {
   const parse = (raw: string | undefined, field: string) => {
     if (raw === undefined) return null;
