@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Kafka } from 'kafkajs';
+import { Admin, ITopicMetadata, Kafka } from 'kafkajs';
 
 const logger = new Logger('KafkaTopics');
 
@@ -31,39 +31,50 @@ export async function ensureTopics(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    // One request per topic: each resolves true when it created the topic, false when it existed.
-    const created = await Promise.all(
-      topics.map((topic) =>
-        admin.createTopics({
-          waitForLeaders: false,
-          topics: [
-            {
-              topic,
-              numPartitions,
-              replicationFactor: replication.replicationFactor,
-              configEntries: [{ name: 'min.insync.replicas', value: String(replication.minInsyncReplicas) }],
-            },
-          ],
-        }),
-      ),
-    );
+    const created = await createMissing(admin, topics, numPartitions, replication);
     logCreated(topics, created, numPartitions, replication);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        const { topics: described } = await admin.fetchTopicMetadata({ topics });
-        if (described.every((topic) => topic.partitions.every((partition) => partition.leader >= 0))) {
-          warnFewerReplicas(described, replication);
-          return;
-        }
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-      }
-      if (Date.now() > deadline) throw new Error(`topics without a leader after 30 s: ${topics.join(', ')}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    warnFewerReplicas(await waitForLeaders(admin, topics), replication);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** One request per topic: each resolves true when it created the topic, false when it existed. */
+function createMissing(
+  admin: Admin,
+  topics: string[],
+  numPartitions: number,
+  replication: TopicReplication,
+): Promise<boolean[]> {
+  return Promise.all(
+    topics.map((topic) =>
+      admin.createTopics({
+        waitForLeaders: false,
+        topics: [
+          {
+            topic,
+            numPartitions,
+            replicationFactor: replication.replicationFactor,
+            configEntries: [{ name: 'min.insync.replicas', value: String(replication.minInsyncReplicas) }],
+          },
+        ],
+      }),
+    ),
+  );
+}
+
+/** Polls the topics' metadata until every partition has a leader (30 s at most); returns it. */
+async function waitForLeaders(admin: Admin, topics: string[]): Promise<ITopicMetadata[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const { topics: described } = await admin.fetchTopicMetadata({ topics });
+      if (described.every((topic) => topic.partitions.every((partition) => partition.leader >= 0))) return described;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`topics without a leader after 30 s: ${topics.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
