@@ -9,6 +9,7 @@ import { AlertsModule } from './alerts/alerts.module';
 import { MeteringConfigModule } from './config/metering-config.module';
 import { MeteringConfig } from './config/metering.config';
 import { MeteringConsumer } from './consumers/metering.consumer';
+import { MeteringConsumers } from './consumers/metering-consumers';
 import { ExpiryRepository } from './expiry/expiry.repository';
 import { ExpiryService } from './expiry/expiry.service';
 import { BalanceRefresher } from './ledger/balance-refresher.service';
@@ -63,7 +64,15 @@ export class MeteringModule {
       // The pipeline: the consumer posts batches, expiry posts lapsed packages, the refresher
       // retries the Redis refreshes of grants and expiry, the relay publishes what the ledger's
       // transactions wrote to the outbox; platform.org.v1 is applied.
-      providers: [OutboxRelay, ExpiryRepository, ExpiryService, BalanceRefresher, MeteringConsumer, OrgEventsConsumer],
+      providers: [
+        OutboxRelay,
+        ExpiryRepository,
+        ExpiryService,
+        BalanceRefresher,
+        MeteringConsumers,
+        MeteringConsumer,
+        OrgEventsConsumer,
+      ],
     };
   }
 }

@@ -1,23 +1,14 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { topicName } from '@tally/contracts';
-import {
-  BatchConsumer,
-  BatchHandler,
-  Decoded,
-  EventPublisher,
-  HandleResult,
-  InboundMessage,
-  KAFKA,
-  KAFKA_OPTIONS,
-  KafkaModuleOptions,
-} from '@tally/kafka';
-import { Kafka, KafkaMessage } from 'kafkajs';
+import { BatchConsumer, BatchHandler, Decoded, HandleResult, InboundMessage } from '@tally/kafka';
+import { KafkaMessage } from 'kafkajs';
 import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
 import { LedgerService } from '../ledger/ledger.service';
 import { MeteringEvent } from '../ledger/metering-event';
 import { CONSUMED_TOPICS, decodeMeteringEvent } from './event-decoder';
 import { classifyPostingFailure } from './failure-class';
+import { MeteringConsumers } from './metering-consumers';
 
 /**
  * Consumes verified actions, sandbox runtime reports and agent usage (one consumer group, org-keyed
@@ -30,10 +21,8 @@ export class MeteringConsumer implements BatchHandler<MeteringEvent>, BeforeAppl
   private consumer?: BatchConsumer<MeteringEvent>;
 
   constructor(
-    @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(KAFKA_OPTIONS) private readonly kafkaOptions: KafkaModuleOptions,
+    private readonly consumers: MeteringConsumers,
     @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
-    private readonly publisher: EventPublisher,
     private readonly ledger: LedgerService,
   ) {}
 
@@ -75,21 +64,14 @@ export class MeteringConsumer implements BatchHandler<MeteringEvent>, BeforeAppl
    * a failed start is cleaned up and called again until the broker answers).
    */
   async start(): Promise<void> {
-    const prefix = this.kafkaOptions.topicPrefix;
-    this.consumer ??= new BatchConsumer(this.kafka, this.publisher, this, {
+    const prefix = this.consumers.topicPrefix;
+    this.consumer ??= this.consumers.create(this, this.logger, 'kafka', {
       groupId: `${prefix}metering.ledger`,
       topics: CONSUMED_TOPICS.map((topic) => topicName(prefix, topic)),
       concurrency: this.config.CONSUMER_CONCURRENCY,
       messagesPerCall: this.config.CONSUMER_BATCH_EVENTS,
       maxBytesPerPartition: this.config.CONSUMER_MAX_BYTES_PER_PARTITION,
       maxBytes: this.config.CONSUMER_MAX_BYTES,
-      maxBackoffMs: this.config.CONSUMER_MAX_BACKOFF_MS,
-      sessionTimeoutMs: this.config.CONSUMER_SESSION_TIMEOUT_MS,
-      onFatal: (error) => {
-        // A consumer kafkajs gave up on must not leave a zombie app up: exit and be restarted.
-        this.logger.fatal({ err: error }, 'kafka consumer crashed; exiting');
-        process.exit(1);
-      },
     });
     await this.consumer.start();
   }

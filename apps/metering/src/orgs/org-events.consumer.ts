@@ -1,19 +1,8 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { describeIssues, OrgRequestedEvent, orgRequestedEvent, TallyError, Topics, topicName } from '@tally/contracts';
-import {
-  BatchConsumer,
-  BatchHandler,
-  Decoded,
-  EventPublisher,
-  HandleResult,
-  InboundMessage,
-  KAFKA,
-  KAFKA_OPTIONS,
-  KafkaModuleOptions,
-} from '@tally/kafka';
-import { Kafka, KafkaMessage } from 'kafkajs';
-import { METERING_CONFIG } from '../config/metering-config.token';
-import { MeteringConfig } from '../config/metering.config';
+import { BatchConsumer, BatchHandler, Decoded, HandleResult, InboundMessage } from '@tally/kafka';
+import { KafkaMessage } from 'kafkajs';
+import { MeteringConsumers } from '../consumers/metering-consumers';
 import { OrgsService } from './orgs.service';
 
 /** The consumer group applying platform.org.v1. */
@@ -52,10 +41,7 @@ export class OrgEventsConsumer implements BatchHandler<OrgRequestedEvent>, Befor
   private consumer?: BatchConsumer<OrgRequestedEvent>;
 
   constructor(
-    @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(KAFKA_OPTIONS) private readonly kafkaOptions: KafkaModuleOptions,
-    @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
-    private readonly publisher: EventPublisher,
+    private readonly consumers: MeteringConsumers,
     private readonly orgs: OrgsService,
   ) {}
 
@@ -80,16 +66,10 @@ export class OrgEventsConsumer implements BatchHandler<OrgRequestedEvent>, Befor
 
   /** Joins its group once the topic exists (bootstrap's KafkaStartup; called again until the broker answers). */
   async start(): Promise<void> {
-    const prefix = this.kafkaOptions.topicPrefix;
-    this.consumer ??= new BatchConsumer(this.kafka, this.publisher, this, {
+    const prefix = this.consumers.topicPrefix;
+    this.consumer ??= this.consumers.create(this, this.logger, 'platform.org', {
       groupId: orgEventsGroup(prefix),
       topics: [topicName(prefix, Topics.platformOrg)],
-      maxBackoffMs: this.config.CONSUMER_MAX_BACKOFF_MS,
-      sessionTimeoutMs: this.config.CONSUMER_SESSION_TIMEOUT_MS,
-      onFatal: (error) => {
-        this.logger.fatal({ err: error }, 'platform.org consumer crashed; exiting');
-        process.exit(1);
-      },
     });
     await this.consumer.start();
   }
