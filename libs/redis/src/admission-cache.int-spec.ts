@@ -236,6 +236,13 @@ describe('AdmissionCache (Lua on a real Redis)', () => {
     expect(await admissions.admit(input(orgId))).toMatchObject({ outcome: 'ADMIT', reservedMs: HOUR });
   });
 
+  it('answers MISS for a snapshot that does not say until when it is true (written before valid_until existed)', async () => {
+    const orgId = await orgWith(HOUR);
+    expect(await admissions.admit(input(orgId))).toMatchObject({ outcome: 'ADMIT' });
+    await redis.hdel(balanceKeys(ctx.redisPrefix, orgId).balance, 'valid_until');
+    expect(await admissions.admit(input(orgId))).toEqual({ outcome: 'MISS' });
+  });
+
   it("reserves an agent run's fixed cost: one credit left admits one run until metering debits or a release frees it", async () => {
     const orgId = await orgWith(0n, { agentMc: 1000n });
     const run = (admissionId: string) =>

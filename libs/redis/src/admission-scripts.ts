@@ -103,8 +103,10 @@ end
 local metered = kind ~= 'none'
 if metered then
   local snapshot = redis.call('HMGET', KEYS[1], 'version', 'valid_until')
-  local valid_until = tonumber(snapshot[2] or '0')
-  if not snapshot[1] or (valid_until > 0 and valid_until <= now_ms) then return {'MISS'} end
+  -- No valid_until at all (a snapshot from before it existed): nothing says it is still true.
+  if not snapshot[1] or not snapshot[2] then return {'MISS'} end
+  local valid_until = tonumber(snapshot[2])
+  if valid_until > 0 and valid_until <= now_ms then return {'MISS'} end
 end
 
 -- Rate limits (GCRA): both the org's and the key's must allow before either is charged.
