@@ -37,18 +37,28 @@ type Queryable = Pick<EntityManager, 'query'> | Pick<DataSource, 'query'>;
  * construction.
  */
 export async function loadOrgBalances(db: Queryable, orgIds: string[], at: Date): Promise<Map<string, OrgBalance>> {
-  const rows: {
-    org_id: string;
-    sandbox_ms: string;
-    agent_mc: string;
-    held_ms: string;
-    running: number;
-    agent_debt_mc: string;
-    overdraft_mc: string;
-    version: string;
-    valid_until: string | null;
-  }[] = await db.query(
-    `SELECT o.org_id,
+  const rows: OrgBalanceRow[] = await db.query(ORG_BALANCES_SQL, withArrayLiterals([orgIds, at]));
+  return new Map(rows.map((row) => [row.org_id, toOrgBalance(row)]));
+}
+
+export async function loadOrgBalance(db: Queryable, orgId: string, at: Date): Promise<OrgBalance> {
+  return (await loadOrgBalances(db, [orgId], at)).get(orgId)!;
+}
+
+interface OrgBalanceRow {
+  org_id: string;
+  sandbox_ms: string;
+  agent_mc: string;
+  held_ms: string;
+  running: number;
+  agent_debt_mc: string;
+  overdraft_mc: string;
+  version: string;
+  valid_until: string | null;
+}
+
+// Every figure as text (bigint-safe); one row per requested org, zeros for an org with nothing.
+const ORG_BALANCES_SQL = `SELECT o.org_id,
             COALESCE(p.sandbox_ms, 0)::text AS sandbox_ms,
             COALESCE(p.agent_mc, 0)::text AS agent_mc,
             COALESCE(h.held_ms, 0)::text AS held_ms,
@@ -79,26 +89,17 @@ export async function loadOrgBalances(db: Queryable, orgIds: string[], at: Date)
                 MIN(expires_at) FILTER (WHERE status = 'active' AND expires_at > $2) AS next_expiry,
                 MAX(version) AS version
            FROM holds WHERE org_id = o.org_id
-       ) h ON true`,
-    withArrayLiterals([orgIds, at]),
-  );
-  return new Map(
-    rows.map((row) => [
-      row.org_id,
-      {
-        sandboxMs: BigInt(row.sandbox_ms),
-        agentMc: BigInt(row.agent_mc),
-        heldMs: BigInt(row.held_ms),
-        runningSandboxes: Number(row.running),
-        agentDebtMc: BigInt(row.agent_debt_mc),
-        agentOverdraftMc: BigInt(row.overdraft_mc),
-        version: BigInt(row.version),
-        validUntil: row.valid_until === null ? null : new Date(Number(row.valid_until)),
-      },
-    ]),
-  );
-}
+       ) h ON true`;
 
-export async function loadOrgBalance(db: Queryable, orgId: string, at: Date): Promise<OrgBalance> {
-  return (await loadOrgBalances(db, [orgId], at)).get(orgId)!;
+function toOrgBalance(row: OrgBalanceRow): OrgBalance {
+  return {
+    sandboxMs: BigInt(row.sandbox_ms),
+    agentMc: BigInt(row.agent_mc),
+    heldMs: BigInt(row.held_ms),
+    runningSandboxes: Number(row.running),
+    agentDebtMc: BigInt(row.agent_debt_mc),
+    agentOverdraftMc: BigInt(row.overdraft_mc),
+    version: BigInt(row.version),
+    validUntil: row.valid_until === null ? null : new Date(Number(row.valid_until)),
+  };
 }
