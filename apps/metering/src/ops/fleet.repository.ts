@@ -68,101 +68,14 @@ export class FleetRepository {
     limit: number,
     offset: number,
   ): Promise<{ total: number; rows: FleetRow[] }> {
-    type Row = Record<string, string | number | Date | null | string[] | boolean>;
     // The plan's estimate (a per-organization probe of months of roll-ups) crosses jit_above_cost,
     // and compiling it took ~200 ms of a ~40 ms query (1,000 orgs, 30 days of roll-ups): no JIT here.
-    const rows = await this.db.transaction(async (tx): Promise<Row[]> => {
+    const rows = await this.db.transaction(async (tx): Promise<PageRow[]> => {
       await tx.query('SET LOCAL jit = off');
-      return tx.query(
-        `WITH o AS (
-         SELECT id, name, plan, status FROM organizations
-          WHERE $3::text IS NULL OR strpos(lower(id), lower($3)) > 0 OR strpos(lower(name), lower($3)) > 0
-       ), p AS (
-         SELECT org_id, SUM(sandbox_ms_granted) AS sg, SUM(sandbox_ms_remaining) AS sr,
-                SUM(agent_mc_granted) AS ag, SUM(agent_mc_remaining) AS ar
-           FROM packages
-          WHERE (not_before IS NULL OR not_before <= $1) AND (not_after IS NULL OR $1 < not_after)
-          GROUP BY org_id
-       ), h AS (
-         SELECT org_id, SUM(GREATEST(reserved_ms - captured_ms, 0)) AS held, COUNT(*)::int AS running
-           FROM holds WHERE status = 'active' AND expires_at > $1 GROUP BY org_id
-       ), b AS (
-         -- Per listed organization, a range of the (org_id, hour) primary key: the roll-ups keep
-         -- months of hours, and a scan by hour alone would read them all.
-         SELECT o.id AS org_id, x.s, x.a FROM o CROSS JOIN LATERAL (
-           SELECT SUM(sandbox_ms) AS s, SUM(agent_mc) AS a FROM usage_rollups
-            WHERE org_id = o.id AND hour >= date_trunc('hour', $1::timestamptz) - interval '24 hours' AND hour <= $1
-         ) x
-       ), d AS (
-         -- Agent overage not reversed: a debt admission counts against the credits (the same
-         -- partial index as loadOrgBalances, ix_ledger_entries_org_agent_overage).
-         SELECT o.id AS org_id, x.debt FROM o CROSS JOIN LATERAL (
-           SELECT GREATEST(-SUM(amount), 0) AS debt FROM ledger_entries
-            WHERE org_id = o.id AND kind = 'agent' AND package_id IS NULL
-         ) x
-       ), al AS (
-         SELECT org_id,
-                array_agg(kind || ':' || k) FILTER (WHERE k IS NOT NULL) AS firing,
-                array_agg(kind) FILTER (WHERE forecast_fired) AS forecast
-           FROM alert_states
-           LEFT JOIN LATERAL (SELECT key AS k FROM jsonb_each(thresholds) WHERE (value->>'fired')::boolean) t ON true
-          GROUP BY org_id
-       ), k AS (
-         SELECT o.id, o.name, o.plan, o.status, COALESCE(h.running, 0) AS running,
-                COALESCE(p.sg, 0) AS s_granted, COALESCE(p.ag, 0) AS a_granted,
-                ${kind('s', 'COALESCE(p.sr, 0)', 'COALESCE(h.held, 0)', '0', 'COALESCE(b.s, 0)')},
-                ${kind('a', 'COALESCE(p.ar, 0)', '0', 'COALESCE(d.debt, 0)', 'COALESCE(b.a, 0)')},
-                COALESCE(al.firing, '{}') AS firing, COALESCE(al.forecast, '{}') AS forecast
-           FROM o LEFT JOIN p ON p.org_id = o.id LEFT JOIN h ON h.org_id = o.id
-           LEFT JOIN b ON b.org_id = o.id LEFT JOIN d ON d.org_id = o.id LEFT JOIN al ON al.org_id = o.id
-       ), e AS (
-         SELECT k.*, ${emptyAt('s')} AS s_empty_at, ${emptyAt('a')} AS a_empty_at FROM k
-       ), r AS (
-         SELECT e.*, LEAST(s_empty_at, a_empty_at) AS empty_at,
-                CASE WHEN (s_granted > 0 AND s_available <= 0) OR (a_granted > 0 AND a_available <= 0)
-                          OR 'sandbox:depleted' = ANY(firing) OR 'agent:depleted' = ANY(firing) THEN 0
-                     WHEN LEAST(s_empty_at, a_empty_at) <= $1::timestamptz + interval '24 hours' THEN 1
-                     ELSE 2 END AS attention
-           FROM e
-       )
-       SELECT id, name, plan, status, running, attention, empty_at, s_empty_at, a_empty_at, firing, forecast,
-              s_granted::text, s_remaining::text, s_held::text, s_owed::text, s_available::text, s_burn::text,
-              a_granted::text, a_remaining::text, a_held::text, a_owed::text, a_available::text, a_burn::text,
-              COUNT(*) OVER ()::int AS total
-         FROM r ORDER BY ${ORDER[sort]} LIMIT $4 OFFSET $5`,
-        [at, spanMs, filter, limit, offset],
-      );
+      return tx.query(fleetPageSql(sort), [at, spanMs, filter, limit, offset]);
     });
     const total = rows.length > 0 ? (rows[0].total as number) : await this.count(filter);
-    return {
-      total,
-      rows: rows.map((r) => {
-        const firing = r.firing as string[];
-        const forecast = r.forecast as string[];
-        const kindRow = (k: 's' | 'a', name: string): FleetKindRow => ({
-          granted: r[`${k}_granted`] as string,
-          remaining: r[`${k}_remaining`] as string,
-          held: r[`${k}_held`] as string,
-          owed: r[`${k}_owed`] as string,
-          available: r[`${k}_available`] as string,
-          burnPerHour: r[`${k}_burn`] as string,
-          emptyAt: r[`${k}_empty_at`] as Date | null,
-          firing: firing.filter((f) => f.startsWith(`${name}:`)).map((f) => f.slice(name.length + 1)),
-          forecast: forecast.includes(name),
-        });
-        return {
-          orgId: r.id as string,
-          name: r.name as string,
-          plan: r.plan as string,
-          status: r.status as string,
-          attention: r.attention as number,
-          emptyAt: r.empty_at as Date | null,
-          runningSandboxes: r.running as number,
-          sandbox: kindRow('s', 'sandbox'),
-          agent: kindRow('a', 'agent'),
-        };
-      }),
-    };
+    return { total, rows: rows.map(toFleetRow) };
   }
 
   /** The total when the page is past the end (the window count came back with no row). */
@@ -230,4 +143,94 @@ export class FleetRepository {
     );
     return row;
   }
+}
+
+type PageRow = Record<string, string | number | Date | null | string[] | boolean>;
+
+/** Every listed organization's row, unsorted ($1 at, $2 span in ms, $3 filter). */
+const FLEET_ROWS_SQL = `WITH o AS (
+       SELECT id, name, plan, status FROM organizations
+        WHERE $3::text IS NULL OR strpos(lower(id), lower($3)) > 0 OR strpos(lower(name), lower($3)) > 0
+     ), p AS (
+       SELECT org_id, SUM(sandbox_ms_granted) AS sg, SUM(sandbox_ms_remaining) AS sr,
+              SUM(agent_mc_granted) AS ag, SUM(agent_mc_remaining) AS ar
+         FROM packages
+        WHERE (not_before IS NULL OR not_before <= $1) AND (not_after IS NULL OR $1 < not_after)
+        GROUP BY org_id
+     ), h AS (
+       SELECT org_id, SUM(GREATEST(reserved_ms - captured_ms, 0)) AS held, COUNT(*)::int AS running
+         FROM holds WHERE status = 'active' AND expires_at > $1 GROUP BY org_id
+     ), b AS (
+       -- Per listed organization, a range of the (org_id, hour) primary key: the roll-ups keep
+       -- months of hours, and a scan by hour alone would read them all.
+       SELECT o.id AS org_id, x.s, x.a FROM o CROSS JOIN LATERAL (
+         SELECT SUM(sandbox_ms) AS s, SUM(agent_mc) AS a FROM usage_rollups
+          WHERE org_id = o.id AND hour >= date_trunc('hour', $1::timestamptz) - interval '24 hours' AND hour <= $1
+       ) x
+     ), d AS (
+       -- Agent overage not reversed: a debt admission counts against the credits (the same
+       -- partial index as loadOrgBalances, ix_ledger_entries_org_agent_overage).
+       SELECT o.id AS org_id, x.debt FROM o CROSS JOIN LATERAL (
+         SELECT GREATEST(-SUM(amount), 0) AS debt FROM ledger_entries
+          WHERE org_id = o.id AND kind = 'agent' AND package_id IS NULL
+       ) x
+     ), al AS (
+       SELECT org_id,
+              array_agg(kind || ':' || k) FILTER (WHERE k IS NOT NULL) AS firing,
+              array_agg(kind) FILTER (WHERE forecast_fired) AS forecast
+         FROM alert_states
+         LEFT JOIN LATERAL (SELECT key AS k FROM jsonb_each(thresholds) WHERE (value->>'fired')::boolean) t ON true
+        GROUP BY org_id
+     ), k AS (
+       SELECT o.id, o.name, o.plan, o.status, COALESCE(h.running, 0) AS running,
+              COALESCE(p.sg, 0) AS s_granted, COALESCE(p.ag, 0) AS a_granted,
+              ${kind('s', 'COALESCE(p.sr, 0)', 'COALESCE(h.held, 0)', '0', 'COALESCE(b.s, 0)')},
+              ${kind('a', 'COALESCE(p.ar, 0)', '0', 'COALESCE(d.debt, 0)', 'COALESCE(b.a, 0)')},
+              COALESCE(al.firing, '{}') AS firing, COALESCE(al.forecast, '{}') AS forecast
+         FROM o LEFT JOIN p ON p.org_id = o.id LEFT JOIN h ON h.org_id = o.id
+         LEFT JOIN b ON b.org_id = o.id LEFT JOIN d ON d.org_id = o.id LEFT JOIN al ON al.org_id = o.id
+     ), e AS (
+       SELECT k.*, ${emptyAt('s')} AS s_empty_at, ${emptyAt('a')} AS a_empty_at FROM k
+     ), r AS (
+       SELECT e.*, LEAST(s_empty_at, a_empty_at) AS empty_at,
+              CASE WHEN (s_granted > 0 AND s_available <= 0) OR (a_granted > 0 AND a_available <= 0)
+                        OR 'sandbox:depleted' = ANY(firing) OR 'agent:depleted' = ANY(firing) THEN 0
+                   WHEN LEAST(s_empty_at, a_empty_at) <= $1::timestamptz + interval '24 hours' THEN 1
+                   ELSE 2 END AS attention
+         FROM e
+     )
+     SELECT id, name, plan, status, running, attention, empty_at, s_empty_at, a_empty_at, firing, forecast,
+            s_granted::text, s_remaining::text, s_held::text, s_owed::text, s_available::text, s_burn::text,
+            a_granted::text, a_remaining::text, a_held::text, a_owed::text, a_available::text, a_burn::text,
+            COUNT(*) OVER ()::int AS total
+       FROM r`;
+
+/** One page of them in `sort`'s order ($4 limit, $5 offset), with the total before paging. */
+const fleetPageSql = (sort: FleetSort) => `${FLEET_ROWS_SQL} ORDER BY ${ORDER[sort]} LIMIT $4 OFFSET $5`;
+
+function toFleetRow(r: PageRow): FleetRow {
+  const firing = r.firing as string[];
+  const forecast = r.forecast as string[];
+  const kindRow = (k: 's' | 'a', name: string): FleetKindRow => ({
+    granted: r[`${k}_granted`] as string,
+    remaining: r[`${k}_remaining`] as string,
+    held: r[`${k}_held`] as string,
+    owed: r[`${k}_owed`] as string,
+    available: r[`${k}_available`] as string,
+    burnPerHour: r[`${k}_burn`] as string,
+    emptyAt: r[`${k}_empty_at`] as Date | null,
+    firing: firing.filter((f) => f.startsWith(`${name}:`)).map((f) => f.slice(name.length + 1)),
+    forecast: forecast.includes(name),
+  });
+  return {
+    orgId: r.id as string,
+    name: r.name as string,
+    plan: r.plan as string,
+    status: r.status as string,
+    attention: r.attention as number,
+    emptyAt: r.empty_at as Date | null,
+    runningSandboxes: r.running as number,
+    sandbox: kindRow('s', 'sandbox'),
+    agent: kindRow('a', 'agent'),
+  };
 }
