@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DATA_SOURCE, OrgStatus } from '@tally/database';
 import { DataSource, EntityManager } from 'typeorm';
+import { EventRef } from '../ledger/metering-event';
 
 export interface OrgRow {
   id: string;
@@ -19,15 +20,6 @@ export interface OrgChanges {
   plan?: string;
   status?: OrgStatus;
   suspendedReason?: string | null;
-}
-
-/** Where a platform.org.v1 event was read: its idempotency key and origin, for processed_events. */
-export interface EventRef {
-  source: string;
-  id: string;
-  topic: string;
-  partition: number;
-  offset: string;
 }
 
 const COLUMNS = 'id, name, plan, status, suspended_reason, version, created_at, updated_at';

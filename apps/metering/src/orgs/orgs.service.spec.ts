@@ -4,7 +4,8 @@ import { OrgStateCache } from '@tally/redis';
 import { EntityManager } from 'typeorm';
 import { MeteringConfig } from '../config/metering.config';
 import { decodeOrgEvent } from './org-events.consumer';
-import { EventRef, OrgChanges, OrgRow, OrgsRepository } from './orgs.repository';
+import { EventRef } from '../ledger/metering-event';
+import { OrgChanges, OrgRow, OrgsRepository } from './orgs.repository';
 import { OrgsService } from './orgs.service';
 
 const ORG = 'ORG-0123456789ABCDEFGHJKMNPQRS';

@@ -5,7 +5,8 @@ import { EntityManager } from 'typeorm';
 import { ulid } from 'ulid';
 import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
-import { EventRef, OrgChanges, OrgRow, OrgsRepository } from './orgs.repository';
+import { EventRef } from '../ledger/metering-event';
+import { OrgChanges, OrgRow, OrgsRepository } from './orgs.repository';
 
 export interface AlertThresholds {
   thresholds: number[];
