@@ -26,7 +26,25 @@ export interface HttpAppOptions {
 export async function createHttpApp(module: Type<unknown> | object, options: HttpAppOptions) {
   // Filled once the app exists: its providers register the hot routes (see HotRoutes).
   const hot: { routes?: HotRoutes } = {};
-  const adapter = new FastifyAdapter({
+  const app = await NestFactory.create<NestFastifyApplication>(module as Type<unknown>, fastifyAdapter(hot), {
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.useGlobalFilters(new TallyErrorFilter());
+  app.useGlobalPipes(tallyValidationPipe());
+  const latency = httpRequestHistogram(app.get<Registry>(METRICS_REGISTRY));
+  hot.routes = app.get(HotRoutes).observeWith(latency);
+  observeResponses(app, latency);
+  serveOpenApi(app, options);
+  await app.listen(options.port, options.host);
+  if (options.shutdownHooks !== false) exitGracefullyOnSignals(app);
+  return app;
+}
+
+/** Fastify behind a Node server that hands the hot routes their requests first. */
+function fastifyAdapter(hot: { routes?: HotRoutes }): FastifyAdapter {
+  return new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     // One request id for the log line, the error body and the response header.
     genReqId: (req: IncomingMessage) => {
@@ -39,17 +57,11 @@ export async function createHttpApp(module: Type<unknown> | object, options: Htt
         if (!hot.routes?.handle(req, res)) fastifyHandler(req, res);
       }),
   });
-  const app = await NestFactory.create<NestFastifyApplication>(module as Type<unknown>, adapter, {
-    bufferLogs: true,
-    abortOnError: false,
-  });
-  app.useLogger(app.get(Logger));
-  app.useGlobalFilters(new TallyErrorFilter());
-  app.useGlobalPipes(tallyValidationPipe());
+}
 
+/** Every Fastify response carries its request id and is timed by route and status. */
+function observeResponses(app: NestFastifyApplication, latency: ReturnType<typeof httpRequestHistogram>): void {
   const fastify = app.getHttpAdapter().getInstance();
-  const latency = httpRequestHistogram(app.get<Registry>(METRICS_REGISTRY));
-  hot.routes = app.get(HotRoutes).observeWith(latency);
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -58,17 +70,15 @@ export async function createHttpApp(module: Type<unknown> | object, options: Htt
       .labels(request.method, request.routeOptions.url ?? 'unmatched', String(reply.statusCode))
       .observe(reply.elapsedTime / 1000);
   });
+}
 
+function serveOpenApi(app: NestFastifyApplication, options: HttpAppOptions): void {
   const builder = new DocumentBuilder()
     .setTitle(options.title)
     .setDescription(options.description)
     .addApiKey({ type: 'apiKey', in: 'header', name: 'x-service-token' }, 'service');
   const document = SwaggerModule.createDocument(app, (options.document?.(builder) ?? builder).build());
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
-
-  await app.listen(options.port, options.host);
-  if (options.shutdownHooks !== false) exitGracefullyOnSignals(app);
-  return app;
 }
 
 /**
