@@ -236,37 +236,8 @@ export class LedgerRepository {
     if (orgIds.length === 0) return { known: new Set(), firstSeen: new Set() };
     if (events.length === 0) return { known: await this.lockOrganizations(orgIds, skipLocked), firstSeen: new Set() };
     const sql = new Statement();
-    const orgs = sql.param(orgIds);
-    const rows: { k: 'o' | 'e' | 'r'; a: string; b: string | null }[] = await this.tx.query(
-      `WITH locked AS (SELECT id FROM organizations WHERE id = ANY(${orgs}::varchar[]) ORDER BY id FOR UPDATE),
-            ins AS (
-              INSERT INTO processed_events (source, id, topic, partition, kafka_offset)
-              SELECT v.source, v.id, v.topic, v.partition, v.kafka_offset FROM ${sql.unnest(PROCESSED_EVENT, events)}
-               WHERE v.org_id IN (SELECT id FROM locked)
-              ON CONFLICT DO NOTHING RETURNING source, id)${
-                reports.length
-                  ? `,
-            seq AS (${sql.insert('sandbox_report_sequences', REPORT_SEQUENCE, reports)}
-               WHERE v.org_id IN (SELECT id FROM locked)
-              ON CONFLICT DO NOTHING RETURNING org_id, sandbox_id, sequence)`
-                  : ''
-              }
-       SELECT 'o' AS k, id AS a, NULL::text AS b FROM locked
-       UNION ALL SELECT 'e', source, id FROM ins${
-         reports.length
-           ? `
-       UNION ALL SELECT 'r', org_id || '|' || sandbox_id, sequence::text FROM seq`
-           : ''
-       }`,
-      sql.params,
-    );
-    const known = new Set<string>();
-    const firstSeen = new Set<string>();
-    for (const row of rows) {
-      if (row.k === 'o') known.add(row.a);
-      else firstSeen.add(`${row.k === 'r' ? 'report:' : ''}${row.a}|${row.b}`);
-    }
-    return { known, firstSeen };
+    const rows: LockedRow[] = await this.tx.query(lockAndMarkSql(sql, orgIds, events, reports), sql.params);
+    return splitLocked(rows);
   }
 
   /** The orgs' packages, locked until the transaction ends. */
@@ -385,6 +356,49 @@ export class LedgerRepository {
     if (ctes.length === 0) return;
     await this.tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, sql.params);
   }
+}
+
+/** 'o': an org locked (a = id); 'e': an event first seen (a|b = source|id); 'r': a report sequence first seen. */
+type LockedRow = { k: 'o' | 'e' | 'r'; a: string; b: string | null };
+
+/** Locks the orgs (id order) and inserts the processed events and report sequences of the existing ones. */
+function lockAndMarkSql(
+  sql: Statement,
+  orgIds: string[],
+  events: (EventRef & { orgId: string })[],
+  reports: ReportSequence[],
+): string {
+  const orgs = sql.param(orgIds);
+  return `WITH locked AS (SELECT id FROM organizations WHERE id = ANY(${orgs}::varchar[]) ORDER BY id FOR UPDATE),
+        ins AS (
+          INSERT INTO processed_events (source, id, topic, partition, kafka_offset)
+          SELECT v.source, v.id, v.topic, v.partition, v.kafka_offset FROM ${sql.unnest(PROCESSED_EVENT, events)}
+           WHERE v.org_id IN (SELECT id FROM locked)
+          ON CONFLICT DO NOTHING RETURNING source, id)${
+            reports.length
+              ? `,
+        seq AS (${sql.insert('sandbox_report_sequences', REPORT_SEQUENCE, reports)}
+           WHERE v.org_id IN (SELECT id FROM locked)
+          ON CONFLICT DO NOTHING RETURNING org_id, sandbox_id, sequence)`
+              : ''
+          }
+   SELECT 'o' AS k, id AS a, NULL::text AS b FROM locked
+   UNION ALL SELECT 'e', source, id FROM ins${
+     reports.length
+       ? `
+   UNION ALL SELECT 'r', org_id || '|' || sandbox_id, sequence::text FROM seq`
+       : ''
+   }`;
+}
+
+function splitLocked(rows: LockedRow[]): LockedOrgs {
+  const known = new Set<string>();
+  const firstSeen = new Set<string>();
+  for (const row of rows) {
+    if (row.k === 'o') known.add(row.a);
+    else firstSeen.add(`${row.k === 'r' ? 'report:' : ''}${row.a}|${row.b}`);
+  }
+  return { known, firstSeen };
 }
 
 const packagesUpdate = (sql: Statement, packages: PackageBalance[]) =>
