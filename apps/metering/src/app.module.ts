@@ -21,6 +21,19 @@ import { OrgsModule } from './orgs/orgs.module';
 import { OutboxRelay } from './outbox/outbox-relay.service';
 import { PackagesModule } from './packages/packages.module';
 
+// The pipeline: the consumers post batches and apply platform.org.v1, expiry posts lapsed packages,
+// the refresher retries the Redis refreshes of grants and expiry, the relay publishes what the
+// ledger's transactions wrote to the outbox.
+const PIPELINE = [
+  OutboxRelay,
+  ExpiryRepository,
+  ExpiryService,
+  BalanceRefresher,
+  MeteringConsumers,
+  MeteringConsumer,
+  OrgEventsConsumer,
+];
+
 @Module({})
 export class MeteringModule {
   static forRoot(config: MeteringConfig): DynamicModule {
@@ -61,18 +74,7 @@ export class MeteringModule {
         OpsModule.forRoot(config),
         OrgsModule,
       ],
-      // The pipeline: the consumer posts batches, expiry posts lapsed packages, the refresher
-      // retries the Redis refreshes of grants and expiry, the relay publishes what the ledger's
-      // transactions wrote to the outbox; platform.org.v1 is applied.
-      providers: [
-        OutboxRelay,
-        ExpiryRepository,
-        ExpiryService,
-        BalanceRefresher,
-        MeteringConsumers,
-        MeteringConsumer,
-        OrgEventsConsumer,
-      ],
+      providers: PIPELINE,
     };
   }
 }
