@@ -138,6 +138,37 @@ describe('admission reservations', () => {
     );
   });
 
+  it("item 6: overage is owed once: it uses up the overdraft, never a later package's credits", async () => {
+    const org = await newOrg(0n, 0n);
+    await call(meteringUrl, 'PUT', `/v1/orgs/${org.orgId}/overdraft`, {
+      headers: service,
+      body: { agentCredits: '2' },
+    });
+    expect((await agentRuns(org, 5)).admitted).toBe(2);
+    await expectEventually(async () => {
+      expect(await agentLedger(org.orgId)).toEqual({ overage: '-2000' });
+      expect(await cached(org.orgId, 'agent_debt_mc')).toBe('2000');
+    }, 60_000);
+    // The overdraft withdrawn, then a package bought.
+    await call(meteringUrl, 'PUT', `/v1/orgs/${org.orgId}/overdraft`, {
+      headers: service,
+      body: { agentCredits: '0' },
+    });
+    await expectEventually(async () => expect(await cached(org.orgId, 'overdraft_mc')).toBe('0'), 60_000);
+    const grant = await call(meteringUrl, 'POST', `/v1/orgs/${org.orgId}/packages`, {
+      headers: service,
+      body: { sandboxHours: '0', agentCredits: '3', source: 'billing', externalId: `topup-${org.orgId}` },
+    });
+    expect(grant.status).toBe(201);
+    // The 3 credits bought are 3 runs: the 2 of overage are owed (invoiced), not taken again from the package.
+    await expectEventually(async () => expect(await cached(org.orgId, 'agent_mc')).toBe('3000'), 60_000);
+    const runs = await agentRuns(org, 6);
+    expect({ admitted: runs.admitted, refused: runs.refused }).toEqual({
+      admitted: 3,
+      refused: ['402 INSUFFICIENT_AGENT_CREDITS'],
+    });
+  });
+
   it("item 6: a released agent run gives its credit back (quota's hold at once, or metering's reversal)", async () => {
     const org = await newOrg(0n, 1_000n);
     const first = await agentRuns(org, 5);

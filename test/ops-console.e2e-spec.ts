@@ -256,7 +256,7 @@ describe('ops console in headless Chromium', () => {
     const agent = await page.textContent('#explain table[data-kind=agent]');
     expect(agent).toContain('Overage recorded');
     expect(agent).toMatch(/overage owed.*1 credits/);
-    expect(agent).toMatch(/Available-1 credits/);
+    expect(agent).toMatch(/Available0 credits/);
   });
 
   it('shows a depletion resolved by a top-up: the fleet no longer lists the organization as empty', async () => {

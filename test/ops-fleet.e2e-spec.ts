@@ -82,8 +82,8 @@ describe('ops fleet API', () => {
     const orgs = body.organizations as FleetOrg[];
     expect(orgs).toHaveLength(1_000);
     expect(orgs[0]).toMatchObject({ orgId: empty, status: 'active', attention: 'empty', emptyAt: null });
-    // 1 credit granted, 2 used: the overage is owed and counted against the credits, as admission does.
-    expect(orgs[0].balances.agent).toMatchObject({ available: '-1', overageOwed: '1', firing: ['depleted'] });
+    // 1 credit granted, 2 used: nothing available, and the overage owed beside it (billed once, never from credits).
+    expect(orgs[0].balances.agent).toMatchObject({ available: '0', overageOwed: '1', firing: ['depleted'] });
     expect(orgs[1]).toMatchObject({ orgId: dry, attention: 'dry-within-24h', runningSandboxes: 1 });
     // 9 h over the 24 h window and the current hour's part; 1 h left, of which the hold takes 0.5.
     expect(orgs[1].balances.sandbox).toMatchObject({ available: '0.5', held: '0.5' });
@@ -149,9 +149,9 @@ describe('ops fleet API', () => {
       string,
       Record<string, unknown>
     >;
-    expect(agent.agent).toMatchObject({ balanced: true, overageOwed: '1', available: '-1' });
+    expect(agent.agent).toMatchObject({ balanced: true, overageOwed: '1', available: '0' });
     const balances = (await get(`/v1/orgs/${empty}/balances`)).body.balances as Record<string, Record<string, unknown>>;
-    expect(balances.agent).toMatchObject({ available: '-1', overageOwed: '1' });
+    expect(balances.agent).toMatchObject({ available: '0', overageOwed: '1' });
     expect(agent.agent.entries).toEqual(
       expect.arrayContaining([expect.objectContaining({ entryType: 'overage', onPackage: false })]),
     );

@@ -80,8 +80,9 @@ return written
  *   RATE_LIMITED waitMs scope | PLAN_TIER_TOO_LOW | CONCURRENT_SANDBOX_LIMIT running provisional limit
  *   INSUFFICIENT_SANDBOX_HOURS availableMs | INSUFFICIENT_AGENT_CREDITS availableMc
  * agent.run reserves its fixed cost like a sandbox hold (provisional:agent), so concurrent runs
- * cannot take the same last credit: available = agent_mc - agent_debt_mc (outstanding agent
- * overage) + overdraft_mc (the org's overdraft limit) - provisional agent holds.
+ * cannot take the same last credit: available = agent_mc + what is left of the overdraft limit
+ * (overdraft_mc - agent_debt_mc, the outstanding agent overage; never below 0) - provisional agent
+ * holds. Overage is owed once: it uses up the overdraft, never the credits of a later package.
  * Time is Redis's own (TIME), so every quota instance shares one clock.
  */
 export const ADMIT_LUA = `${DROP_HOLD}
@@ -152,8 +153,8 @@ if kind == 'create' or kind == 'extend' then
 elseif kind == 'agent' then
   local b = redis.call('HMGET', KEYS[1], 'agent_mc', 'agent_debt_mc', 'overdraft_mc')
   reserve = tonumber(ARGV[10])
-  local available = tonumber(b[1] or '0') - tonumber(b[2] or '0') + tonumber(b[3] or '0')
-    - tonumber(redis.call('GET', KEYS[10]) or '0')
+  local headroom = math.max(tonumber(b[3] or '0') - tonumber(b[2] or '0'), 0)
+  local available = tonumber(b[1] or '0') + headroom - tonumber(redis.call('GET', KEYS[10]) or '0')
   if available < reserve then return {'INSUFFICIENT_AGENT_CREDITS', int(math.max(available, 0))} end
 end
 

@@ -478,8 +478,8 @@ export const OPS_CONSOLE_JS = String.raw`
       (x.balanced ? '= what the packages hold (' + esc(x.packagesRemaining) + '): balanced' : '≠ what the packages hold (' + esc(x.packagesRemaining) + '): drift, run npm run reconcile') + '</td></tr>' +
       '<tr><td>− not active now (not started, or expired and not yet forfeited)</td><td class="num">' + esc(x.inactive) + ' ' + unit + '</td><td></td></tr>' +
       '<tr><td>− held by running sandboxes</td><td class="num">' + esc(x.held) + ' ' + unit + '</td><td></td></tr>' +
-      (num(x.overageOwed) ? '<tr><td>− overage owed (used beyond the balance; admission counts it)</td><td class="num">' + esc(x.overageOwed) + ' ' + unit + '</td><td></td></tr>' : '') +
       '<tr class="total"><td>Available</td><td class="num">' + esc(x.available) + ' ' + unit + '</td><td></td></tr>' +
+      (num(x.overageOwed) ? '<tr><td>Agent overage owed (billed once; it uses up the overdraft limit, never these credits)</td><td class="num">' + esc(x.overageOwed) + ' ' + unit + '</td><td></td></tr>' : '') +
       overage.map(function (e) {
         return '<tr><td>Overage recorded (used with nothing left; on no package)</td><td class="num">' + esc(e.amountDisplay) + ' ' + unit + '</td><td class="muted">' + entries(e.count) + '</td></tr>';
       }).join('') + '</tbody></table>';

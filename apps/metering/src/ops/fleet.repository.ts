@@ -46,7 +46,7 @@ const ORDER: Record<FleetSort, string> = {
  */
 const kind = (k: 's' | 'a', remaining: string, held: string, owed: string, burned: string) => `
   ${remaining} AS ${k}_remaining, ${held} AS ${k}_held, ${owed} AS ${k}_owed,
-  ${remaining} - ${held} - ${owed} AS ${k}_available, div(${burned} * 3600000, $2::bigint) AS ${k}_burn`;
+  ${remaining} - ${held} AS ${k}_available, div(${burned} * 3600000, $2::bigint) AS ${k}_burn`;
 
 const emptyAt = (k: 's' | 'a') => `CASE WHEN ${k}_burn > 0 AND ${k}_available > 0
     AND div(${k}_available * 3600000, ${k}_burn) < 8000000000000000
@@ -168,7 +168,7 @@ const FLEET_ROWS_SQL = `WITH o AS (
           WHERE org_id = o.id AND hour >= date_trunc('hour', $1::timestamptz) - interval '24 hours' AND hour <= $1
        ) x
      ), d AS (
-       -- Agent overage not reversed: a debt admission counts against the credits (the same
+       -- Agent overage not reversed: owed, shown beside the credits, never taken from them (the same
        -- partial index as loadOrgBalances, ix_ledger_entries_org_agent_overage).
        SELECT o.id AS org_id, x.debt FROM o CROSS JOIN LATERAL (
          SELECT GREATEST(-SUM(amount), 0) AS debt FROM ledger_entries

@@ -109,9 +109,8 @@ export class FleetService {
   /**
    * The balance as the ledger adds it up, per kind: the package entries (grants, debits, forfeits,
    * reversals) sum to what is left on every package; less what is not active now (not started
-   * or expired, not yet forfeited), what holds reserve and the agent overage still owed (admission
-   * counts it), that is what is available. Overage (usage with no balance left) is in the ledger
-   * but never on a package.
+   * or expired, not yet forfeited) and what holds reserve, that is what is available. Overage
+   * (usage with no balance left) is in the ledger, owed once, and never on a package.
    */
   async explain(orgId: string) {
     await this.requireOrg(orgId);
@@ -148,7 +147,7 @@ export class FleetService {
         inactive: signed(kind, all - active),
         held: display(kind, holds),
         overageOwed: display(kind, owed),
-        available: signed(kind, active - holds - owed),
+        available: signed(kind, active - holds),
       };
     }
     return { orgId, at: now.toISOString(), balances: kinds };

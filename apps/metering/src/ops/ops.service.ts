@@ -189,12 +189,12 @@ function kindBalance(
   const granted = packages.reduce((sum, p) => sum + p.granted[kind], 0n);
   const remaining = packages.reduce((sum, p) => sum + p.remaining[kind], 0n);
   const heldUnits = kind === 'sandbox' ? held.heldMs : 0n;
-  // Agent overage not reversed is owed: admission counts it against the credits.
+  // Agent overage not reversed is owed (invoiced once): shown, never taken from the credits.
   const owed = kind === 'agent' ? held.agentDebtMc : 0n;
   const series = buckets.map((b) => ({ hour: b.hour, amount: b[kind] }));
   const lastHour = burnRatePerHour(series, now, 1);
   const lastDay = burnRatePerHour(series, now, 24);
-  const available = remaining - heldUnits - owed;
+  const available = remaining - heldUnits;
   return {
     unit: kind === 'sandbox' ? 'hours' : 'credits',
     granted: display(kind, granted),

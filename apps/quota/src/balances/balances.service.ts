@@ -22,7 +22,7 @@ export interface BalanceView {
   /** Agent overage not reversed, and the org's overdraft limit (milli-credits). */
   agentDebtMc: string;
   agentOverdraftMc: string;
-  /** What agent runs can still reserve: agentMilliCredits - agentDebtMc + agentOverdraftMc - provisionalAgentMc. */
+  /** What agent runs can still reserve: agentMilliCredits + max(agentOverdraftMc - agentDebtMc, 0) - provisionalAgentMc. */
   availableAgentMc: string;
   /** Ledger position the answer reflects. */
   version: string;
@@ -81,7 +81,7 @@ function view(
     provisionalAgentMc: provisional.mc.toString(),
     agentDebtMc: debt.toString(),
     agentOverdraftMc: overdraft.toString(),
-    availableAgentMc: (balance.agentMc - debt + overdraft - provisional.mc).toString(),
+    availableAgentMc: (balance.agentMc + (overdraft > debt ? overdraft - debt : 0n) - provisional.mc).toString(),
     version: balance.version.toString(),
     source,
   };
