@@ -64,7 +64,7 @@ describe('auth: a revocation written to Redis even when its instance stops befor
       expect(samples.filter((s) => s.instance === 'B' && s.status === 200).length).toBeGreaterThan(10),
     );
 
-    redis.stop();
+    redis.stop({ keepData: true });
     const revoke = await call(urls.get('A')!, 'DELETE', `/v1/orgs/${orgId}/api-keys/${created.body.id}`, {
       headers: bearer(owner),
     });

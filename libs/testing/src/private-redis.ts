@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expectEventually } from './expect-eventually';
@@ -11,8 +11,8 @@ export interface PrivateRedis {
   url: string;
   /** Starts it again on the same port: empty, unless started `persistent` (then with its data). */
   start(): Promise<void>;
-  /** Shuts it down; every connection drops. */
-  stop(): void;
+  /** Shuts it down; every connection drops. A persistent one's data stays for the next start with `keepData`. */
+  stop(options?: { keepData?: boolean }): void;
   /** A client of the test's own, for commands such as CLIENT KILL or CONFIG SET. */
   admin(): Redis;
 }
@@ -37,9 +37,8 @@ const answers = async (port: number): Promise<boolean> => {
  */
 export async function startPrivateRedis(options: { persistent?: boolean } = {}): Promise<PrivateRedis> {
   const port = await freePort();
-  const storage = options.persistent
-    ? ['--dir', mkdtempSync(join(tmpdir(), 'tally-redis-')), '--appendonly', 'yes', '--appendfsync', 'always']
-    : ['--appendonly', 'no'];
+  const dir = options.persistent ? mkdtempSync(join(tmpdir(), 'tally-redis-')) : undefined;
+  const storage = dir ? ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...storage];
   const redis: PrivateRedis = {
     port,
@@ -50,12 +49,13 @@ export async function startPrivateRedis(options: { persistent?: boolean } = {}):
         if (!(await answers(port))) throw new Error(`redis-server on ${port} does not answer`);
       }, 5_000);
     },
-    stop() {
+    stop({ keepData = false } = {}) {
       try {
         execFileSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave'], { stdio: 'ignore' });
       } catch {
         // Already down: shutdown closes the connection before answering.
       }
+      if (dir && !keepData) rmSync(dir, { recursive: true, force: true });
     },
     admin: () => new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 }),
   };
