@@ -57,6 +57,11 @@ describe('dependencyFailure', () => {
       named('KafkaJSRequestTimeoutError', 'Request Metadata(key: 3, version: 6) timed out'),
       'kafka',
     ],
+    [
+      'kafkajs: a connection failure it gave up on (non-retriable)',
+      named('KafkaJSNonRetriableError', 'Connection error: connect ECONNREFUSED 127.0.0.1:9092'),
+      'kafka',
+    ],
   ])('%s', (_label, error, dependency) => {
     expect(dependencyFailure(error)).toBe(dependency);
   });
@@ -65,6 +70,14 @@ describe('dependencyFailure', () => {
     ['a plain bug', new TypeError("Cannot read properties of undefined (reading 'x')")],
     ['a data error', new QueryFailedError('INSERT', [], pgError('23505', 'duplicate key value'))],
     ['a Kafka protocol refusal', named('KafkaJSProtocolError', 'This server does not host this topic-partition')],
+    [
+      'a Kafka refusal kafkajs will not retry (too large)',
+      named('KafkaJSNonRetriableError', 'The request included a message larger than the max message size'),
+    ],
+    [
+      'a query cancelled or too slow (57014): not an outage',
+      pgError('57014', 'canceling statement due to user request'),
+    ],
     [
       "fetch's wrapped socket error (another HTTP service)",
       new TypeError('fetch failed', { cause: socketError('ECONNREFUSED', '127.0.0.1', 3003) }),

@@ -52,9 +52,10 @@ const PG_MESSAGES = [
 ];
 /**
  * SQLSTATE: class 08 (connection exception), 57P01-57P03 (shut down, crash, cannot connect now),
- * 53300 (too many connections), 57014 (statement timeout: too slow to answer).
+ * 53300 (too many connections). Not 57014: a cancelled or timed-out statement is that query's
+ * problem, and "unavailable, retry in 1 s" would have clients hammer it.
  */
-const PG_STATES = /^(08...|57P0[1-3]|53300|57014)$/;
+const PG_STATES = /^(08...|57P0[1-3]|53300)$/;
 
 /** ioredis: retries exhausted, no connection and no offline queue, command timeout, cluster down. */
 const REDIS_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
@@ -76,13 +77,19 @@ const KAFKA_NAMES = new Set([
   'KafkaJSLockTimeout',
   'KafkaJSTimeout',
   'KafkaJSMetadataNotLoaded',
-  'KafkaJSNonRetriableError',
 ]);
+/**
+ * kafkajs gives up on every error it will not retry as KafkaJSNonRetriableError, protocol refusals
+ * (too large, not authorized) as well as connection failures: only the latter are an outage.
+ */
+const KAFKA_GAVE_UP =
+  /^(Connection error|Connection timeout|Closed connection)|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH)\b/;
 
 function classifyOne(error: DriverError, thrownAsIs: boolean): Dependency | undefined {
   const name = typeof error.name === 'string' ? error.name : '';
   const message = typeof error.message === 'string' ? error.message : '';
   if (KAFKA_NAMES.has(name)) return 'kafka';
+  if (name === 'KafkaJSNonRetriableError' && KAFKA_GAVE_UP.test(message)) return 'kafka';
   if (REDIS_NAMES.has(name) || REDIS_MESSAGES.some((pattern) => pattern.test(message))) return 'redis';
   if (PG_MESSAGES.some((pattern) => pattern.test(message))) return 'postgres';
   if ('severity' in error) {
