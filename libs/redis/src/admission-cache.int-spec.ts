@@ -243,6 +243,14 @@ describe('AdmissionCache (Lua on a real Redis)', () => {
     expect(await admissions.admit(input(orgId))).toEqual({ outcome: 'MISS' });
   });
 
+  it('keeps the price of the first create of a sandbox: a second create naming it cannot re-price its extends', async () => {
+    const orgId = await orgWith(100n * HOUR);
+    const sandbox = (shape: string, pricePerHour: string) => ({ id: 'SBX-TWICE', shape, pricePerHour });
+    await admissions.admit(input(orgId, { sandbox: sandbox('gpu', '12.5') }));
+    await admissions.admit(input(orgId, { sandbox: sandbox('micro', '0.5') }));
+    expect(await admissions.provisionalSandbox(orgId, 'SBX-TWICE')).toEqual(sandbox('gpu', '12.5'));
+  });
+
   it("reserves an agent run's fixed cost: one credit left admits one run until metering debits or a release frees it", async () => {
     const orgId = await orgWith(0n, { agentMc: 1000n });
     const run = (admissionId: string) =>

@@ -168,7 +168,8 @@ if kind == 'create' or kind == 'extend' then
   redis.call('INCRBY', KEYS[5], int(reserve))
   if kind == 'create' then
     redis.call('SADD', KEYS[4], id)
-    if ARGV[16] ~= '' then redis.call('SET', KEYS[11], ARGV[16], 'PX', ARGV[5]) end
+    -- NX: the first create names the sandbox's price; a second create of it cannot re-price its extends.
+    if ARGV[16] ~= '' then redis.call('SET', KEYS[11], ARGV[16], 'PX', ARGV[5], 'NX') end
   end
 elseif kind == 'agent' then
   expires = now_ms + tonumber(ARGV[5])
