@@ -133,7 +133,7 @@ describe('organizations: the platform creates, re-plans, suspends and resumes th
     );
   });
 
-  it("suspends: every verify answers 403 ORG_SUSPENDED within 1 s, the running sandbox's hold is kept; resume lifts it", async () => {
+  it("suspends: every verify but sandbox.delete answers 403 ORG_SUSPENDED within 1 s, the running sandbox's hold is kept; resume lifts it", async () => {
     const { orgId, key } = await orgWithBalance();
     expect((await createSandbox(orgId, key)).status).toBe(200);
     const held = async () =>
@@ -155,6 +155,15 @@ describe('organizations: the platform creates, re-plans, suspends and resumes th
     expect((await createSandbox(orgId, key)).body).toMatchObject({ code: 'ORG_SUSPENDED' });
     // The running sandbox keeps its hold; nothing was released or charged by the suspension.
     expect(await held()).toHaveLength(1);
+    // Stopping what runs (and is still billed) stays possible while suspended.
+    const [{ sandbox_id: running }] = await db.query('SELECT sandbox_id FROM holds WHERE org_id = $1', [orgId]);
+    const stop = await verify(authUrl, {
+      key,
+      action: 'sandbox.delete',
+      orgId,
+      resource: { type: 'sandbox', id: running },
+    });
+    expect(stop.status).toBe(200);
 
     expect((await orgs('POST', `/${orgId}/resume`)).body).toMatchObject({ status: 'active', suspendedReason: null });
     await expectEventually(

@@ -166,8 +166,12 @@ export class VerifyService {
     if (!decision.allowed) this.deny(attempt, decision.code, decision.reason, key);
   }
 
-  /** A suspended organization may do nothing until it is resumed (docs/ORGANIZATIONS.md); its holds are kept. */
+  /**
+   * A suspended organization may do nothing until it is resumed (docs/ORGANIZATIONS.md), except
+   * stop what still runs and is billed (sandbox.delete); its holds are kept.
+   */
   private async active(key: CachedKey, attempt: Attempt): Promise<void> {
+    if (attempt.action === 'sandbox.delete') return;
     if (await this.orgs.suspended(key.orgId)) {
       const error = Errors.orgSuspended();
       this.deny(attempt, error.code, error.message, key);
