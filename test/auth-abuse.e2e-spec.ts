@@ -279,4 +279,44 @@ describe('auth under attack: a global cap on PostgreSQL key lookups', () => {
     expect((await Promise.all(junk)).map((a) => a.status).sort()).toEqual([401, 401, 503]);
     await redis.start();
   });
+
+  it("does not make a proven key wait on someone else's guess at its id, which the gate may shed", async () => {
+    const keys: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const created = await call(url, 'POST', `/v1/orgs/${orgId}/api-keys`, {
+        headers: bearer(owner),
+        body: { name: 'k' },
+      });
+      keys.push(created.body.key as string);
+      expect((await verify(url, { key: keys[i], action: 'sandbox.list', orgId })).status).toBe(200);
+    }
+    redis.stop();
+    await expectEventually(async () => expect(await metric(url, 'auth_throttle_local_fallback')).toBe(1), 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // the rate window refilled
+
+    const db = new Client({ connectionString: ctx.databaseUrl });
+    await db.connect();
+    await db.query('BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
+    const ask = (key: string, sourceAddress: string) =>
+      verify(url, { key, action: 'sandbox.list', orgId, sourceAddress });
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+    // A junk lookup runs; a guess at the first key's id and another junk key wait: the gate is full.
+    const others = [ask(madeUpKey(), '192.0.2.11')];
+    await expectEventually(async () => expect(await metric(url, 'auth_key_lookups_in_flight')).toBe(1));
+    others.push(ask(guessFor(keys[0]), '192.0.2.12'));
+    await settle();
+    others.push(ask(madeUpKey(), '192.0.2.13'));
+    await settle();
+    // The three keys, each proven to this instance: each takes an unproven waiter's place.
+    const legit: Array<Promise<{ status: number }>> = [];
+    for (const key of keys) {
+      legit.push(ask(key, '198.51.100.99'));
+      await settle();
+    }
+    await db.query('COMMIT');
+    await db.end();
+    expect((await Promise.all(legit)).map((a) => a.status)).toEqual([200, 200, 200]);
+    await Promise.all(others);
+    await redis.start();
+  });
 });

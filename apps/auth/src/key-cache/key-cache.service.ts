@@ -87,7 +87,7 @@ interface LocalEntry {
 export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(KeyCacheService.name);
   private readonly local = new Map<string, LocalEntry>();
-  private readonly inflight = new Map<string, Promise<CachedKey | null>>();
+  private readonly inflight = new Map<string, { proven: boolean; promise: Promise<CachedKey | null> }>();
   private readonly keys: Repository<ApiKeyEntity>;
   private readonly lookups: Counter<'source'>;
   private readonly shed: Counter<'reason'>;
@@ -228,15 +228,17 @@ export class KeyCacheService implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * The key from PostgreSQL (null if there is none), remembered in Redis (an unknown id as absent,
-   * briefly). At most one lookup per id at a time; capped by the gate: shed lookups fail closed.
+   * briefly). At most one lookup per id at a time, except that a proven caller never waits on an
+   * unproven one (which the gate may shed); capped by the gate: shed lookups fail closed.
    */
   loadFromPostgres(id: string, proven: boolean): Promise<CachedKey | null> {
-    let pending = this.inflight.get(id);
-    if (!pending) {
-      pending = this.load(id, proven).finally(() => this.inflight.delete(id));
-      this.inflight.set(id, pending);
-    }
-    return pending;
+    const pending = this.inflight.get(id);
+    if (pending && (pending.proven || !proven)) return pending.promise;
+    const promise = this.load(id, proven).finally(() => {
+      if (this.inflight.get(id)?.promise === promise) this.inflight.delete(id);
+    });
+    this.inflight.set(id, { proven, promise });
+    return promise;
   }
 
   /** A new key: cached in Redis at once (overwriting an "absent" entry), so its first use needs no lookup. */
