@@ -162,4 +162,35 @@ describe('alerting per organization: thresholds and webhook endpoints', () => {
     expect(openapi).toContain('x-tally-signature: t=<unix seconds>,v1=<hex HMAC-SHA256>');
     expect(openapi).toContain('300 s');
   });
+
+  it('refuses webhook targets on this host, private networks or cloud metadata outside development', async () => {
+    const strict = await startApp(
+      'metering',
+      ctx.env({ WEBHOOK_PRIVATE_TARGETS: 'deny', NOTIFIER: 'false', OUTBOX_RELAY: 'false', EXPIRY_INTERVAL_MS: '0' }),
+    );
+    try {
+      const orgId = await seedOrg(db, { agentMc: 0n });
+      const register = (target: string) =>
+        fetch(`${appUrl(strict)}/v1/orgs/${orgId}/webhooks`, {
+          method: 'POST',
+          headers: SERVICE_HEADERS,
+          body: JSON.stringify({ url: target }),
+        }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+      for (const target of [
+        'http://127.0.0.1:6379/',
+        'http://169.254.169.254/latest/meta-data',
+        'http://[::1]:3000/',
+        'http://localhost/x',
+        'http://metadata.google.internal/',
+      ])
+        expect({ target, ...(await register(target)) }).toMatchObject({
+          target,
+          status: 400,
+          body: { code: 'INVALID_REQUEST', field: 'url' },
+        });
+      expect((await register('https://hooks.example.com/tally')).status).toBe(201);
+    } finally {
+      await strict.close();
+    }
+  });
 });

@@ -9,6 +9,7 @@ import { METERING_CONFIG } from '../config/metering-config.token';
 import { MeteringConfig } from '../config/metering.config';
 import { AttemptOutcome, ClaimedDelivery, WebhookRepository } from './webhook.repository';
 import { retryDelayMs, SIGNATURE_HEADER, signPayload } from './webhook-signature';
+import { privateTargetsAllowed, targetRefusal } from './webhook-target';
 
 const MAX_IN_FLIGHT = 64;
 
@@ -142,6 +143,8 @@ export class NotifierService implements OnApplicationBootstrap, BeforeApplicatio
   private async post(delivery: ClaimedDelivery): Promise<Omit<AttemptOutcome, 'durationMs'>> {
     const body = JSON.stringify(delivery.payload);
     try {
+      const refused = privateTargetsAllowed(this.config) ? null : await targetRefusal(delivery.url);
+      if (refused) return { ok: false, httpStatus: null, error: `target refused: ${refused}` };
       const response = await fetch(delivery.url, {
         method: 'POST',
         redirect: 'manual',

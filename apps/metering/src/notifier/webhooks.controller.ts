@@ -4,6 +4,7 @@ import {
   Delete,
   Get,
   HttpCode,
+  Inject,
   Param,
   ParseUUIDPipe,
   Patch,
@@ -19,6 +20,9 @@ import { NotifierService } from './notifier.service';
 import { RegisterWebhookDto, UpdateWebhookDto, WebhookEndpointView } from './register-webhook.dto';
 import { SIGNATURE_FORMAT } from './webhook-signature';
 import { EndpointRow } from './webhook.repository';
+import { literalTargetRefusal, privateTargetsAllowed } from './webhook-target';
+import { METERING_CONFIG } from '../config/metering-config.token';
+import { MeteringConfig } from '../config/metering.config';
 
 const view = (row: EndpointRow, extra: Partial<WebhookEndpointView> = {}): WebhookEndpointView => ({
   id: row.id,
@@ -39,7 +43,10 @@ const newSecret = () => `whsec_${randomBytes(24).toString('base64url')}`;
 @ApiResponse({ status: 401, description: 'MISSING_CREDENTIALS' })
 @ApiResponse({ status: 503, description: 'DEPENDENCY_UNAVAILABLE' })
 export class WebhooksController {
-  constructor(private readonly notifier: NotifierService) {}
+  constructor(
+    private readonly notifier: NotifierService,
+    @Inject(METERING_CONFIG) private readonly config: MeteringConfig,
+  ) {}
 
   @Post('orgs/:orgId/webhooks')
   @HttpCode(201)
@@ -115,6 +122,7 @@ export class WebhooksController {
       throw Errors.invalidRequest('url', 'Name a new url, secret or status.');
     if (body.secret !== undefined && body.secret !== 'rotate' && body.secret.length < 16)
       throw Errors.invalidRequest('secret', 'secret must be at least 16 characters, or "rotate".');
+    if (body.url !== undefined) this.assertTarget(body.url);
     const secret = body.secret === 'rotate' ? newSecret() : body.secret;
     const row = await this.notifier.repository.update(id, { url: body.url, secret, revive: body.status === 'active' });
     if (!row) throw Errors.webhookEndpointNotFound();
@@ -153,7 +161,15 @@ export class WebhooksController {
     if (!(await this.notifier.repository.orgExists(orgId))) throw Errors.orgNotFound();
   }
 
+  /** A target written as a private address or a local name is refused at once (a resolved one before each delivery). */
+  private assertTarget(url: string): void {
+    if (privateTargetsAllowed(this.config)) return;
+    const refused = literalTargetRefusal(url);
+    if (refused) throw Errors.invalidRequest('url', `Webhooks cannot target ${refused}.`);
+  }
+
   private async register(orgId: string | null, body: RegisterWebhookDto): Promise<WebhookEndpointView> {
+    this.assertTarget(body.url);
     const secret = body.secret ?? newSecret();
     const row = await this.notifier.repository.register(orgId, body.url, secret);
     return view(row, { secret });

@@ -37,5 +37,10 @@ export const opsEnv = {
     10_000,
   ),
   NOTIFIER_TIMEOUT_MS: env.int('longest wait for a webhook answer', 5_000, 10, 60_000),
+  WEBHOOK_PRIVATE_TARGETS: env.oneOf(
+    'webhooks to loopback, private or link-local addresses: allowed, denied, or allowed only when TALLY_ENV=development',
+    ['allow', 'deny', 'development'] as const,
+    'development',
+  ),
   RECONCILE_INTERVAL_MS: env.int('period of the drift check exported as a metric (0 = off)', 300_000, 0, 86_400_000),
 };
