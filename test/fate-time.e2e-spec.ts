@@ -168,7 +168,7 @@ describe('durable refreshes and the lateness bound', () => {
   it('writes a grant to Redis after its refresh failed (Redis down for the grant, back with the old balance)', async () => {
     const orgId = await seedOrg(db);
     expect(await admitAgentRun(quotaUrl, orgId)).toBe(402); // Redis caches "nothing to draw from"
-    redis.stop();
+    redis.stop({ keepData: true });
     await expectEventually(async () => expect(await reachable(redis.url)).toBe(false), 5_000);
     await grant(meteringUrl, orgId, { agentCredits: '100' });
     // The refresh failed and is pending, for the refresher (and the metric) to see.
