@@ -1,11 +1,14 @@
 import { Topics, topicName } from '@tally/contracts';
 import { createDataSource, runMigrations } from '@tally/database';
 import { createKafka } from '@tally/kafka';
-import { createTestContext, expectEventually, TestContext } from '@tally/testing';
+import {
+  createTestContext,
+  expectEventually,
+  PrivatePostgres,
+  startPrivatePostgres,
+  TestContext,
+} from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import {
@@ -26,24 +29,7 @@ import { appUrl, startApp } from './apps';
  */
 describe('metering: PostgreSQL outage', () => {
   jest.setTimeout(180_000);
-  const port = 28_000 + Math.floor(Math.random() * 2_000);
-  const dir = mkdtempSync('/tmp/tally-pg-');
-  const asPostgres = (command: string, args: string[]) =>
-    process.getuid?.() === 0
-      ? execFileSync('runuser', ['-u', 'postgres', '--', command, ...args], { stdio: 'ignore' })
-      : execFileSync(command, args, { stdio: 'ignore' });
-  const pgStart = () =>
-    asPostgres('pg_ctl', [
-      '-D',
-      join(dir, 'data'),
-      '-o',
-      `-p ${port} -k ${dir} -c fsync=off -c listen_addresses=127.0.0.1`,
-      '-l',
-      join(dir, 'log'),
-      '-w',
-      'start',
-    ]);
-  const pgStop = () => asPostgres('pg_ctl', ['-D', join(dir, 'data'), '-m', 'fast', '-w', 'stop']);
+  let pg: PrivatePostgres;
   let ctx: TestContext;
   let app: NestFastifyApplication;
   let db: DataSource;
@@ -51,11 +37,9 @@ describe('metering: PostgreSQL outage', () => {
   let producer: Producer;
 
   beforeAll(async () => {
-    if (process.getuid?.() === 0) execFileSync('chown', ['postgres', dir]);
-    asPostgres('initdb', ['-D', join(dir, 'data'), '-U', 'postgres', '-A', 'trust', '--no-sync']);
-    pgStart();
+    pg = await startPrivatePostgres();
     ctx = await createTestContext();
-    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    const { url } = pg;
     db = await createDataSource({ url, poolSize: 2 }).initialize();
     await runMigrations(db);
     app = await startApp(
@@ -71,12 +55,7 @@ describe('metering: PostgreSQL outage', () => {
     await app?.close().catch(() => undefined);
     await producer?.disconnect();
     await db?.destroy().catch(() => undefined);
-    try {
-      pgStop();
-    } catch {
-      // already stopped
-    }
-    rmSync(dir, { recursive: true, force: true });
+    pg?.dispose();
     await ctx?.dispose();
   });
 
@@ -87,7 +66,7 @@ describe('metering: PostgreSQL outage', () => {
     await publishAll(producer, first.events);
     await expectEventually(async () => expect(await processedCount(db)).toBe(1_000), 60_000, 100);
 
-    pgStop();
+    pg.stop();
     await publishAll(producer, second.events);
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // the outage itself lasts a fixed time
     const topics = [Topics.actionVerified, Topics.usageSandbox, Topics.usageAgent].map((t) =>
@@ -96,7 +75,7 @@ describe('metering: PostgreSQL outage', () => {
     expect(await groupCaughtUp(kafka, `${ctx.topicPrefix}metering.ledger`, topics)).toBe(false);
     expect((await fetch(`${appUrl(app)}/health/live`)).status).toBe(200);
 
-    pgStart();
+    pg.start();
     await expectEventually(async () => expect(await processedCount(db)).toBe(3_000), 90_000, 250);
     await expectEventually(
       async () => expect(await groupCaughtUp(kafka, `${ctx.topicPrefix}metering.ledger`, topics)).toBe(true),

@@ -1,23 +1,17 @@
 import { createDataSource, grantPackage, OrganizationEntity } from '@tally/database';
-import { createTestContext, expectEventually, TestContext } from '@tally/testing';
+import {
+  createTestContext,
+  expectEventually,
+  PrivateRedis,
+  redisAnswers,
+  startPrivateRedis,
+  TestContext,
+} from '@tally/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
-import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { DataSource } from 'typeorm';
 import { ulid } from 'ulid';
 import { appUrl, startApp } from './apps';
-
-/** A free TCP port on the loopback, for a Redis of this test's own. */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 /**
  * Redis down or slow: admission answers within its deadline (50 ms by default), metered actions
@@ -30,51 +24,16 @@ describe('quota when Redis is down or slow', () => {
   let ctx: TestContext;
   let app: NestFastifyApplication;
   let db: DataSource;
+  let redis: PrivateRedis;
   let port: number;
   let url: string;
   let orgId: string;
   const service = { 'content-type': 'application/json', 'x-service-token': 'test-service-token' };
 
-  const startRedis = () =>
-    execFileSync('redis-server', [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--daemonize',
-      'yes',
-      // DEBUG SLEEP stalls the server: how the test makes Redis slow.
-      '--enable-debug-command',
-      'yes',
-    ]);
-  const stopRedis = () => {
-    try {
-      execFileSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave'], { stdio: 'ignore' });
-    } catch {
-      // Already down: shutdown closes the connection before answering.
-    }
-  };
-  const redisAnswers = async () => {
-    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
-    try {
-      await client.connect();
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      client.disconnect();
-    }
-  };
-
   beforeAll(async () => {
     ctx = await createTestContext();
-    port = await freePort();
-    startRedis();
-    await expectEventually(async () => expect(await redisAnswers()).toBe(true), 5_000);
+    redis = await startPrivateRedis({ debug: true });
+    port = redis.port;
     db = await createDataSource({ url: ctx.databaseUrl, poolSize: 2 }).initialize();
     orgId = `ORG-${ulid()}`;
     await db.getRepository(OrganizationEntity).insert({ id: orgId, name: 'outage test', plan: 'enterprise' });
@@ -86,7 +45,7 @@ describe('quota when Redis is down or slow', () => {
 
   afterAll(async () => {
     await app?.close();
-    if (port) stopRedis();
+    redis?.stop();
     await db?.destroy();
     await ctx?.dispose();
   });
@@ -112,8 +71,8 @@ describe('quota when Redis is down or slow', () => {
   });
 
   it('answers 503 within 100 ms while Redis is stopped, failing metered actions closed and others open', async () => {
-    stopRedis();
-    await expectEventually(async () => expect(await redisAnswers()).toBe(false), 5_000);
+    redis.stop();
+    await expectEventually(async () => expect(await redisAnswers(port)).toBe(false), 5_000);
     // 20 admissions in a row must all answer within 100 ms. A test process shares 2 cores with
     // Kafka, PostgreSQL and the other suites, so a pass that a scheduler stall spoiled is measured
     // again (at most 3 passes); the bound itself is not relaxed.
@@ -141,7 +100,7 @@ describe('quota when Redis is down or slow', () => {
   });
 
   it('recovers without a restart when Redis comes back empty (cold cache, no scripts loaded)', async () => {
-    startRedis();
+    await redis.start();
     await expectEventually(async () => expect((await create()).status).toBe(200), 10_000);
     const answer = await create();
     expect(answer.body).toMatchObject({ admitted: true, reservedMs: '600000' });

@@ -17,7 +17,8 @@ export interface PrivateRedis {
   admin(): Redis;
 }
 
-const answers = async (port: number): Promise<boolean> => {
+/** Whether a Redis on this loopback port answers PING (false while it is down). */
+export const redisAnswers = async (port: number): Promise<boolean> => {
   const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
   try {
     await client.connect();
@@ -33,20 +34,24 @@ const answers = async (port: number): Promise<boolean> => {
  * A redis-server of the test's own on a spare port, for tests that stop Redis or cut its
  * connections: the shared Redis is never stopped, flushed or reconfigured by a test. By default it
  * keeps nothing on disk; `persistent` keeps an append-only file in a temporary directory, so a
- * stop and start is an outage that loses nothing (as a production Redis with AOF).
+ * stop and start is an outage that loses nothing (as a production Redis with AOF). `debug`
+ * enables DEBUG SLEEP, how a test makes Redis slow.
  */
-export async function startPrivateRedis(options: { persistent?: boolean } = {}): Promise<PrivateRedis> {
+export async function startPrivateRedis(
+  options: { persistent?: boolean; debug?: boolean } = {},
+): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = options.persistent ? mkdtempSync(join(tmpdir(), 'tally-redis-')) : undefined;
   const storage = dir ? ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...storage];
+  const debug = options.debug ? ['--enable-debug-command', 'yes'] : [];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...storage, ...debug];
   const redis: PrivateRedis = {
     port,
     url: `redis://127.0.0.1:${port}`,
     async start() {
       execFileSync('redis-server', [...args, '--daemonize', 'yes']);
       await expectEventually(async () => {
-        if (!(await answers(port))) throw new Error(`redis-server on ${port} does not answer`);
+        if (!(await redisAnswers(port))) throw new Error(`redis-server on ${port} does not answer`);
       }, 5_000);
     },
     stop({ keepData = false } = {}) {
